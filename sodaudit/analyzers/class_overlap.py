@@ -1,0 +1,509 @@
+"""Class overlap: double labels across classes, ground truth NMS would remove, merge candidates.
+
+Over valid, non-ignore boxes. ``cross_class_matrix[a][b]`` is the share of class ``a``'s
+boxes that overlap at least one class-``b`` box with IoU >= ``cross_class_iou`` (the same
+share ``colocation_share`` is compared with); cells that are 0 are left out. Merge
+candidates need evidence: co-location, or two small classes (median size at model input
+below ``separability_px``) with alike size and aspect distributions; with ``--pixels`` a
+linear classifier on downsampled crops says whether their appearance still separates them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sodaudit.analyzers.base import AnalyzerResult, label_table
+from sodaudit.config import Config
+from sodaudit.dataset import Dataset
+from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.geometry import pairs_within_images
+
+NAME = "class_overlap"
+
+MIN_CLASS_BOXES = 10
+"""The size rule needs at least this many boxes per class; a KS test on fewer says little."""
+ASPECT_SIMILARITY_KS = 0.2
+"""KS statistic on log aspect ratio (w/h) below which two classes' shapes look alike."""
+MAX_CROPS_PER_CLASS = 200
+"""Crops read per class for the appearance test: bounds the pixel work on large datasets."""
+MIN_CROPS_PER_CLASS = 10
+"""Fewer crops than this per class: no classifier is trained for the pair."""
+CV_FOLDS = 5
+SEPARABLE_BALANCED_ACCURACY = 0.6
+"""Cross-validated balanced accuracy below this: the crops are not separable (0.5 = chance)."""
+SEED = 0
+KS_MAX_SAMPLES = 2000
+"""Per class, the KS tests use at most this many evenly spaced quantiles of its sizes."""
+MAX_MERGE_CANDIDATES = 50
+"""Candidates reported as findings (and tested on pixels); all are in the ``merge_candidates``
+table. When every class is tiny, every pair qualifies and hundreds of findings would bury
+the strongest ones."""
+
+
+def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
+    """Cross-class pairs, same-class pairs above the NMS IoU, and merge candidates."""
+    cfg = config.class_overlap
+    result = AnalyzerResult(NAME, "Class overlap")
+    b = dataset.boxes
+    rows = b[(b["valid"] & ~b["ignore"]).to_numpy()].reset_index(drop=True)
+    names = [str(c) for c in rows["class_name"].cat.categories]
+    codes = rows["class_name"].cat.codes.to_numpy().astype(np.int64)
+    counts = np.bincount(codes, minlength=len(names)) if len(rows) else np.zeros(len(names), int)
+
+    pairs = pairs_within_images(
+        rows["image_id"].to_numpy(),
+        rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+        min(cfg.cross_class_iou, cfg.nms_iou),
+    )
+    ci, cj = codes[pairs.i], codes[pairs.j]
+    cross = (ci != cj) & (pairs.iou >= cfg.cross_class_iou)
+    nms = (ci == cj) & (pairs.iou > cfg.nms_iou)
+    result.stats["num_boxes"] = len(rows)
+    by_pair = _cross_class(
+        dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result
+    )
+    _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
+    every = _merge_candidates(rows, codes, counts, names, by_pair, config)
+    candidates = every[:MAX_MERGE_CANDIDATES]
+    _appearance(dataset, rows, codes, names, candidates, config, result)
+    result.stats["num_merge_candidates"] = len(every)
+    result.stats["merge_candidates"] = [c.to_stats() for c in candidates]
+    if every:
+        table = pd.DataFrame([c.to_stats() for c in every]).drop(columns="appearance")
+        table["reasons"] = table["reasons"].str.join("+")
+        result.tables["merge_candidates"] = table
+    for cand in candidates:
+        result.findings.append(cand.finding(config, dataset.imgsz))
+    return result
+
+
+def pair_table(
+    dataset: Dataset, first: pd.DataFrame, second: pd.DataFrame, iou: np.ndarray
+) -> pd.DataFrame:
+    """A per-pair list: both labels with class, box and ``source``, and their IoU."""
+    a = label_table(dataset, first)
+    b = label_table(dataset, second)
+    table = pd.DataFrame({"image": a["image"]})
+    for suffix, part in (("a", a), ("b", b)):
+        for col in ("class_name", "x", "y", "w", "h", "source"):
+            table[f"{col}_{suffix}"] = part[col].to_numpy()
+    table["iou"] = np.round(np.asarray(iou, dtype=np.float64), 4)
+    return table
+
+
+def pair_examples(table: pd.DataFrame) -> tuple[str, ...]:
+    """The first pairs of a :func:`pair_table` as ``source [class] ~ source [class] IoU`` text."""
+    head = table.head(MAX_EXAMPLES)
+    return tuple(
+        f"{sa} [{ca}] ~ {sb} [{cb}] IoU {iou:.2f}"
+        for sa, ca, sb, cb, iou in zip(
+            head["source_a"],
+            head["class_name_a"],
+            head["source_b"],
+            head["class_name_b"],
+            head["iou"],
+            strict=True,
+        )
+    )
+
+
+def _sorted_pair_table(
+    dataset: Dataset, rows: pd.DataFrame, i: np.ndarray, j: np.ndarray, iou: np.ndarray
+) -> pd.DataFrame:
+    table = pair_table(dataset, rows.iloc[i], rows.iloc[j], iou)
+    return table.sort_values("iou", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _cross_class(
+    dataset, rows, pairs, cross, codes, counts, names, cross_iou, result
+) -> list[dict]:
+    """Cross-class pair counts, the box-share matrix and the per-pair table and finding."""
+    k = max(len(names), 1)
+    i, j, iou = pairs.i[cross], pairs.j[cross], pairs.iou[cross]
+    lo = np.minimum(codes[i], codes[j])
+    hi = np.maximum(codes[i], codes[j])
+    pair_keys, pair_n = np.unique(lo * k + hi, return_counts=True)
+    # Boxes of class a overlapping at least one class-b box: unique (box, other class).
+    box = np.concatenate([i, j])
+    other = np.concatenate([codes[j], codes[i]])
+    box_other = np.unique(box * k + other)
+    own_other = codes[box_other // k] * k + box_other % k
+    involved_keys, involved_n = np.unique(own_other, return_counts=True)
+    involved = dict(zip(involved_keys.tolist(), involved_n.tolist(), strict=True))
+
+    by_pair = []
+    counts_dd: dict[str, dict[str, int]] = {}
+    matrix: dict[str, dict[str, float]] = {}
+    for key, n in zip(pair_keys.tolist(), pair_n.tolist(), strict=True):
+        a, b = divmod(key, k)
+        na, nb = involved.get(a * k + b, 0), involved.get(b * k + a, 0)
+        share_a, share_b = na / counts[a], nb / counts[b]
+        by_pair.append(
+            {
+                "class_a": names[a],
+                "class_b": names[b],
+                "pairs": int(n),
+                "boxes_a": int(na),
+                "boxes_b": int(nb),
+                "share_a": float(share_a),
+                "share_b": float(share_b),
+            }
+        )
+        counts_dd.setdefault(names[a], {})[names[b]] = int(n)
+        counts_dd.setdefault(names[b], {})[names[a]] = int(n)
+        matrix.setdefault(names[a], {})[names[b]] = float(share_a)
+        matrix.setdefault(names[b], {})[names[a]] = float(share_b)
+    by_pair.sort(key=lambda r: (-r["pairs"], r["class_a"], r["class_b"]))
+    image_ids = rows["image_id"].to_numpy()
+    result.stats.update(
+        cross_class_pairs=len(i),
+        cross_class_images=len(np.unique(image_ids[i])),
+        cross_class_by_pair=by_pair,
+        cross_class_pair_counts=counts_dd,
+        cross_class_matrix=matrix,
+    )
+    if len(i):
+        table = _sorted_pair_table(dataset, rows, i, j, iou)
+        result.tables["cross_class_pairs"] = table
+        top = by_pair[0]
+        result.findings.append(
+            Finding(
+                "class_overlap.cross_class_duplicates",
+                Severity.WARNING,
+                f"{len(i)} pairs of boxes of different classes overlap with IoU >= "
+                f"{cross_iou:g} in {result.stats['cross_class_images']} images "
+                f"(double labels or confusion); most between {top['class_a']} and "
+                f"{top['class_b']} ({top['pairs']} pairs)",
+                NAME,
+                value=float(len(i)),
+                threshold=float(cross_iou),
+                examples=pair_examples(table),
+                count=len(i),
+            )
+        )
+    return by_pair
+
+
+def _nms(dataset, rows, pairs, nms, codes, names, nms_iou, result) -> None:
+    i, j, iou = pairs.i[nms], pairs.j[nms], pairs.iou[nms]
+    per_class = np.bincount(codes[i], minlength=len(names)) if len(i) else np.zeros(len(names))
+    by_class = {names[c]: int(n) for c, n in enumerate(per_class.tolist()) if n}
+    boxes = len(np.unique(np.concatenate([i, j])))
+    result.stats.update(
+        nms_suppressed_pairs=len(i),
+        nms_suppressed_boxes=boxes,
+        nms_suppressed_by_class=dict(sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+    if len(i):
+        table = _sorted_pair_table(dataset, rows, i, j, iou)
+        result.tables["nms_suppressed_pairs"] = table
+        top_name, top_n = next(iter(result.stats["nms_suppressed_by_class"].items()))
+        result.findings.append(
+            Finding(
+                "class_overlap.nms_suppressed",
+                Severity.WARNING,
+                f"{len(i)} pairs of same-class boxes ({boxes} boxes) overlap with IoU > "
+                f"{nms_iou:g}: NMS at that IoU would suppress one box of each pair, so these "
+                f"ground-truth objects cannot all be detected; most in {top_name} ({top_n} pairs)",
+                NAME,
+                value=float(len(i)),
+                threshold=float(nms_iou),
+                examples=pair_examples(table),
+                count=len(i),
+            )
+        )
+
+
+@dataclass
+class Candidate:
+    """One merge candidate and its evidence; ``finding`` writes the message once."""
+
+    class_a: str
+    class_b: str
+    n_a: int
+    n_b: int
+    reasons: list[str]
+    pairs: int
+    share_a: float
+    share_b: float
+    median_px_a: float
+    median_px_b: float
+    ks_size: float
+    ks_aspect: float
+    appearance: dict[str, object] = field(default_factory=dict)
+
+    def to_stats(self) -> dict[str, object]:
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "class_a",
+                "class_b",
+                "n_a",
+                "n_b",
+                "reasons",
+                "pairs",
+                "share_a",
+                "share_b",
+                "median_px_a",
+                "median_px_b",
+                "ks_size",
+                "ks_aspect",
+            )
+        }
+        out["reasons"] = list(self.reasons)
+        out["appearance"] = dict(self.appearance)
+        return out
+
+    def finding(self, config: Config, imgsz: int) -> Finding:
+        cfg = config.class_overlap
+        parts = []
+        if "colocation" in self.reasons:
+            parts.append(
+                f"{self.share_a:.0%} of {self.class_a} boxes and {self.share_b:.0%} of "
+                f"{self.class_b} boxes overlap the other class with IoU >= "
+                f"{cfg.cross_class_iou:g} ({self.pairs} pairs; co-location threshold "
+                f"{cfg.colocation_share:.0%})"
+            )
+        if math.isfinite(self.ks_size):  # sizes at model input need known image sizes
+            parts.append(
+                f"median size at {imgsz} px {self.median_px_a:.1f} and "
+                f"{self.median_px_b:.1f} px (separability size {cfg.separability_px:g} px), "
+                f"KS statistic on log size {self.ks_size:.2f} (alike below "
+                f"{cfg.size_similarity_ks:g}) and on log aspect {self.ks_aspect:.2f} "
+                f"(alike below {ASPECT_SIMILARITY_KS:g})"
+            )
+        acc = self.appearance.get("balanced_accuracy")
+        if acc is not None:
+            parts.append(
+                f"a linear classifier on {self.appearance['crops_a']}+"
+                f"{self.appearance['crops_b']} crops of {cfg.separability_px:g} px reaches "
+                f"balanced accuracy {acc:.2f} ({self.appearance['folds']}-fold; 0.5 = chance)"
+            )
+        not_separable = acc is not None and acc < SEPARABLE_BALANCED_ACCURACY
+        if "colocation" in self.reasons:
+            value, threshold = max(self.share_a, self.share_b), cfg.colocation_share
+        else:
+            value, threshold = self.ks_size, cfg.size_similarity_ks
+        smaller = self.class_a if self.n_a <= self.n_b else self.class_b
+        return Finding(
+            "class_overlap.merge_candidate",
+            Severity.WARNING if not_separable else Severity.INFO,
+            f"Classes {self.class_a} ({self.n_a} boxes) and {self.class_b} ({self.n_b} boxes) "
+            "are merge candidates: " + "; ".join(parts),
+            NAME,
+            value=float(value),
+            threshold=float(threshold),
+            class_name=smaller,
+            count=self.pairs,
+        )
+
+
+def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic of two *sorted* samples (as ``ks_2samp``).
+
+    The classes' samples are sorted once, so each of the many class pairs costs two
+    ``searchsorted`` calls instead of a full ``ks_2samp`` (which sorts and computes p-values).
+    """
+    if len(a_sorted) == 0 or len(b_sorted) == 0:
+        return math.nan
+    both = np.concatenate([a_sorted, b_sorted])
+    cdf_a = np.searchsorted(a_sorted, both, side="right") / len(a_sorted)
+    cdf_b = np.searchsorted(b_sorted, both, side="right") / len(b_sorted)
+    return float(np.max(np.abs(cdf_a - cdf_b)))
+
+
+def _sorted_samples(values: np.ndarray, codes: np.ndarray, k: int) -> list[np.ndarray]:
+    """Per class, its finite values sorted; thinned to KS_MAX_SAMPLES evenly spaced quantiles."""
+    ok = np.isfinite(values)
+    order = np.lexsort((values[ok], codes[ok]))
+    cuts = np.searchsorted(codes[ok][order], np.arange(k + 1))
+    out = []
+    for part in np.split(values[ok][order], cuts[1:-1]):
+        if len(part) > KS_MAX_SAMPLES:
+            part = part[np.linspace(0, len(part) - 1, KS_MAX_SAMPLES).round().astype(np.int64)]
+        out.append(part)
+    return out
+
+
+def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candidate]:
+    """Co-located class pairs, and pairs of small classes alike in size and shape."""
+    cfg = config.class_overlap
+    k = len(names)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = rows["sqrt_area_model"].to_numpy(dtype=np.float64)
+        log_size = np.log(size)
+        log_aspect = np.log(rows["w"].to_numpy(dtype=np.float64) / rows["h"].to_numpy())
+    log_aspect = np.where(np.isfinite(log_size), log_aspect, np.nan)
+    sizes = _sorted_samples(log_size, codes, k)
+    aspects = _sorted_samples(log_aspect, codes, k)
+    medians = [float(np.exp(np.median(v))) if len(v) else math.nan for v in sizes]
+
+    index = {n: c for c, n in enumerate(names)}
+    by_key = {(index[r["class_a"]], index[r["class_b"]]): r for r in by_pair}
+    found: dict[tuple[int, int], Candidate] = {}
+
+    def candidate(a: int, b: int, reason: str, ks_size: float, ks_aspect: float) -> None:
+        if (a, b) in found:
+            found[(a, b)].reasons.append(reason)
+            return
+        r = by_key.get((a, b), {})
+        found[(a, b)] = Candidate(
+            names[a],
+            names[b],
+            int(counts[a]),
+            int(counts[b]),
+            [reason],
+            int(r.get("pairs", 0)),
+            float(r.get("share_a", 0.0)),
+            float(r.get("share_b", 0.0)),
+            medians[a],
+            medians[b],
+            ks_size,
+            ks_aspect,
+        )
+
+    for (a, b), r in sorted(by_key.items()):
+        if max(r["share_a"], r["share_b"]) >= cfg.colocation_share:
+            candidate(
+                a,
+                b,
+                "colocation",
+                ks_statistic(sizes[a], sizes[b]),
+                ks_statistic(aspects[a], aspects[b]),
+            )
+    small = [
+        c for c in range(k) if len(sizes[c]) >= MIN_CLASS_BOXES and medians[c] < cfg.separability_px
+    ]
+    for a, b in itertools.combinations(small, 2):  # a loop over class pairs, not boxes
+        ks_size = ks_statistic(sizes[a], sizes[b])
+        if ks_size >= cfg.size_similarity_ks:
+            continue
+        ks_aspect = ks_statistic(aspects[a], aspects[b])
+        if ks_aspect < ASPECT_SIMILARITY_KS:
+            candidate(a, b, "small_alike", ks_size, ks_aspect)
+    # Strongest evidence first: both reasons, then co-location share, then the most alike.
+    return sorted(
+        found.values(),
+        key=lambda c: (
+            -len(c.reasons),
+            -max(c.share_a, c.share_b),
+            np.nan_to_num(c.ks_size + c.ks_aspect, nan=2.0),
+            c.class_a,
+            c.class_b,
+        ),
+    )
+
+
+def _appearance(dataset, rows, codes, names, candidates, config, result) -> None:
+    """Cross-validated linear classifier on downsampled grayscale crops, per candidate pair."""
+    stats: dict[str, object] = {"ran": False}
+    result.stats["appearance"] = stats
+    if not config.pixels:
+        stats["reason"] = "pixel analyses are off (--pixels)"
+        return
+    if not candidates:
+        stats["reason"] = "no merge candidates"
+        return
+    images = dataset.images
+    usable = images[(images["status"] == "ok") & (images["path"].astype(str) != "")]
+    if usable.empty:
+        stats["reason"] = "no readable image files"
+        return
+    start = time.perf_counter()
+    side = max(round(config.class_overlap.separability_px), 1)
+    has_file = rows["image_id"].isin(usable["image_id"]).to_numpy()
+    wanted = sorted(
+        {names.index(c.class_a) for c in candidates} | {names.index(c.class_b) for c in candidates}
+    )
+    rng = np.random.default_rng(SEED)
+    picked = []
+    for c in wanted:
+        members = np.flatnonzero(has_file & (codes == c))
+        if len(members) > MAX_CROPS_PER_CLASS:
+            members = np.sort(rng.choice(members, MAX_CROPS_PER_CLASS, replace=False))
+        picked.append(members)
+    chosen = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    paths = usable.set_index("image_id")["path"]
+    crops, failed = _read_crops(dataset, rows.iloc[chosen], paths, side)
+    per_class: dict[int, list[np.ndarray]] = {}
+    offset = 0
+    for c, members in zip(wanted, picked, strict=True):
+        mine = crops[offset : offset + len(members)]
+        per_class[c] = [x for x in mine if x is not None]
+        offset += len(members)
+    for cand in candidates:
+        cand.appearance = _classify(
+            per_class[names.index(cand.class_a)], per_class[names.index(cand.class_b)]
+        )
+    stats.update(
+        ran=True,
+        crop_px=side,
+        crops_read=int(sum(c is not None for c in crops)),
+        crops_failed=int(failed),
+        max_crops_per_class=MAX_CROPS_PER_CLASS,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
+    """Grayscale ``side x side`` crops of the picked boxes, opening each image file once."""
+    from PIL import Image, ImageOps
+
+    crops: list[np.ndarray | None] = [None] * len(picked)
+    failed = 0
+    positions = np.arange(len(picked))
+    image_ids = picked["image_id"].to_numpy()
+    xywh = picked[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
+    for image_id in np.unique(image_ids):  # a loop over image files, not boxes
+        mine = positions[image_ids == image_id]
+        path = str(paths.loc[image_id])
+        if not os.path.isabs(path):
+            path = str(dataset.root / path)
+        try:
+            with Image.open(path) as im:
+                gray = ImageOps.exif_transpose(im).convert("L")
+        except Exception:  # any decode problem: these crops are skipped, never a traceback
+            failed += len(mine)
+            continue
+        for p in mine:
+            x, y, w, h = xywh[p]
+            box = (
+                max(math.floor(x), 0),
+                max(math.floor(y), 0),
+                min(math.ceil(x + w), gray.width),
+                min(math.ceil(y + h), gray.height),
+            )
+            if box[2] <= box[0] or box[3] <= box[1]:
+                failed += 1
+                continue
+            crop = gray.crop(box).resize((side, side), Image.Resampling.BILINEAR)
+            crops[p] = np.asarray(crop, dtype=np.float32).reshape(-1) / 255.0
+    return crops, failed
+
+
+def _classify(xa: list[np.ndarray], xb: list[np.ndarray]) -> dict[str, object]:
+    """Balanced accuracy of a cross-validated logistic regression telling a's crops from b's."""
+    out: dict[str, object] = {"crops_a": len(xa), "crops_b": len(xb), "balanced_accuracy": None}
+    if min(len(xa), len(xb)) < MIN_CROPS_PER_CLASS:
+        out["reason"] = f"fewer than {MIN_CROPS_PER_CLASS} readable crops in a class"
+        return out
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.vstack(xa + xb)
+    y = np.r_[np.zeros(len(xa), int), np.ones(len(xb), int)]
+    folds = min(CV_FOLDS, len(xa), len(xb))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    scores = cross_val_score(model, x, y, cv=cv, scoring="balanced_accuracy")
+    out.update(balanced_accuracy=float(np.mean(scores)), folds=folds)
+    return out

@@ -1,0 +1,518 @@
+"""Integrity: what loading revealed, plus box-level checks on the canonical table.
+
+Load issues are grouped by code into one finding each (with file:line examples);
+box problems are found vectorised from the boxes table, never per row in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
+from sodaudit.analyzers.class_overlap import pair_examples, pair_table
+from sodaudit.config import Config
+from sodaudit.dataset import Dataset, LoadIssue
+from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.geometry import pairs_within_images
+
+NAME = "integrity"
+TOO_LARGE = "too large to decode safely"
+"""Pillow's decompression-bomb limit: such images are skipped by ``--deep``, not called corrupt."""
+
+# code -> (severity, message template with {n}); unknown codes fall back to a generic text.
+LOAD_ISSUE_TEXT: dict[str, tuple[Severity, str]] = {
+    "load.malformed_row": (
+        Severity.WARNING,
+        "{n} labels could not be read as a box and were skipped",
+    ),
+    "load.malformed_object": (
+        Severity.WARNING,
+        "{n} VOC objects could not be read as a box and were skipped",
+    ),
+    "load.malformed_xml": (
+        Severity.WARNING,
+        "{n} annotation files are not well-formed XML and were skipped",
+    ),
+    "load.xml_refused": (
+        Severity.WARNING,
+        "{n} XML files declare a DOCTYPE or ENTITY and were refused unread",
+    ),
+    "load.unreadable_file": (Severity.WARNING, "{n} annotation or list files could not be read"),
+    "load.orphan_label": (
+        Severity.WARNING,
+        "{n} labels or label files refer to no image and are not audited",
+    ),
+    "load.label_missing": (
+        Severity.WARNING,
+        "{n} images have no label file (treated as background)",
+    ),
+    "load.image_not_in_annotations": (
+        Severity.WARNING,
+        "{n} image files on disk are in no annotation file",
+    ),
+    "load.value_out_of_range": (
+        Severity.WARNING,
+        "{n} label rows have a normalised value outside [0, 1]",
+    ),
+    "load.encoding": (Severity.WARNING, "{n} label lines are not valid UTF-8"),
+    "load.split_path_missing": (
+        Severity.WARNING,
+        "{n} split paths in the dataset config do not exist",
+    ),
+    "load.bad_yaml": (Severity.WARNING, "{n} problems with the dataset config file"),
+    "load.duplicate_id": (Severity.WARNING, "{n} ids are used more than once"),
+    "load.size_missing": (
+        Severity.WARNING,
+        "{n} images have no usable size in the annotation or the file",
+    ),
+    "load.split_overlap": (Severity.WARNING, "{n} images are listed in more than one split"),
+    "load.split_entry_missing": (
+        Severity.WARNING,
+        "{n} split list entries name an image without annotation",
+    ),
+    "load.path_outside_root": (
+        Severity.WARNING,
+        "{n} file names point outside the dataset folder and were not read",
+    ),
+    "load.undeclared_class": (
+        Severity.WARNING,
+        "{n} class names are not in the dataset's class list",
+    ),
+}
+
+
+def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
+    """Integrity stats and findings: load issues, invalid boxes, images that cannot be used."""
+    result = AnalyzerResult(NAME, "Integrity")
+    _load_issue_findings(dataset.issues, result)
+    _box_findings(dataset, config, result)
+    _duplicates(dataset, config, result)
+    decode_failures = _deep_decode(dataset, config, result)
+    _image_findings(dataset, result, decode_failures)
+    _cross_split_images(dataset, config, result)
+    return result
+
+
+def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) -> None:
+    by_code: dict[str, list[LoadIssue]] = {}
+    for issue in issues:
+        by_code.setdefault(issue.code, []).append(issue)
+    result.stats["load_issues"] = {code: len(items) for code, items in sorted(by_code.items())}
+    for code, items in by_code.items():
+        severity, template = LOAD_ISSUE_TEXT.get(
+            code, (Severity(items[0].severity), "{n} load problems of kind " + code)
+        )
+        first = items[0]
+        message = template.format(n=len(items)) + f", e.g. {first.where}: {first.reason}"
+        result.findings.append(
+            Finding(
+                code=code,
+                severity=severity,
+                message=message,
+                analyzer=NAME,
+                value=float(len(items)),
+                examples=tuple(f"{i.where}: {i.reason}" for i in items[:MAX_EXAMPLES]),
+                count=len(items),
+            )
+        )
+    if issues:
+        result.tables["load_issues"] = pd.DataFrame(
+            {
+                "code": [i.code for i in issues],
+                "file": [i.file for i in issues],
+                "line": [i.line for i in issues],
+                "key": [i.key for i in issues],
+                "reason": [i.reason for i in issues],
+            }
+        )
+
+
+def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
+    b = dataset.boxes
+    coords = b[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
+    finite = np.isfinite(coords).all(axis=1)
+    nonfinite = ~finite
+    degenerate = finite & ((b["w"].to_numpy() <= 0) | (b["h"].to_numpy() <= 0))
+    valid = b["valid"].to_numpy()
+
+    with np.errstate(invalid="ignore"):
+        overshoot = (
+            np.nanmax(
+                np.stack(
+                    [
+                        -b["x"].to_numpy(),
+                        -b["y"].to_numpy(),
+                        (b["x"] + b["w"] - b["img_w"]).to_numpy(),
+                        (b["y"] + b["h"] - b["img_h"]).to_numpy(),
+                    ]
+                ),
+                axis=0,
+                initial=-np.inf,
+            )
+            if len(b)
+            else np.zeros(0)
+        )
+    known_size = np.isfinite(b["img_w"].to_numpy()) & np.isfinite(b["img_h"].to_numpy())
+    outside = valid & known_size & (overshoot > config.integrity.outside_tolerance_px)
+    unknown_class = ~b["class_id"].isin(list(dataset.classes)).to_numpy()
+
+    result.stats.update(
+        num_boxes=len(b),
+        num_valid_boxes=int(valid.sum()),
+        num_nonfinite_boxes=int(nonfinite.sum()),
+        num_degenerate_boxes=int(degenerate.sum()),
+        num_outside_image=int(outside.sum()),
+        max_outside_px=float(overshoot[outside].max()) if outside.any() else 0.0,
+        num_unknown_class_boxes=int(unknown_class.sum()),
+        num_ignored_boxes=int(b["ignore"].sum()),
+    )
+
+    overshoot_s = pd.Series(overshoot, index=b.index)
+    # Example details are built only for the shown rows: string columns over a million boxes
+    # cost seconds.
+    checks = [
+        (
+            "integrity.nonfinite_box",
+            nonfinite,
+            "boxes have a NaN or infinite coordinate",
+            lambda r: (
+                r["x"].astype(str)
+                + ","
+                + r["y"].astype(str)
+                + ","
+                + r["w"].astype(str)
+                + ","
+                + r["h"].astype(str)
+            ),
+        ),
+        (
+            "integrity.degenerate_box",
+            degenerate,
+            "boxes have zero or negative width or height",
+            lambda r: "w=" + r["w"].round(2).astype(str) + " h=" + r["h"].round(2).astype(str),
+        ),
+        (
+            "integrity.box_outside_image",
+            outside,
+            "boxes extend past the image border by more than "
+            f"{config.integrity.outside_tolerance_px:g} px "
+            f"(up to {result.stats['max_outside_px']:.1f} px)",
+            lambda r: overshoot_s.loc[r.index].round(1).astype(str) + " px past the edge",
+        ),
+    ]
+    for code, mask, text, detail in checks:
+        if mask.any():
+            rows = b[mask]
+            shown = rows.head(MAX_EXAMPLES)
+            result.tables[code.split(".")[1]] = label_table(dataset, rows)
+            result.findings.append(
+                Finding(
+                    code,
+                    Severity.WARNING,
+                    f"{int(mask.sum())} {text}",
+                    NAME,
+                    value=float(mask.sum()),
+                    examples=label_examples(dataset, shown, detail(shown)),
+                    count=int(mask.sum()),
+                )
+            )
+    if unknown_class.any():
+        rows = b[unknown_class]
+        ids = sorted(rows["class_id"].unique().tolist())
+        shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
+        result.tables["unknown_class"] = label_table(dataset, rows)
+        result.findings.append(
+            Finding(
+                "integrity.unknown_class",
+                Severity.WARNING,
+                f"{len(rows)} boxes use {len(ids)} class ids that the class list does not "
+                f"declare ({shown})",
+                NAME,
+                value=float(len(rows)),
+                examples=label_examples(dataset, rows, "class id " + rows["class_id"].astype(str)),
+                count=len(rows),
+            )
+        )
+    _area_mismatch(dataset, config, result, valid)
+
+
+def _area_mismatch(
+    dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray
+) -> None:
+    """COCOeval buckets by the ``area`` field (mask area), not w*h: say where they disagree."""
+    b = dataset.boxes
+    area_field = b["coco_area"].to_numpy()
+    has_area = valid & np.isfinite(area_field)
+    if not has_area.any():
+        return
+    wh = b["area"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mismatch = has_area & (np.abs(area_field - wh) > config.integrity.area_mismatch_ratio * wh)
+    bucket_field = np.digitize(area_field, [32**2, 96**2])
+    bucket_wh = np.digitize(wh, [32**2, 96**2])
+    other_bucket = has_area & (bucket_field != bucket_wh)
+    result.stats.update(
+        num_area_mismatch=int(mismatch.sum()),
+        num_area_other_coco_bucket=int(other_bucket.sum()),
+    )
+    if mismatch.any():
+        rows = b[mismatch]
+        detail = (
+            "area="
+            + rows["coco_area"].round(1).astype(str)
+            + " w*h="
+            + rows["area"].round(1).astype(str)
+        )
+        result.findings.append(
+            Finding(
+                "integrity.area_mismatch",
+                Severity.INFO,
+                f"{int(mismatch.sum())} boxes have a COCO area field that differs from w*h "
+                f"by more than {config.integrity.area_mismatch_ratio:.0%}; "
+                f"{int(other_bucket.sum())} of all boxes fall in another COCOeval size bucket "
+                "by area than by w*h",
+                NAME,
+                value=float(mismatch.sum()),
+                threshold=config.integrity.area_mismatch_ratio,
+                examples=label_examples(dataset, rows, detail),
+                count=int(mismatch.sum()),
+            )
+        )
+
+
+def _image_findings(
+    dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]
+) -> None:
+    images = dataset.images
+    status_counts = images["status"].value_counts()
+    result.stats["images_by_status"] = {str(k): int(v) for k, v in status_counts.items()}
+    background = images["n_boxes"].to_numpy() == 0
+    n_images = len(images)
+    result.stats["background_images"] = int(background.sum())
+    result.stats["background_share"] = float(background.mean()) if n_images else 0.0
+    result.stats["exif_rotated_images"] = int(images["exif_rotated"].sum())
+
+    for status, code, text in (
+        ("missing", "integrity.image_missing", "images named in the annotations are not on disk"),
+        ("corrupt", "integrity.image_corrupt", "image files are empty or corrupt"),
+        (
+            "unreadable-size",
+            "integrity.image_unreadable",
+            "image files have a header that gives no size",
+        ),
+    ):
+        rows = images[images["status"] == status]
+        examples = [str(n) for n in rows["file_name"].head(MAX_EXAMPLES)]
+        n, extra = len(rows), ""
+        if status == "corrupt" and decode_failures:
+            n += len(decode_failures)
+            extra = f" ({len(decode_failures)} found by decoding every image)"
+            examples += [f"{name}: {why}" for name, why in decode_failures.items()]
+        if n:
+            result.findings.append(
+                Finding(
+                    code,
+                    Severity.WARNING,
+                    f"{n} {text}{extra}",
+                    NAME,
+                    value=float(n),
+                    examples=tuple(examples[:MAX_EXAMPLES]),
+                    count=n,
+                )
+            )
+    rotated = images[images["exif_rotated"]]
+    if len(rotated):
+        result.findings.append(
+            Finding(
+                "integrity.exif_rotated",
+                Severity.INFO,
+                f"{len(rotated)} images carry an EXIF rotation; boxes are read in the rotated "
+                "frame (as displayed); check that your labelling tool and trainer agree",
+                NAME,
+                value=float(len(rotated)),
+                examples=tuple(rotated["file_name"].head(MAX_EXAMPLES).astype(str)),
+                count=len(rotated),
+            )
+        )
+    if background.any():
+        share = background.mean()
+        result.findings.append(
+            Finding(
+                "integrity.background_images",
+                Severity.INFO,
+                f"{int(background.sum())} of {n_images} images ({share:.1%}) have no boxes "
+                "(background)",
+                NAME,
+                value=float(share),
+                examples=tuple(images.loc[background, "file_name"].head(MAX_EXAMPLES).astype(str)),
+                count=int(background.sum()),
+            )
+        )
+
+
+def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
+    """Same class, same image, IoU >= ``duplicate_iou``: the same object labelled twice.
+
+    Over every valid box (ignore boxes too: a doubled crowd region is a labelling defect as
+    well). ``num_duplicates`` counts pairs; ``num_duplicate_boxes`` counts the boxes a
+    de-duplication would remove (each box that duplicates an earlier one in the table).
+    """
+    b = dataset.boxes
+    rows = b[b["valid"].to_numpy()].reset_index(drop=True)
+    thr = config.integrity.duplicate_iou
+    pairs = pairs_within_images(
+        rows["image_id"].to_numpy(),
+        rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+        thr,
+        same_group=rows["class_id"].to_numpy(),
+    )
+    redundant = len(np.unique(pairs.j))
+    result.stats.update(num_duplicates=len(pairs), num_duplicate_boxes=redundant)
+    if not len(pairs):
+        return
+    table = pair_table(dataset, rows.iloc[pairs.i], rows.iloc[pairs.j], pairs.iou)
+    result.tables["duplicate_box"] = table
+    result.findings.append(
+        Finding(
+            "integrity.duplicate_box",
+            Severity.WARNING,
+            f"{len(pairs)} pairs of boxes of the same class in the same image overlap with "
+            f"IoU >= {thr:g} (duplicate labels); removing them would drop {redundant} boxes",
+            NAME,
+            value=float(len(pairs)),
+            threshold=float(thr),
+            examples=pair_examples(table),
+            count=len(pairs),
+        )
+    )
+
+
+def _image_path(dataset: Dataset, path: str) -> str:
+    return path if os.path.isabs(path) else str(dataset.root / path)
+
+
+def _readable(dataset: Dataset) -> pd.DataFrame:
+    """Images whose file exists and whose header was read: the only ones worth opening."""
+    images = dataset.images
+    return images[(images["status"] == "ok") & (images["path"].astype(str) != "")]
+
+
+def _decode_error(path: str) -> str | None:
+    """Why the image at ``path`` cannot be decoded, or None when it decodes fully."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+    except Image.DecompressionBombError:
+        return TOO_LARGE
+    except Exception as err:  # any decoder error means the file is corrupt; no traceback
+        return f"{type(err).__name__}: {err}"[:200]
+    return None
+
+
+def _deep_decode(dataset: Dataset, config: Config, result: AnalyzerResult) -> dict[str, str]:
+    """With ``deep``: decode every readable image; a header can be fine on a truncated file."""
+    if not config.deep:
+        result.stats["deep_decode"] = {"ran": False, "reason": "headers only (--deep is off)"}
+        return {}
+    start = time.perf_counter()
+    images = _readable(dataset)
+    paths = [_image_path(dataset, str(p)) for p in images["path"]]
+    # Pillow's decoders release the GIL, so threads decode in parallel; a loop over files.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        errors = list(pool.map(_decode_error, paths))
+    names = images["file_name"].astype(str)
+    failures = {n: e for n, e in zip(names, errors, strict=True) if e and e != TOO_LARGE}
+    result.stats["deep_decode"] = {
+        "ran": True,
+        "images_decoded": sum(e is None for e in errors),
+        "failed": len(failures),
+        "skipped_too_large": sum(e == TOO_LARGE for e in errors),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    return failures
+
+
+def _file_hash(path: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
+    """Identical image files (same bytes) in more than one split: train/test leakage."""
+    limit = config.integrity.hash_max_images
+    stats: dict[str, object] = {"ran": False}
+    result.stats["image_hash"] = stats
+    images = _readable(dataset)
+    if len(dataset.images) > limit:
+        stats["reason"] = (
+            f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
+        )
+        return
+    if images["split"].astype(str).nunique() < 2:
+        stats["reason"] = "skipped: fewer than two splits with readable image files"
+        return
+    start = time.perf_counter()
+    by_path: dict[str, str | None] = {}
+    hashes = []
+    for path in images["path"].astype(str):  # a loop over files; each file is read once
+        full = _image_path(dataset, path)
+        if full not in by_path:
+            try:
+                by_path[full] = _file_hash(full)
+            except OSError:
+                by_path[full] = None
+        hashes.append(by_path[full])
+    table = pd.DataFrame(
+        {
+            "hash": hashes,
+            "split": images["split"].astype(str).to_numpy(),
+            "file_name": images["file_name"].astype(str).to_numpy(),
+        }
+    ).dropna(subset=["hash"])
+    group_size = table.groupby("hash")["file_name"].transform("size")
+    splits_per_hash = table.groupby("hash")["split"].transform("nunique")
+    identical = table[group_size > 1]
+    cross = table[splits_per_hash > 1].sort_values(["hash", "split", "file_name"])
+    stats.update(
+        ran=True,
+        images_hashed=len(table),
+        identical_groups=int(identical["hash"].nunique()),
+        identical_images=len(identical),
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    result.stats["num_cross_split_duplicate_groups"] = int(cross["hash"].nunique())
+    result.stats["num_cross_split_duplicate_images"] = len(cross)
+    if cross.empty:
+        return
+    result.tables["cross_split_duplicate_image"] = cross.rename(
+        columns={"file_name": "image"}
+    ).reset_index(drop=True)[["hash", "split", "image"]]
+    labelled = cross["file_name"] + " (" + cross["split"] + ")"
+    groups = labelled.groupby(cross["hash"], sort=False).agg(" = ".join)
+    n_groups = len(groups)
+    result.findings.append(
+        Finding(
+            "integrity.cross_split_duplicate_image",
+            Severity.WARNING,
+            f"{n_groups} image files have an identical copy in another split ({len(cross)} "
+            f"files in all, same bytes): evaluation on them measures memorisation, e.g. "
+            f"{groups.iloc[0]}",
+            NAME,
+            value=float(n_groups),
+            examples=tuple(groups.head(MAX_EXAMPLES)),
+            count=n_groups,
+        )
+    )

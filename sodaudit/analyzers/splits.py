@@ -1,0 +1,196 @@
+"""Splits: do train and the other splits show the model the same sizes and classes?
+
+Over valid, non-ignore boxes. The reference split is ``train`` (or the largest split whose
+name starts with ``train``, else the split with most boxes); every other split is compared to
+it: a two-sample KS test on log sqrt(area), classes missing on either side, class-share
+differences. A dataset with one split gets stats that say so and no findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import ks_2samp
+
+from sodaudit.analyzers.base import AnalyzerResult
+from sodaudit.analyzers.sizes import group_codes, quantile_dict, selected
+from sodaudit.config import Config
+from sodaudit.dataset import Dataset
+from sodaudit.findings import Finding, Severity
+
+NAME = "splits"
+
+KS_SIGNIFICANCE = 0.05
+"""A size drift above ``ks_warn`` is a warning only when the KS p-value is below this; with
+small splits a large statistic can be chance, and the finding is then info."""
+
+
+def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | None:
+    """``train``, else the largest split named ``train*``, else the largest split."""
+    if not splits:
+        return None
+    counts = dict(zip(splits, box_counts, strict=True))
+    if "train" in counts:
+        return "train"
+    candidates = [s for s in splits if s.lower().startswith("train")] or list(splits)
+    return max(candidates, key=lambda s: counts[s])  # max keeps the first of equals
+
+
+def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
+    """Per-split sizes, size drift against train, missing classes and class-share drift."""
+    result = AnalyzerResult(NAME, "Splits")
+    sel = selected(dataset)
+    splits = dataset.splits
+    q = config.sizes.quantiles
+    split_codes = group_codes(sel, "split", splits)
+    class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
+    class_codes = group_codes(sel, "class_name", class_names)
+    sqrt_area = sel["sqrt_area"].to_numpy()
+    sqrt_area_model = sel["sqrt_area_model"].to_numpy()
+    image_split = group_codes(dataset.images, "split", splits)
+
+    # counts[s, c]: boxes of class c in split s, by one bincount over the pair index.
+    n_classes = max(len(class_names), 1)
+    known = (split_codes >= 0) & (class_codes >= 0)
+    counts = np.bincount(
+        split_codes[known] * n_classes + class_codes[known], minlength=len(splits) * n_classes
+    ).reshape(len(splits), n_classes)[:, : len(class_names)]
+    totals = counts.sum(axis=1)
+    masks = [split_codes == i for i in range(len(splits))]
+
+    stats = result.stats
+    stats["splits"] = list(splits)
+    stats["single_split"] = len(splits) < 2
+    stats["per_split"] = {
+        s: {
+            "num_images": int((image_split == i).sum()),
+            "num_boxes": int(totals[i]),
+            "native": {"sqrt_area": quantile_dict(sqrt_area[masks[i]], q)},
+            "model": {"sqrt_area": quantile_dict(sqrt_area_model[masks[i]], q)},
+        }
+        for i, s in enumerate(splits)
+    }
+    ref = reference_split(splits, totals.tolist())
+    stats["reference"] = ref
+    if ref is None:  # no images at all
+        return result
+
+    r = splits.index(ref)
+    others = [i for i in range(len(splits)) if i != r]
+    stats["ks"] = {
+        splits[i]: {
+            "native": _ks(sqrt_area[masks[r]], sqrt_area[masks[i]]),
+            "model": _ks(sqrt_area_model[masks[r]], sqrt_area_model[masks[i]]),
+        }
+        for i in others
+    }
+
+    present = counts > 0
+    missing: dict[str, list[str]] = {}
+    for i in others:  # in train, absent here
+        missing[splits[i]] = [
+            c for j, c in enumerate(class_names) if present[r, j] and not present[i, j]
+        ]
+    # absent from train, present in some other split
+    elsewhere = present[others].any(axis=0)
+    missing[ref] = [c for j, c in enumerate(class_names) if elsewhere[j] and not present[r, j]]
+    stats["classes_missing"] = {s: missing[s] for s in splits}
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(totals[:, None] > 0, counts / totals[:, None], 0.0)
+    used = present.any(axis=0)
+    stats["class_shares"] = {
+        s: {c: float(shares[i, j]) for j, c in enumerate(class_names) if used[j]}
+        for i, s in enumerate(splits)
+    }
+    stats["class_share_diff"] = {}
+    stats["max_class_share_diff"] = {}
+    for i in others:
+        diff = shares[i] - shares[r]
+        stats["class_share_diff"][splits[i]] = {
+            c: float(diff[j]) for j, c in enumerate(class_names) if used[j]
+        }
+        j = int(np.argmax(np.abs(np.where(used, diff, 0.0)))) if used.any() else -1
+        stats["max_class_share_diff"][splits[i]] = (
+            {"class_name": class_names[j], "diff": float(diff[j])} if j >= 0 else None
+        )
+    if len(splits) > 1:
+        _findings(config, stats, result)
+    return result
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> dict[str, object]:
+    """KS test on log size; undefined (NaN) when either side has no finite positive size."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la, lb = np.log(a), np.log(b)
+    la, lb = la[np.isfinite(la)], lb[np.isfinite(lb)]
+    if len(la) == 0 or len(lb) == 0:
+        return {"statistic": float("nan"), "pvalue": float("nan"), "n_ref": len(la), "n": len(lb)}
+    res = ks_2samp(la, lb)
+    return {
+        "statistic": float(res.statistic),
+        "pvalue": float(res.pvalue),
+        "n_ref": len(la),
+        "n": len(lb),
+    }
+
+
+def _findings(config: Config, stats: dict, result: AnalyzerResult) -> None:
+    cfg = config.splits
+    ref = stats["reference"]
+    for split, ks in stats["ks"].items():
+        native = ks["native"]
+        stat = native["statistic"]
+        if np.isfinite(stat) and stat > cfg.ks_warn:
+            q_ref = stats["per_split"][ref]["native"]["sqrt_area"]["p50"]
+            q_other = stats["per_split"][split]["native"]["sqrt_area"]["p50"]
+            significant = native["pvalue"] < KS_SIGNIFICANCE
+            result.findings.append(
+                Finding(
+                    "splits.size_drift",
+                    Severity.WARNING if significant else Severity.INFO,
+                    f"Box sizes in {split!r} differ from {ref!r}: KS statistic {stat:.3f} on log "
+                    f"sqrt(area) (p = {native['pvalue']:.3g}, {native['n']} vs {native['n_ref']} "
+                    f"boxes); median sqrt(area) {q_other:.1f} px vs {q_ref:.1f} px",
+                    NAME,
+                    value=stat,
+                    threshold=cfg.ks_warn,
+                )
+            )
+    for split, names in stats["classes_missing"].items():
+        if not names:
+            continue
+        shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+        if split == ref:
+            text = f"{len(names)} classes have boxes in other splits but none in {ref!r}: {shown}"
+        else:
+            text = f"{len(names)} classes of {ref!r} have no boxes in {split!r}: {shown}"
+        result.findings.append(
+            Finding(
+                "splits.class_missing",
+                Severity.WARNING,
+                text,
+                NAME,
+                value=float(len(names)),
+                examples=tuple(names[:20]),
+                count=len(names),
+            )
+        )
+    shares = stats["class_shares"]
+    for split, diffs in stats["class_share_diff"].items():
+        for class_name, diff in diffs.items():
+            if abs(diff) > cfg.class_share_warn:
+                result.findings.append(
+                    Finding(
+                        "splits.class_share_drift",
+                        Severity.WARNING,
+                        f"Class {class_name!r} is {shares[split][class_name]:.1%} of the boxes "
+                        f"in {split!r} but {shares[ref][class_name]:.1%} in {ref!r} "
+                        f"({diff:+.1%})",
+                        NAME,
+                        value=diff,
+                        threshold=cfg.class_share_warn,
+                        class_name=class_name,
+                    )
+                )

@@ -1,0 +1,336 @@
+"""Strides: what the feature-map grid of a model can do with boxes at model input.
+
+For the selected model and always for ``yolov8`` and ``yolov8-p2`` (so the report shows what a
+stride-4 head recovers), per level: the share of boxes whose short side is below the stride,
+the boxes with no grid point strictly inside (anchor-free assigners such as YOLOv8's TAL pick
+candidate points inside the box), and the boxes whose centres share a grid cell with another
+box of the same image. Plus the IoU noise floor: the IoU of a box with itself shifted by
+``noise_shift_px`` in x and y, which bounds how precisely a small box can be localised.
+
+Coordinates are at model input (box x, y, w, h times the letterbox scale) without the padding
+offset. Grid points sit at ((i + 0.5) * stride, (j + 0.5) * stride); counts and cells are exact
+when the letterbox padding is a multiple of the stride (as with Ultralytics' rectangular
+batches), and otherwise a half-cell phase shift changes single boxes, not the distribution.
+Boxes are clipped to the image at model input first, as trainers clip labels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
+from sodaudit.config import Config
+from sodaudit.dataset import Dataset
+from sodaudit.errors import ConfigError
+from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.models import MODELS, ModelPreset
+
+NAME = "strides"
+
+ALWAYS_MODELS = ("yolov8", "yolov8-p2")
+"""Reported whatever the selected model: the pair shows what a P2 (stride 4) head recovers."""
+AITOD_BUCKETS = (("very_tiny", 8.0), ("tiny", 16.0), ("small", 32.0))
+"""AI-TOD buckets by sqrt(area) at model input; boxes at or above the last bound are ``larger``."""
+LARGER_BUCKET = "larger"
+BELOW_STRIDE_WARN_SHARE = 0.1
+"""Share of boxes with a short side below the smallest stride that warrants a warning."""
+COLLISION_WARN_SHARE = 0.05
+"""Share of boxes sharing a smallest-stride cell with another box that warrants a warning."""
+
+
+def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
+    """Number of grid centres (i + 0.5) * stride strictly inside (lo, hi), for integer i.
+
+    lo < (i + 0.5) s < hi  <=>  lo/s - 0.5 < i < hi/s - 0.5, so the count is
+    ceil(hi/s - 0.5) - floor(lo/s - 0.5) - 1, never below 0.
+    """
+    count = np.ceil(hi / stride - 0.5) - np.floor(lo / stride - 0.5) - 1
+    return np.maximum(count, 0).astype(np.int64)
+
+
+def shifted_iou(w: np.ndarray, h: np.ndarray, d: float) -> np.ndarray:
+    """IoU of a w x h box with itself shifted by d in x and in y.
+
+    Intersection (w - d)(h - d); union 2wh - (w - d)(h - d); 0 when a side is not above d.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64)
+    inter = np.clip(w - d, 0, None) * np.clip(h - d, 0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = inter / (2 * w * h - inter)
+    return np.where((w > d) & (h > d), iou, 0.0)
+
+
+def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
+    """Per model and level: boxes below the stride, without grid points, sharing centre cells."""
+    if dataset.imgsz != config.imgsz:
+        dataset = dataset.with_imgsz(config.imgsz)
+    try:
+        selected = MODELS[config.model]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}."
+        ) from None
+    result = AnalyzerResult(NAME, "Strides")
+    rows = _boxes(dataset)
+    geo = _geometry(rows)
+
+    models: dict[str, dict[str, object]] = {}
+    per_box: dict[str, dict[str, np.ndarray]] = {}
+    for name in dict.fromkeys((selected.name, *ALWAYS_MODELS)):
+        models[name], per_box[name] = _model_stats(MODELS[name], geo, rows)
+    models[selected.name]["by_class"] = _by_class(rows, per_box[selected.name])
+
+    d = config.strides.noise_shift_px
+    noise = shifted_iou(geo["w"], geo["h"], d)
+    result.stats.update(
+        imgsz=config.imgsz,
+        model=selected.name,
+        num_boxes=len(rows),
+        noise_shift_px=float(d),
+        models=models,
+        iou_noise_floor=_noise_floor(noise, rows["sqrt_area_model"].to_numpy(dtype=np.float64)),
+    )
+    _findings(dataset, config, selected, rows, geo, models, per_box, result)
+    return result
+
+
+def _boxes(dataset: Dataset) -> pd.DataFrame:
+    """Valid, non-ignore boxes that have a size at model input."""
+    b = dataset.boxes
+    finite = np.isfinite(b["w_model"].to_numpy()) & np.isfinite(b["h_model"].to_numpy())
+    return b[b["valid"].to_numpy() & ~b["ignore"].to_numpy() & finite]
+
+
+def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Box corners at model input, clipped to the image there, and the clipped box centre."""
+    scale = rows["scale"].to_numpy(dtype=np.float64)
+    width = rows["img_w"].to_numpy(dtype=np.float64) * scale
+    height = rows["img_h"].to_numpy(dtype=np.float64) * scale
+    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
+    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
+    w = rows["w_model"].to_numpy(dtype=np.float64)
+    h = rows["h_model"].to_numpy(dtype=np.float64)
+    x1 = np.clip(x0 + w, 0, width)
+    y1 = np.clip(y0 + h, 0, height)
+    x0 = np.clip(x0, 0, width)
+    y0 = np.clip(y0, 0, height)
+    return {
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "cx": (x0 + x1) / 2,
+        "cy": (y0 + y1) / 2,
+        "w": w,
+        "h": h,
+        "short": rows["short_side_model"].to_numpy(dtype=np.float64),
+        "image_id": rows["image_id"].to_numpy(dtype=np.int64),
+    }
+
+
+def center_collisions(
+    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float
+) -> np.ndarray:
+    """Per box: does another box of the same image have its centre in the same grid cell?
+
+    One int64 key per box (image code, cell x, cell y) and a hashed duplicate check.
+    """
+    if not len(image_id):
+        return np.zeros(0, dtype=bool)
+    image_code = pd.factorize(image_id)[0].astype(np.int64)
+    cell_x = np.floor(cx / stride).astype(np.int64)
+    cell_y = np.floor(cy / stride).astype(np.int64)
+    cell_x -= cell_x.min()
+    cell_y -= cell_y.min()
+    nx, ny = int(cell_x.max()) + 1, int(cell_y.max()) + 1
+    key = (image_code * nx + cell_x) * ny + cell_y
+    return pd.Series(key).duplicated(keep=False).to_numpy()
+
+
+def _model_stats(
+    preset: ModelPreset, geo: dict[str, np.ndarray], rows: pd.DataFrame
+) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+    n = len(rows)
+    levels = []
+    smallest: dict[str, np.ndarray] = {}
+    for stride in sorted(preset.strides):
+        below = geo["short"] < stride
+        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(
+            geo["y0"], geo["y1"], stride
+        )
+        collide = center_collisions(geo["image_id"], geo["cx"], geo["cy"], stride)
+        levels.append(
+            {
+                "stride": int(stride),
+                "below_stride": int(below.sum()),
+                "below_stride_share": _share(below),
+                "no_grid_point": int((points == 0).sum()),
+                "no_grid_point_share": _share(points == 0),
+                "median_grid_points": float(np.median(points)) if n else math.nan,
+                "center_collision_boxes": int(collide.sum()),
+                "center_collision_share": _share(collide),
+            }
+        )
+        if not smallest:
+            smallest = {"below": below, "points": points, "collide": collide}
+    first = levels[0]
+    stats = {
+        "assigner": preset.assigner,
+        "strides": sorted(int(s) for s in preset.strides),
+        "smallest_stride": first["stride"],
+        "below_smallest_stride": first["below_stride"],
+        "below_smallest_stride_share": first["below_stride_share"],
+        "no_grid_point": first["no_grid_point"],
+        "no_grid_point_share": first["no_grid_point_share"],
+        "center_collision_boxes": first["center_collision_boxes"],
+        "center_collision_share": first["center_collision_share"],
+        "levels": levels,
+    }
+    return stats, smallest
+
+
+def _by_class(rows: pd.DataFrame, per_box: dict[str, np.ndarray]) -> dict[str, object]:
+    """Smallest-stride shares per class, for the selected model (grouped by category code)."""
+    names = rows["class_name"].astype("category")
+    codes = names.cat.codes.to_numpy().astype(np.int64)
+    labels = [str(c) for c in names.cat.categories]
+    n = np.bincount(codes, minlength=len(labels))
+    sums = {
+        "below_smallest_stride_share": np.bincount(
+            codes, weights=per_box["below"], minlength=len(labels)
+        ),
+        "no_grid_point_share": np.bincount(
+            codes, weights=per_box["points"] == 0, minlength=len(labels)
+        ),
+        "center_collision_share": np.bincount(
+            codes, weights=per_box["collide"], minlength=len(labels)
+        ),
+    }
+    return {
+        str(label): {"n": int(n[i]), **{k: float(v[i] / n[i]) for k, v in sums.items()}}
+        for i, label in enumerate(labels)
+        if n[i]
+    }
+
+
+def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, object]:
+    """Median shifted-box IoU per AI-TOD bucket (at model input) and over all boxes."""
+    codes = np.digitize(sqrt_area_model, [bound for _, bound in AITOD_BUCKETS])
+    labels = [name for name, _ in AITOD_BUCKETS] + [LARGER_BUCKET]
+    out: dict[str, object] = {}
+    for i, label in enumerate(labels):  # a loop over four buckets
+        values = iou[codes == i]
+        if len(values):
+            out[label] = {"n": len(values), "median_iou": float(np.median(values))}
+    out["all"] = {"n": len(iou), "median_iou": float(np.median(iou)) if len(iou) else math.nan}
+    return out
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(np.mean(mask)) if len(mask) else math.nan
+
+
+def _findings(
+    dataset: Dataset,
+    config: Config,
+    selected: ModelPreset,
+    rows: pd.DataFrame,
+    geo: dict[str, np.ndarray],
+    models: dict[str, dict[str, object]],
+    per_box: dict[str, dict[str, np.ndarray]],
+    result: AnalyzerResult,
+) -> None:
+    if not len(rows):
+        return
+    stats = models[selected.name]
+    box = per_box[selected.name]
+    stride = stats["smallest_stride"]
+    n = len(rows)
+    p2 = models["yolov8-p2"]
+
+    def with_p2(text: str) -> str:
+        """What the yolov8-p2 preset would show, when the selected model has no stride 4."""
+        if stride <= p2["smallest_stride"]:
+            return ""
+        return f"; with a stride-{p2['smallest_stride']} (P2) head: {text}"
+
+    def examples(mask: np.ndarray) -> tuple[str, ...]:
+        head = rows[mask].head(MAX_EXAMPLES)
+        size = head["w_model"].round(1).astype(str) + "x" + head["h_model"].round(1).astype(str)
+        return label_examples(dataset, head, size + " px at imgsz")
+
+    below = box["below"]
+    if below.any():
+        share = stats["below_smallest_stride_share"]
+        result.findings.append(
+            Finding(
+                "strides.below_smallest_stride",
+                Severity.WARNING if share > BELOW_STRIDE_WARN_SHARE else Severity.INFO,
+                f"{int(below.sum())} of {n} boxes ({share:.1%}) have a short side below "
+                f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
+                + with_p2(f"{p2['below_smallest_stride_share']:.1%}"),
+                NAME,
+                value=share,
+                threshold=BELOW_STRIDE_WARN_SHARE,
+                examples=examples(below),
+                count=int(below.sum()),
+            )
+        )
+
+    empty = box["points"] == 0
+    if empty.any():
+        share = stats["no_grid_point_share"]
+        warn = config.strides.no_point_warn_share
+        missed = rows[empty]
+        result.tables["no_grid_point"] = label_table(
+            dataset, missed, w_model=missed["w_model"], h_model=missed["h_model"]
+        )
+        result.findings.append(
+            Finding(
+                "strides.no_grid_point",
+                Severity.WARNING if share > warn else Severity.INFO,
+                f"{int(empty.sum())} of {n} boxes ({share:.1%}) contain no stride-{stride} grid "
+                f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
+                "inside the box has no candidate for them"
+                + with_p2(f"{p2['no_grid_point_share']:.1%} without a point"),
+                NAME,
+                value=share,
+                threshold=warn,
+                examples=examples(empty),
+                count=int(empty.sum()),
+            )
+        )
+
+    collide = box["collide"]
+    if collide.any():
+        share = stats["center_collision_share"]
+        hit = rows[collide]
+        cells = len(
+            pd.DataFrame(
+                {
+                    "i": geo["image_id"][collide],
+                    "x": np.floor(geo["cx"][collide] / stride),
+                    "y": np.floor(geo["cy"][collide] / stride),
+                }
+            ).drop_duplicates()
+        )
+        result.tables["center_collisions"] = label_table(dataset, hit)
+        result.findings.append(
+            Finding(
+                "strides.center_collisions",
+                Severity.WARNING if share > COLLISION_WARN_SHARE else Severity.INFO,
+                f"{int(collide.sum())} of {n} boxes ({share:.1%}) share a stride-{stride} grid "
+                f"cell with another box's centre in the same image ({cells} cells hold two or "
+                f"more centres) at imgsz {config.imgsz}"
+                + with_p2(f"{p2['center_collision_share']:.1%} collide"),
+                NAME,
+                value=share,
+                threshold=COLLISION_WARN_SHARE,
+                examples=examples(collide),
+                count=int(collide.sum()),
+            )
+        )

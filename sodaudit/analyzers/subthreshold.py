@@ -1,0 +1,192 @@
+"""Sub-threshold labels: boxes too small to learn or to review, by rules from config.
+
+Rules (each counted over valid, non-ignore boxes): a side below ``min_side_native_px`` in
+native pixels; a side below ``min_side_model_px`` after the letterbox resize to imgsz (with the
+default 3 px this is the well-known YOLOv5 "N of M labels are < 3 pixels" count, kept under the
+stable key ``below_3px_at_imgsz`` whatever the rule value); optionally an area below
+``min_area_share`` of the image. Every offending label is listed with its ``source``.
+Per-class entries list only classes with at least one offending label (share = of that class).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
+from sodaudit.analyzers.sizes import quantile_dict, selected
+from sodaudit.config import Config
+from sodaudit.dataset import Dataset
+from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+
+NAME = "subthreshold"
+
+CLASS_MOSTLY_SHARE = 0.5
+"""A class with more than this share of its labels below any rule gets its own finding."""
+
+RULE_CODES = {
+    "min_side_native": "subthreshold.below_min_native",
+    "min_side_model": "subthreshold.below_min_model",
+    "min_area_share": "subthreshold.below_min_area_share",
+}
+
+
+def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
+    """Counts and shares per rule and class, the union, the offending labels and review zoom."""
+    cfg = config.subthreshold
+    result = AnalyzerResult(NAME, "Sub-threshold labels")
+    sel = selected(dataset)
+    n = len(sel)
+    class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
+    codes = pd.Categorical(sel["class_name"], categories=class_names).codes
+    class_totals = np.bincount(codes, minlength=len(class_names))
+
+    with np.errstate(invalid="ignore"):
+        rules: dict[str, tuple[float, np.ndarray]] = {
+            "min_side_native": (
+                cfg.min_side_native_px,
+                sel["short_side"].to_numpy() < cfg.min_side_native_px,
+            ),
+            "min_side_model": (
+                cfg.min_side_model_px,
+                (sel["w_model"].to_numpy() < cfg.min_side_model_px)
+                | (sel["h_model"].to_numpy() < cfg.min_side_model_px),
+            ),
+        }
+        if cfg.min_area_share is not None:
+            rules["min_area_share"] = (
+                cfg.min_area_share,
+                sel["rel_area"].to_numpy() < cfg.min_area_share,
+            )
+    union = np.zeros(n, dtype=bool)
+    for _, mask in rules.values():
+        union |= mask
+
+    def summary(mask: np.ndarray) -> dict[str, object]:
+        per_class_counts = np.bincount(codes[mask], minlength=len(class_names))
+        return {
+            "count": int(mask.sum()),
+            "share": float(mask.sum() / n) if n else 0.0,
+            "per_class": {
+                name: {
+                    "count": int(c),
+                    "share": float(c / t) if t else 0.0,
+                }
+                for name, c, t in zip(class_names, per_class_counts, class_totals, strict=True)
+                if c
+            },
+        }
+
+    stats = result.stats
+    stats["imgsz"] = int(dataset.imgsz)
+    stats["num_labels"] = n
+    stats["num_unknown_image_size"] = int((~np.isfinite(sel["scale"].to_numpy())).sum())
+    stats["below_3px_at_imgsz"] = int(rules["min_side_model"][1].sum())
+    stats["min_side_model_px"] = float(cfg.min_side_model_px)
+    stats["rules"] = {
+        name: {"threshold": float(thr), **summary(mask)} for name, (thr, mask) in rules.items()
+    }
+    stats["union"] = summary(union)
+
+    zoom = cfg.review_screen_px / sel["sqrt_area"].to_numpy()
+    needs = zoom >= cfg.zoom_flag
+    stats["zoom"] = {
+        "review_screen_px": float(cfg.review_screen_px),
+        "quantiles": quantile_dict(zoom, config.sizes.quantiles),
+        "flag": float(cfg.zoom_flag),
+        "count_at_least_flag": int(needs.sum()),
+        "share_at_least_flag": float(needs.mean()) if n else 0.0,
+    }
+
+    rows = sel[union]
+    which = np.full(len(rows), "", dtype=object)
+    for name, (_, mask) in rules.items():
+        hit = mask[union]
+        which[hit] = np.where(which[hit] == "", name, which[hit] + "," + name)
+    result.tables["labels"] = label_table(
+        dataset,
+        rows,
+        w_model=rows["w_model"],
+        h_model=rows["h_model"],
+        zoom=zoom[union],
+        rules=which,
+    )
+    _findings(dataset, config, sel, rules, union, stats, result)
+    return result
+
+
+def _findings(
+    dataset: Dataset,
+    config: Config,
+    sel: pd.DataFrame,
+    rules: dict[str, tuple[float, np.ndarray]],
+    union: np.ndarray,
+    stats: dict,
+    result: AnalyzerResult,
+) -> None:
+    cfg = config.subthreshold
+    n = stats["num_labels"]
+    for name, (thr, mask) in rules.items():
+        count = int(mask.sum())
+        if not count:
+            continue
+        share = count / n
+        text = _rule_text(name, thr, dataset.imgsz)
+        result.findings.append(
+            Finding(
+                RULE_CODES[name],
+                Severity.WARNING if share > cfg.warn_share else Severity.INFO,
+                f"{count} of {n} labels {text} ({share:.2%})",
+                NAME,
+                value=share,
+                threshold=float(thr),
+                examples=_examples(dataset, sel[mask]),
+                count=count,
+            )
+        )
+    rule_text = " or ".join(
+        _rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items()
+    )
+    names = sel["class_name"].to_numpy()
+    for class_name, entry in stats["union"]["per_class"].items():
+        if entry["share"] > CLASS_MOSTLY_SHARE:
+            in_class = names == class_name
+            mask = union & in_class
+            result.findings.append(
+                Finding(
+                    "subthreshold.class_mostly_below",
+                    Severity.WARNING,
+                    f"{entry['count']} of {int(in_class.sum())} labels of class {class_name!r} "
+                    f"({entry['share']:.1%}) are below a size rule (labels that {rule_text})",
+                    NAME,
+                    value=entry["share"],
+                    threshold=CLASS_MOSTLY_SHARE,
+                    class_name=class_name,
+                    examples=_examples(dataset, sel[mask]),
+                    count=entry["count"],
+                )
+            )
+
+
+def _examples(dataset: Dataset, rows: pd.DataFrame) -> tuple[str, ...]:
+    """The first labels of a finding; the detail text is built for those rows only."""
+    head = rows.head(MAX_EXAMPLES)
+    detail = (
+        head["w"].round(2).astype(str)
+        + "x"
+        + head["h"].round(2).astype(str)
+        + " px, "
+        + head["w_model"].round(2).astype(str)
+        + "x"
+        + head["h_model"].round(2).astype(str)
+        + f" px at imgsz {dataset.imgsz}"
+    )
+    return label_examples(dataset, head, detail)
+
+
+def _rule_text(name: str, thr: float, imgsz: int) -> str:
+    if name == "min_side_model":
+        return f"are < {thr:g} px at imgsz {imgsz}"
+    if name == "min_side_native":
+        return f"have a side < {thr:g} px in native pixels"
+    return f"cover < {thr * 100:g}% of their image area"

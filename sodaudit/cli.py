@@ -1,0 +1,127 @@
+"""Command line: ``sodaudit run PATH``. ``main()`` returns the exit code.
+
+Exit codes: 0 gate passed, 1 gate failed, 2 usage, config or unreadable dataset.
+Errors are one sentence on stderr, never a traceback (``SODAUDIT_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from sodaudit import __version__
+from sodaudit.config import DEFAULT_FAIL_ON, DEFAULT_IMGSZ, DEFAULT_MODEL, Config
+from sodaudit.errors import SodauditError
+from sodaudit.loaders import FORMATS
+from sodaudit.models import MODEL_NAMES
+
+DEFAULT_OUT = "sodaudit-report"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sodaudit")
+def cli() -> None:
+    """Audit object-detection datasets (COCO, YOLO, Pascal VOC) for small-object problems."""
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Dataset format; auto sniffs the layout and says what it found.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Folder for report.html and report.json [default: ./{DEFAULT_OUT}].",
+)
+@click.option(
+    "--imgsz",
+    type=click.IntRange(1, 16384),
+    default=DEFAULT_IMGSZ,
+    show_default=True,
+    help="Model input size: images are letterboxed so their long side is imgsz.",
+)
+@click.option(
+    "--model",
+    type=click.Choice(MODEL_NAMES),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Model preset (strides, anchors, assigner).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="Lowest finding severity that fails the gate (exit code 1).",
+)
+def run(path: Path, fmt: str, out_dir: Path | None, imgsz: int, model: str, fail_on: str) -> None:
+    """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report."""
+    from sodaudit.audit import audit
+    from sodaudit.render.html import write_html
+    from sodaudit.render.json import write_json
+    from sodaudit.render.terminal import summary
+
+    config = Config(imgsz=imgsz, model=model, fail_on=fail_on)
+    report = audit(path, format=fmt, config=config)
+    out = _output_dir(report.dataset.root, out_dir)
+    written = [write_json(report, out / "report.json"), write_html(report, out / "report.html")]
+    click.echo(summary(report, written))
+    raise SystemExit(0 if report.passed else 1)
+
+
+def _output_dir(dataset_root: Path, out_dir: Path | None) -> Path:
+    """The default output folder must not land inside the dataset: the tool never writes there
+    unless the user asks for it explicitly with ``--out``."""
+    if out_dir is not None:
+        return out_dir
+    out = Path.cwd() / DEFAULT_OUT
+    root = dataset_root.resolve()
+    if out.resolve().is_relative_to(root):
+        raise SodauditError(
+            f"The default output folder {out} is inside the dataset {root}; "
+            "pass --out with a folder outside it (sodaudit never writes into a dataset unasked)."
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for the console script and ``python -m sodaudit``."""
+    try:
+        cli.main(args=argv, prog_name="sodaudit", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    except click.exceptions.Abort:
+        click.echo("sodaudit: aborted.", err=True)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except SodauditError as exc:
+        click.echo(f"sodaudit: error: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # a bug in sodaudit, not in the dataset: still no traceback by default
+        if os.environ.get("SODAUDIT_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"sodaudit: internal error: {type(exc).__name__}: {exc} "
+            "(set SODAUDIT_DEBUG=1 for the traceback and please report it).",
+            err=True,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

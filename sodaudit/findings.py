@@ -1,0 +1,85 @@
+"""Findings and the gate that turns them into pass/fail.
+
+One ``Finding`` class for every kind of problem: the ``code`` says what it is
+(``integrity.degenerate_box``), the message is written once, here in Python, and
+every renderer only shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+FAIL_ON = ("error", "warning", "never")
+MAX_EXAMPLES = 20
+"""Examples carried per finding; full per-label lists live in the analyzer tables."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem (or notable fact) with the numbers behind it and where to look."""
+
+    code: str
+    severity: Severity
+    message: str
+    analyzer: str
+    value: float | None = None
+    threshold: float | None = None
+    class_name: str | None = None
+    examples: tuple[str, ...] = ()
+    count: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "analyzer": self.analyzer,
+            "value": self.value,
+            "threshold": self.threshold,
+            "class_name": self.class_name,
+            "examples": list(self.examples),
+            "count": self.count,
+        }
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    fail_on: str
+    failed_codes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "passed": self.passed,
+            "fail_on": self.fail_on,
+            "failed_codes": list(self.failed_codes),
+        }
+
+
+def gate(findings: Iterable[Finding], fail_on: str) -> GateResult:
+    """The gate fails when any finding is at or above the ``fail_on`` severity."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {FAIL_ON}, got {fail_on!r}")
+    if fail_on == "never":
+        return GateResult(True, fail_on)
+    floor = Severity(fail_on).rank
+    failed = tuple(dict.fromkeys(f.code for f in findings if f.severity.rank >= floor))
+    return GateResult(not failed, fail_on, failed)
+
+
+def sort_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """Most severe first, then the larger counts, so the top of a list is what matters."""
+    return sorted(findings, key=lambda f: (-f.severity.rank, -(f.count or 0), f.code))

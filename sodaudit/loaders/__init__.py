@@ -1,0 +1,52 @@
+"""Format dispatch: ``load(path, format)`` picks the loader, or sniffs the layout with each
+format's ``detect`` and refuses to guess when two formats fit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
+
+from sodaudit.dataset import Dataset
+from sodaudit.errors import DatasetError
+from sodaudit.loaders import coco, voc, yolo
+from sodaudit.loaders.base import Detection
+
+LOADERS: dict[str, ModuleType] = {"coco": coco, "yolo": yolo, "voc": voc}
+FORMATS = ("auto", *LOADERS)
+
+
+def detect(path: Path) -> Detection:
+    """The one format that fits ``path``; a ``DatasetError`` naming the candidates otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"No such file or folder: {path}.")
+    found = [d for d in (module.detect(path) for module in LOADERS.values()) if d is not None]
+    if not found:
+        raise DatasetError(
+            f"No COCO, YOLO or Pascal VOC dataset found at {path}: expected a COCO JSON file or "
+            "annotations/instances_*.json, a YOLO data.yaml or images/ + labels/ folders, "
+            "or a VOC Annotations/ folder of XML files."
+        )
+    if len(found) > 1:
+        names = " and ".join(f"{d.format.upper()} ({d.evidence})" for d in found)
+        raise DatasetError(
+            f"{path} looks like both {names}; choose one with --format "
+            f"{'|'.join(d.format for d in found)}."
+        )
+    return found[0]
+
+
+def load(path: Path | str, format: str = "auto", *, imgsz: int = 640) -> Dataset:
+    """Read a dataset of any supported format into the canonical ``Dataset``."""
+    path = Path(path)
+    if format not in FORMATS:
+        raise DatasetError(f"Unknown format {format!r}; use one of {', '.join(FORMATS)}.")
+    if not path.exists():
+        raise DatasetError(f"No such file or folder: {path}.")
+    if format == "auto":
+        detection = detect(path)
+        dataset = LOADERS[detection.format].load(path, imgsz=imgsz)
+        note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
+        return replace(dataset, notes=(note, *dataset.notes))
+    return LOADERS[format].load(path, imgsz=imgsz)

@@ -1,0 +1,51 @@
+"""What every format loader shares: the detection record and safe path handling.
+
+A loader module exposes ``FORMAT``, ``detect(path) -> Detection | None`` and
+``load(path, *, imgsz) -> Dataset``. Loaders never raise on a defect inside a file:
+they record a ``LoadIssue`` and go on. They raise ``DatasetError`` only when nothing
+at the path can be read as their format.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A format's claim on a path, with the evidence shown to the user."""
+
+    format: str
+    root: Path
+    evidence: str
+
+
+def relpath(path: Path | str, root: Path) -> str:
+    """Path shown in findings: relative to the dataset root when inside it, POSIX style."""
+    try:
+        return (
+            Path(os.path.relpath(path, root)).as_posix()
+            if Path(path).is_absolute()
+            else Path(path).as_posix()
+        )
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def resolve_inside(root: Path, name: str) -> Path | None:
+    """``root / name`` when it stays inside ``root``; ``None`` for ``..`` escapes or absolute names.
+
+    A dataset file must never make sodaudit read outside the dataset.
+    """
+    candidate = Path(name)
+    if candidate.is_absolute() or candidate.drive:
+        return None
+    root_resolved = root.resolve()
+    full = (root_resolved / candidate).resolve()
+    try:
+        full.relative_to(root_resolved)
+    except ValueError:
+        return None
+    return full

@@ -1,0 +1,1 @@
+"""Renderers: each turns one ``AuditReport`` into one output."""

@@ -1,0 +1,369 @@
+"""Anchor coverage (ratio and IoU rules) and suggested anchors, against hand-computed values."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sodaudit.analyzers import anchors
+from sodaudit.config import AnchorsConfig, Config
+from sodaudit.dataset import Dataset
+from sodaudit.findings import Severity
+from sodaudit.models import MODELS, ModelPreset
+
+
+def _dataset(boxes: list[tuple], images: list[tuple] | None = None) -> Dataset:
+    """boxes: (image_id, class_id, x, y, w, h[, ignore]); images: (image_id, width, height)."""
+    images = images or [(0, 640.0, 640.0)]
+    img = pd.DataFrame(
+        {
+            "image_id": [i[0] for i in images],
+            "file_name": [f"{i[0]}.jpg" for i in images],
+            "path": [""] * len(images),
+            "split": ["train"] * len(images),
+            "width": [float(i[1]) for i in images],
+            "height": [float(i[2]) for i in images],
+            "status": ["ok"] * len(images),
+        }
+    )
+    box = pd.DataFrame(
+        {
+            "image_id": [b[0] for b in boxes],
+            "class_id": [b[1] for b in boxes],
+            "x": [float(b[2]) for b in boxes],
+            "y": [float(b[3]) for b in boxes],
+            "w": [float(b[4]) for b in boxes],
+            "h": [float(b[5]) for b in boxes],
+            "ignore": [bool(b[6]) if len(b) > 6 else False for b in boxes],
+            "source_file": ["labels.txt"] * len(boxes),
+            "source_line": list(range(1, len(boxes) + 1)),
+        }
+    )
+    return Dataset.build(
+        root=Path("/d"),
+        format="test",
+        boxes=box,
+        images=img,
+        classes={0: "car", 1: "person"},
+    )
+
+
+def _plain_json(value: object) -> None:
+    """Stats must be plain Python values: no numpy scalars sneaking into report.json."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            assert type(k) is str
+            _plain_json(v)
+    elif isinstance(value, list):
+        for v in value:
+            _plain_json(v)
+    else:
+        assert value is None or type(value) in (int, float, str, bool), (value, type(value))
+
+
+# --- ratio rule -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "aw", "ah", "m", "covered"),
+    [
+        # r = (8/10, 8/13) = (0.8, 0.615...); min(r, 1/r) = (0.8, 0.615); m = 0.615 > 1/4
+        (8, 8, 10, 13, 8 / 13, True),
+        # r = (0.2, 0.1538); m = 2/13 = 0.154 < 0.25
+        (2, 2, 10, 13, 2 / 13, False),
+        # r = (4, 1): min(4, 1/4) = 0.25, not > 0.25 (strict, as YOLOv5)
+        (40, 10, 10, 10, 0.25, False),
+        # r = (2, 0.5) -> (0.5, 0.5)
+        (20, 5, 10, 10, 0.5, True),
+        (10, 10, 10, 10, 1.0, True),
+    ],
+)
+def test_ratio_metric_closed_form(w, h, aw, ah, m, covered):
+    count, best = anchors.ratio_match(np.array([[w, h]], float), np.array([[aw, ah]], float), 4.0)
+    assert best[0] == pytest.approx(m)
+    assert count[0] == int(covered)
+
+
+def test_bpr_three_boxes_by_hand():
+    # At imgsz 640, YOLOv5 anchors 10,13 16,30 33,23 | 30,61 62,45 59,119 | 116,90 156,198 373,326.
+    # 2x2:     best m = 2/13 = 0.154 (10x13) -> covered by 0 anchors.
+    # 8x8:     10x13 -> 0.615 yes; 16x30 -> min(0.5, 0.267) = 0.267 yes; 33x23 -> 0.242 no;
+    #          30x61 -> 0.131 no; all larger anchors smaller still -> 2 anchors.
+    # 100x100 (native 200x200 in a 1280x720 image, scale 0.5): 10x13 0.1 no; 16x30 0.16 no;
+    #          33x23 min(0.33, 0.23) no; 30x61 0.3 yes; 62x45 0.45 yes; 59x119 0.59 yes;
+    #          116x90 0.86 yes; 156x198 0.505 yes; 373x326 0.268 yes -> 6 anchors.
+    # BPR = 2/3; anchors per target = (0 + 2 + 6) / 3 = 8/3.
+    ds = _dataset(
+        [
+            (0, 0, 10, 10, 2, 2),
+            (0, 1, 50, 50, 8, 8),
+            (1, 0, 0, 0, 200, 200),
+            (1, 0, 300, 300, 1, 1, True),  # ignore: not counted
+            (1, 0, 300, 300, 0, 5),  # invalid: not counted
+        ],
+        images=[(0, 640, 640), (1, 1280, 720)],
+    )
+    result = anchors.analyze(ds, Config(model="yolov5"))
+    y5 = result.stats["presets"]["yolov5"]
+    assert result.stats["num_boxes"] == 3
+    assert y5["bpr"] == pytest.approx(2 / 3)
+    assert y5["anchors_per_target"] == pytest.approx(8 / 3)
+    assert y5["num_uncovered"] == 1
+    # sqrt(area) at imgsz: 2 (very_tiny), 8 (tiny), 100 (larger)
+    assert y5["by_bucket"] == {
+        "very_tiny": {"n": 1, "bpr": 0.0, "anchors_per_target": 0.0},
+        "tiny": {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0},
+        "larger": {"n": 1, "bpr": 1.0, "anchors_per_target": 6.0},
+    }
+    assert y5["by_class"]["person"] == {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0}
+    assert y5["by_class"]["car"]["bpr"] == pytest.approx(0.5)
+    assert y5["by_class"]["car"]["anchors_per_target"] == pytest.approx(3.0)
+    _plain_json(result.stats)
+    json.dumps(result.stats)
+
+    low = [f for f in result.findings if f.code == "anchors.low_bpr"]
+    assert len(low) == 1
+    assert low[0].severity is Severity.WARNING  # yolov5 is the selected model
+    assert low[0].count == 1
+    assert low[0].value == pytest.approx(2 / 3)
+    assert low[0].threshold == 0.98
+    assert "0.6667" in low[0].message
+    assert low[0].examples[0].startswith("labels.txt:1 [car] 2.0x2.0 px")
+    assert list(result.tables["uncovered_yolov5"]["source"]) == ["labels.txt:1"]
+
+
+def test_low_bpr_is_info_for_a_model_without_these_anchors():
+    ds = _dataset([(0, 0, 10, 10, 2, 2), (0, 0, 50, 50, 8, 8)])
+    result = anchors.analyze(ds, Config(model="yolov8"))
+    (low,) = [f for f in result.findings if f.code == "anchors.low_bpr"]
+    assert low.severity is Severity.INFO
+    assert "yolov8 does not use these anchors" in low.message
+    assert result.stats["presets"]["yolov5"]["bpr"] == 0.5  # stable key whatever the model
+
+
+def test_no_finding_when_every_box_is_covered():
+    ds = _dataset([(0, 0, 10, 10, 8, 8), (0, 0, 50, 50, 100, 100)])
+    result = anchors.analyze(ds, Config(model="yolov5"))
+    assert result.stats["presets"]["yolov5"]["bpr"] == 1.0
+    assert not [f for f in result.findings if f.code == "anchors.low_bpr"]
+
+
+def test_config_imgsz_rescales_the_dataset():
+    # 8x8 in a 640 image, audited at imgsz 320 -> 4x4: 10x13 -> min(0.4, 0.308) yes;
+    # 16x30 -> min(0.25, 0.133) no -> 1 anchor (at 640 it was 2).
+    ds = _dataset([(0, 0, 10, 10, 8, 8)])
+    result = anchors.analyze(ds, Config(model="yolov5", imgsz=320))
+    assert result.stats["presets"]["yolov5"]["anchors_per_target"] == 1.0
+    assert result.stats["imgsz"] == 320
+
+
+def test_empty_dataset_has_undefined_bpr_and_no_findings():
+    ds = _dataset([(0, 0, 10, 10, 0, 0)])  # the only box is invalid
+    result = anchors.analyze(ds, Config(model="yolov5"))
+    assert math.isnan(result.stats["presets"]["yolov5"]["bpr"])
+    assert result.stats["suggested"]["status"] == "too_few_boxes"
+    assert result.findings == []
+
+
+# --- IoU rule -------------------------------------------------------------------------------
+
+ONE_ANCHOR = ModelPreset("one", strides=(8,), assigner="iou", anchors=(((8, 8),),), iou_pos=0.5)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "w", "h", "iou"),
+    [
+        # centre (4, 4) is a grid centre: the 8x8 anchor there is the box -> 1
+        (0, 0, 8, 8, 1.0),
+        # centre (8, 4): nearest grid centres 4 or 12, 4 px off in x: inter 4*8 = 32,
+        # union 64 + 64 - 32 = 96 -> 1/3
+        (4, 0, 8, 8, 1 / 3),
+        # 16x16 at the origin, centre (8, 8): anchor at (12, 12) covers [8, 16]^2 (or at (4, 4)
+        # [0, 8]^2), inside the box: inter 64, union 256 -> 0.25
+        (0, 0, 16, 16, 0.25),
+        # 4x4 centred on (4, 4): inside the anchor, inter 16, union 64 -> 0.25
+        (2, 2, 4, 4, 0.25),
+    ],
+)
+def test_best_grid_iou_closed_form(x, y, w, h, iou):
+    ds = _dataset([(0, 0, x, y, w, h)])
+    best = anchors.best_grid_iou(ds.boxes, ONE_ANCHOR, 640)
+    assert best[0] == pytest.approx(iou)
+
+
+def _brute_best_iou(box: tuple[float, float, float, float], preset: ModelPreset, imgsz: int):
+    """Every anchor at every grid centre near the box: the max IoU, the slow way."""
+    x, y, w, h = box
+    best = 0.0
+    for level, stride in zip(preset.anchors, preset.strides, strict=True):
+        n = math.ceil(imgsz / stride)
+        for aw, ah in level:
+            for i, j in itertools.product(range(n), range(n)):
+                cx, cy = (i + 0.5) * stride, (j + 0.5) * stride
+                ix = min(x + w, cx + aw / 2) - max(x, cx - aw / 2)
+                iy = min(y + h, cy + ah / 2) - max(y, cy - ah / 2)
+                inter = max(ix, 0) * max(iy, 0)
+                best = max(best, inter / (w * h + aw * ah - inter))
+    return best
+
+
+@pytest.mark.parametrize("model", ["retinanet", "faster-rcnn"])
+def test_best_grid_iou_matches_brute_force(model):
+    preset = MODELS[model]
+    imgsz = 256  # small grid so the brute force stays quick
+    rng = np.random.default_rng(3)
+    n = 25
+    w = np.exp(rng.uniform(np.log(3), np.log(200), n))
+    h = w * np.exp(rng.uniform(-1, 1, n))
+    x = rng.uniform(0, imgsz - w.clip(max=imgsz - 1))
+    y = rng.uniform(0, imgsz - h.clip(max=imgsz - 1))
+    boxes = [(0, 0, *b) for b in zip(x, y, w, h, strict=True)]
+    ds = _dataset(boxes, images=[(0, imgsz, imgsz)]).with_imgsz(imgsz)
+    best = anchors.best_grid_iou(ds.boxes, preset, imgsz)
+    expected = [_brute_best_iou(b[2:], preset, imgsz) for b in boxes]
+    np.testing.assert_allclose(best, expected, rtol=1e-9, atol=1e-12)
+
+    result = anchors.analyze(ds, Config(model=model, imgsz=imgsz))
+    stats = result.stats["presets"][model]
+    exp = np.array(expected)
+    assert stats["coverage"] == pytest.approx(np.mean(exp >= preset.iou_pos))
+    band = (exp >= preset.iou_neg) & (exp < preset.iou_pos)
+    assert stats["ignore_band_share"] == pytest.approx(band.mean())
+    assert stats["median_best_iou"] == pytest.approx(np.median(exp))
+
+
+def test_iou_uncovered_finding_for_a_selected_iou_model():
+    # 4x4 boxes: the smallest RetinaNet anchors have area 32^2 = 1024 on stride 8; the best IoU
+    # of a 4x4 box inside one is 16 / 1024 = 1/64, far below 0.5. (The preset rounds the
+    # ratio-0.5/2 anchor sides to 4 decimals, so their area is 1024 to about 1e-5.)
+    ds = _dataset([(0, 0, 100, 100, 4, 4), (0, 1, 200, 200, 4, 4)])
+    result = anchors.analyze(ds, Config(model="retinanet"))
+    stats = result.stats["presets"]["retinanet"]
+    assert stats["coverage"] == 0.0
+    assert stats["below_neg_share"] == 1.0
+    assert stats["median_best_iou"] == pytest.approx(16 / 1024, rel=1e-5)
+    assert stats["by_bucket"] == {
+        "very_tiny": {
+            "n": 2,
+            "coverage": 0.0,
+            "ignore_band_share": 0.0,
+            "mean_best_iou": pytest.approx(16 / 1024, rel=1e-5),
+        }
+    }
+    (f,) = [f for f in result.findings if f.code == "anchors.iou_uncovered"]
+    assert f.severity is Severity.WARNING
+    assert f.count == 2
+    assert "retinanet" in f.message
+    assert "faster-rcnn" in result.stats["presets"]  # always reported
+    # not selected: no IoU finding for other models
+    other = anchors.analyze(ds, Config(model="yolov8"))
+    assert not [f for f in other.findings if f.code == "anchors.iou_uncovered"]
+
+
+# --- suggested anchors ----------------------------------------------------------------------
+
+CLUSTERS = [(6, 8), (12, 10), (20, 28), (40, 30), (50, 90), (100, 70), (150, 120), (200, 300),
+            (400, 350)]  # fmt: skip
+
+
+def _clustered_dataset(per_cluster: int = 30) -> Dataset:
+    rng = np.random.default_rng(0)
+    boxes = []
+    for cw, ch in CLUSTERS:
+        # +-0.4 px: tight enough that the nine true clusters are the k-means optimum
+        jitter = rng.uniform(-0.4, 0.4, size=(per_cluster, 2))
+        for jw, jh in jitter:
+            boxes.append((0, 0, 10, 10, cw + jw, ch + jh))
+    return _dataset(boxes)
+
+
+def test_kmeans_recovers_clusters_and_is_deterministic():
+    ds = _clustered_dataset()
+    config = Config(model="yolov5")
+    suggestion = anchors.suggest_anchors(ds, config)
+    assert suggestion["status"] == "ok"
+    got = np.array(suggestion["anchors"])
+    assert got.shape == (9, 2)
+    # sorted by area and, rounded to integers, the cluster centres
+    assert (np.diff(got.prod(axis=1)) >= 0).all()
+    np.testing.assert_allclose(got, np.array(CLUSTERS), atol=1)
+    assert suggestion["bpr"] == 1.0
+    assert suggestion["levels"] == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
+    assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
+
+
+def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
+    suggestion = anchors.suggest_anchors(_clustered_dataset(), Config(model="yolov5"))
+    text = anchors.anchors_yaml(suggestion)
+    doc = yaml.safe_load(text)
+    rows = doc["anchors"]
+    assert len(rows) == 3 and all(len(r) == 6 for r in rows)
+    assert all(isinstance(v, int) for r in rows for v in r)
+    flat = [v for r in rows for v in r]
+    assert flat == [v for a in suggestion["anchors"] for v in a]
+    gen = doc["anchor_generator"]
+    assert gen["type"] == "YOLOAnchorGenerator"
+    assert gen["strides"] == [8, 16, 32]
+    assert gen["base_sizes"] == suggestion["levels"]
+    assert "# P3/8" in text and "base_sizes=[[(" in text
+
+
+def test_evolution_never_lowers_fitness():
+    # Start from poor anchors (all 10x10): YOLOv5's scheme keeps a mutation only when the
+    # fitness mean(best * (best > 1/4)) rises, so it ends at least as fit and here much fitter.
+    wh = np.array(CLUSTERS, dtype=float).repeat(5, axis=0)
+    start = np.full((9, 2), 10.0)
+    rng = np.random.default_rng(0)
+    evolved = anchors._evolve(start, wh, 4.0, 300, rng)
+    assert anchors._fitness(evolved, wh, 4.0) > anchors._fitness(start, wh, 4.0)
+    assert (evolved >= anchors.MIN_ANCHOR_PX).all()
+
+    ds = _clustered_dataset(10)
+    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=50, seed=1))
+    suggestion = anchors.suggest_anchors(ds, config)
+    assert suggestion["evolve_generations"] == 50
+    assert suggestion["bpr"] == 1.0
+    assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
+
+
+def test_too_few_boxes_for_anchors():
+    ds = _dataset([(0, 0, 10, 10, 8, 8), (0, 0, 20, 20, 30, 30)])
+    suggestion = anchors.suggest_anchors(ds, Config())
+    assert suggestion["status"] == "too_few_boxes"
+    assert anchors.anchors_yaml(suggestion).startswith("# no anchors suggested")
+
+
+def test_kmeans_subsample_is_capped(monkeypatch):
+    monkeypatch.setattr(anchors, "KMEANS_MAX_BOXES", 100)
+    suggestion = anchors.suggest_anchors(_clustered_dataset(), Config())
+    assert suggestion["num_kmeans_boxes"] == 100
+    assert suggestion["num_kmeans_boxes_total"] == 270
+    assert suggestion["subsampled"] is True
+    assert suggestion["num_boxes"] == 270  # BPR over every box
+
+
+# --- real data ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "bpr"),
+    [
+        ("coco_mini/annotations/instances_train2017.json", 0.997264),
+        ("coco_mini/annotations/instances_val2017.json", 0.996769),
+        ("bccd_voc", 1.0),
+        ("ships_yolo", 1.0),
+    ],
+)
+def test_yolov5_bpr_on_real_data(realdata, path, bpr):
+    from sodaudit.loaders import load
+
+    result = anchors.analyze(load(realdata / path), Config())
+    assert result.stats["presets"]["yolov5"]["bpr"] == pytest.approx(bpr, abs=1e-6)
+    _plain_json(result.stats)

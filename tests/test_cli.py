@@ -1,0 +1,107 @@
+"""The command line as a user meets it: exit codes, one-sentence errors, the written reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sodaudit.cli import main
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SODAUDIT_DEBUG"}
+    return subprocess.run(
+        [sys.executable, "-m", "sodaudit", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+def assert_one_sentence_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_missing_path_exits_2_naming_it(tmp_path: Path):
+    missing = tmp_path / "nope"
+    assert_one_sentence_error(
+        run_cli("run", str(missing), "--out", str(tmp_path / "o")), str(missing)
+    )
+
+
+def test_folder_without_a_dataset_exits_2(tmp_path: Path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("hello")
+    proc = run_cli("run", str(tmp_path / "data"), "--out", str(tmp_path / "o"))
+    assert_one_sentence_error(proc, "No COCO, YOLO or Pascal VOC dataset found")
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_plausible_formats_exit_2_naming_both_and_the_flag(tmp_path: Path):
+    data = tmp_path / "data"
+    (data / "Annotations").mkdir(parents=True)
+    (data / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>10</width><height>10</height>"
+        "</size></annotation>"
+    )
+    (data / "images").mkdir()
+    (data / "labels").mkdir()
+    (data / "labels" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    proc = run_cli("run", str(data), "--out", str(tmp_path / "o"))
+    assert_one_sentence_error(proc, "YOLO", "VOC", "--format")
+
+
+def test_bad_option_exits_2(tmp_path: Path):
+    proc = run_cli("run", str(tmp_path), "--imgsz", "0")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_via_python_dash_m_lists_defaults():
+    proc = run_cli("run", "--help")
+    assert proc.returncode == 0
+    assert "--imgsz" in proc.stdout and "default: 640" in proc.stdout
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco", "voc"])
+def test_run_on_sample_data_writes_both_reports(sample_data: Path, tmp_path: Path, fmt: str):
+    scene = json.loads((sample_data / "scene.json").read_text())
+    out = tmp_path / "report"
+    proc = run_cli("run", str(sample_data / fmt), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(out / "report.html") in proc.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["format"] == fmt
+    assert report["dataset"]["num_images"] == len(scene["images"])
+    assert report["dataset"]["num_boxes"] == sum(len(i["boxes"]) for i in scene["images"])
+    assert report["gate"] == {"passed": True, "fail_on": "error", "failed_codes": []}
+    html = (out / "report.html").read_text()
+    for name in {b["class_name"] for i in scene["images"] for b in i["boxes"]}:
+        assert f"<td>{name}</td>" in html
+
+
+def test_default_output_inside_the_dataset_is_refused(sample_data: Path, tmp_path: Path):
+    data = tmp_path / "yolo"
+    shutil.copytree(sample_data / "yolo", data)
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    proc = run_cli("run", ".", cwd=data)
+    assert_one_sentence_error(proc, "--out")
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+
+
+def test_main_returns_exit_code_in_process(sample_data: Path, tmp_path: Path, capsys):
+    code = main(["run", str(sample_data / "voc"), "--out", str(tmp_path), "--fail-on", "warning"])
+    # sample_data carries deliberate defects (a zero-size box, a box past the edge): warnings
+    assert code == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["gate"]["passed"] is False
+    assert "integrity.degenerate_box" in report["gate"]["failed_codes"]

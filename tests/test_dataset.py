@@ -1,0 +1,118 @@
+"""The canonical Dataset: checked construction and derived columns, against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sodaudit.dataset import Dataset, unknown_class_name
+
+
+def _images(**overrides):
+    base = {
+        "image_id": [10, 20],
+        "file_name": ["a.jpg", "b.jpg"],
+        "path": ["/d/a.jpg", "/d/b.jpg"],
+        "split": ["train", "val"],
+        "width": [1920.0, 640.0],
+        "height": [1080.0, 480.0],
+        "status": ["ok", "ok"],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def _boxes(**overrides):
+    base = {
+        "image_id": [20, 10, 10],
+        "class_id": [0, 1, 5],
+        "x": [0.0, 100.0, 5.0],
+        "y": [0.0, 50.0, 5.0],
+        "w": [32.0, 8.0, 0.0],
+        "h": [8.0, 18.0, 4.0],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def build(boxes=None, images=None, imgsz=640):
+    return Dataset.build(
+        root=Path("/d"),
+        format="test",
+        boxes=_boxes() if boxes is None else boxes,
+        images=_images() if images is None else images,
+        classes={0: "car", 1: "person"},
+        imgsz=imgsz,
+    )
+
+
+def test_derived_columns_by_hand():
+    ds = build()
+    b = ds.boxes.set_index(["image_id", "class_id"])
+    car = b.loc[(20, 0)]  # 32x8 in a 640x480 image: scale 640/640 = 1
+    assert car["area"] == 256
+    assert car["sqrt_area"] == 16
+    assert (car["short_side"], car["long_side"]) == (8, 32)
+    assert car["rel_area"] == pytest.approx(256 / (640 * 480))
+    assert car["scale"] == 1.0
+    assert car["sqrt_area_model"] == 16
+    person = b.loc[(10, 1)]  # 8x18 in 1920x1080: scale 640/1920 = 1/3
+    assert person["scale"] == pytest.approx(1 / 3)
+    assert person["w_model"] == pytest.approx(8 / 3)
+    assert person["h_model"] == pytest.approx(6.0)
+    assert person["short_side_model"] == pytest.approx(8 / 3)
+    assert person["sqrt_area_model"] == pytest.approx(math.sqrt(144) / 3)
+    assert bool(person["valid"]) and not bool(b.loc[(10, 5)]["valid"])
+
+
+def test_boxes_take_split_and_size_from_their_image_and_images_count_boxes():
+    ds = build()
+    assert ds.boxes.set_index("class_id").loc[0, "split"] == "val"
+    assert ds.boxes.set_index("class_id").loc[1, "img_w"] == 1920
+    assert ds.images.set_index("image_id")["n_boxes"].to_dict() == {10: 2, 20: 1}
+    assert list(ds.boxes["box_id"]) == [0, 1, 2]
+    assert ds.splits == ["train", "val"]
+
+
+def test_unknown_class_ids_are_named_not_dropped():
+    ds = build()
+    names = dict(zip(ds.boxes["class_id"], ds.boxes["class_name"].astype(str), strict=True))
+    assert names == {0: "car", 1: "person", 5: unknown_class_name(5)}
+
+
+def test_with_imgsz_recomputes_model_sizes():
+    ds = build().with_imgsz(1280)
+    person = ds.boxes[ds.boxes["class_id"] == 1].iloc[0]
+    assert person["w_model"] == pytest.approx(8 * 1280 / 1920)
+    assert ds.imgsz == 1280
+
+
+def test_nonfinite_coordinates_are_invalid_not_errors():
+    ds = build(boxes=_boxes(x=[np.nan, 100.0, 5.0], w=[np.inf, 8.0, 0.0]))
+    valid = dict(zip(ds.boxes["class_id"], ds.boxes["valid"], strict=True))
+    assert valid == {0: False, 1: True, 5: False}
+
+
+@pytest.mark.parametrize(
+    ("boxes", "images", "message"),
+    [
+        (_boxes().drop(columns=["h"]), _images(), "missing columns"),
+        (_boxes(image_id=[99, 10, 10]), _images(), "every box must belong"),
+        (_boxes(), _images(image_id=[10, 10]), "unique"),
+        (_boxes(), _images(status=["ok", "weird"]), "unknown values"),
+        (_boxes(x=["a", 1.0, 2.0]), _images(), "cannot be float64"),
+    ],
+)
+def test_build_rejects_malformed_tables(boxes, images, message):
+    with pytest.raises(ValueError, match=message):
+        build(boxes=boxes, images=images)
+
+
+def test_source_formats_file_and_line():
+    boxes = _boxes(source_file=["l/b.txt", "l/a.txt", "l/a.txt"], source_line=[3, 1, -1])
+    ds = build(boxes=boxes)
+    assert sorted(ds.source(ds.boxes).tolist()) == ["l/a.txt", "l/a.txt:1", "l/b.txt:3"]

@@ -1,0 +1,244 @@
+"""Sizes analyzer: bucket counts, quantiles, aspect, crowding and heatmap, worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sodaudit.analyzers import sizes
+from sodaudit.config import Config, SizesConfig
+from sodaudit.dataset import Dataset
+
+
+def build(images, boxes, classes=None, imgsz=640):
+    """images: (id, w, h, split); boxes: (image_id, class_id, x, y, w, h[, ignore])."""
+    img = pd.DataFrame(
+        {
+            "image_id": [i[0] for i in images],
+            "file_name": [f"{i[0]}.jpg" for i in images],
+            "path": [""] * len(images),
+            "split": [i[3] for i in images],
+            "width": [float(i[1]) for i in images],
+            "height": [float(i[2]) for i in images],
+            "status": ["ok"] * len(images),
+        }
+    )
+    rows = [tuple(b) + (False,) * (7 - len(b)) for b in boxes]
+    box = pd.DataFrame(rows, columns=["image_id", "class_id", "x", "y", "w", "h", "ignore"]).astype(
+        {"x": float, "y": float, "w": float, "h": float, "ignore": bool}
+    )
+    box["source_file"] = "labels.txt"
+    box["source_line"] = np.arange(1, len(box) + 1)
+    return Dataset.build(
+        root=Path("/d"),
+        format="test",
+        boxes=box,
+        images=img,
+        classes=classes or {0: "car", 1: "person"},
+        imgsz=imgsz,
+    )
+
+
+# Image 1: 640x480 (scale 640/640 = 1), image 2: 1280x640 (scale 0.5), image 3: no boxes.
+IMAGES = [(1, 640, 480, "train"), (2, 1280, 640, "val"), (3, 100, 100, "train")]
+BOXES = [
+    (1, 0, 0, 0, 4, 4),  # area 16, sqrt 4
+    (1, 0, 10, 10, 10, 10),  # area 100, sqrt 10
+    (1, 0, 20, 20, 31, 33),  # area 1023 (COCO small), sqrt 31.98
+    (1, 0, 30, 30, 32, 32),  # area 1024 (COCO medium), sqrt 32
+    (1, 0, 40, 40, 96, 96),  # area 9216 (COCO large), sqrt 96
+    (1, 0, 50, 50, 2, 50),  # area 100, sqrt 10, w/h 0.04 (tall)
+    (1, 0, 60, 60, 1, 3),  # area 3, sqrt 1.73 (< 2: below TinyPerson), w/h 1/3
+    (2, 1, 0, 0, 20, 20),  # area 400, sqrt 20; at model 10
+    (2, 1, 0, 0, 64, 64),  # area 4096, sqrt 64; at model 32
+    (2, 1, 0, 0, 200, 10),  # area 2000, sqrt 44.72; at model 22.36; w/h 20 (wide)
+    (1, 0, 0, 0, 1, 1, True),  # ignored: never counted
+    (2, 1, 0, 0, 0, 5),  # w = 0: invalid, never counted
+]
+
+
+@pytest.fixture
+def result():
+    return sizes.analyze(build(IMAGES, BOXES), Config())
+
+
+def test_buckets_native_by_hand(result):
+    b = result.stats["buckets"]
+    # area < 1024: 16, 100, 1023, 100, 3, 400 -> 6; < 9216: 1024, 4096, 2000 -> 3; 9216 -> 1
+    assert b["coco"] == {"small": 6, "medium": 3, "large": 1}
+    # sqrt < 8: 4, 1.73; < 16: 10, 10; < 32: 31.98, 20; rest: 32, 96, 64, 44.72
+    assert b["aitod"] == {"very_tiny": 2, "tiny": 2, "small": 2, "other": 4}
+    # [2,8): 4; [8,12): 10, 10; [12,20): none; [20,32): 31.98, 20; < 2: 1.73
+    assert b["tinyperson"] == {
+        "below_2": 1,
+        "tiny1": 1,
+        "tiny2": 2,
+        "tiny3": 0,
+        "small": 2,
+        "other": 4,
+    }
+    # image 1 area 307200: bounds 30.72 / 307.2 / 3072 px^2; image 2 area 819200: 81.92 / 819.2
+    # / 8192. <0.01%: 16, 3; [0.01,0.1)%: 100, 100, 400; [0.1,1)%: 1023, 1024, 4096, 2000;
+    # >=1%: 9216
+    assert b["relative"] == {"<0.01%": 2, "[0.01%,0.1%)": 3, "[0.1%,1%)": 4, ">=1%": 1}
+    assert b["relative_bounds"] == [0.0001, 0.001, 0.01]
+
+
+def test_buckets_at_model_input_by_hand(result):
+    m = result.stats["buckets_model"]
+    # image 1 unchanged; image 2 halves: sqrt 10, 32, 22.36.
+    # < 32: 4, 10, 31.98, 10, 1.73, 10, 22.36 -> 7; < 96: 32, 32 -> 2; 96 -> 1
+    assert m["coco"] == {"small": 7, "medium": 2, "large": 1}
+    # < 8: 4, 1.73; < 16: 10, 10, 10; < 32: 31.98, 22.36; rest: 32, 96, 32
+    assert m["aitod"] == {"very_tiny": 2, "tiny": 3, "small": 2, "other": 3}
+
+
+def test_counts_groups_and_aspect(result):
+    s = result.stats
+    assert s["num_boxes"] == 10
+    assert s["per_class"]["car"]["count"] == 7
+    assert s["per_class"]["person"]["count"] == 3
+    # person sqrt areas 20, 64, sqrt(2000): median sqrt(2000); at model half of it
+    person = s["per_class"]["person"]
+    assert person["native"]["sqrt_area"]["p50"] == pytest.approx(math.sqrt(2000))
+    assert person["model"]["sqrt_area"]["p50"] == pytest.approx(math.sqrt(2000) / 2)
+    # person short sides 20, 64, 10: median 20
+    assert person["native"]["short_side"]["p50"] == pytest.approx(20)
+    assert s["per_split"]["train"]["count"] == 7
+    assert s["per_split"]["val"]["count"] == 3
+    a = s["aspect"]
+    # w/h: 20 > 4 (wide), 0.04 < 1/4 (tall); 1/3 is not extreme
+    assert (a["wide"], a["tall"]) == (1, 1)
+    assert a["share_extreme"] == pytest.approx(0.2)
+    assert a["quantiles"]["p50"] == pytest.approx(1.0)
+
+
+def test_per_image_caps_by_hand():
+    config = Config(sizes=SizesConfig(max_det_caps=(("two", 2), ("five", 5))))
+    s = sizes.analyze(build(IMAGES, BOXES), config).stats["per_image"]
+    # boxes per image: 7, 3, 0 (ignored and invalid boxes do not count)
+    assert s["num_images"] == 3
+    assert s["max"] == 7
+    assert s["quantiles"]["p50"] == 3
+    assert s["mean"] == pytest.approx(10 / 3)
+    assert s["caps"]["two"] == {"cap": 2, "images_over": 2, "boxes_beyond": (7 - 2) + (3 - 2)}
+    assert s["caps"]["five"] == {"cap": 5, "images_over": 1, "boxes_beyond": 2}
+
+
+def test_mostly_small_finding(result):
+    found = {f.code: f for f in result.findings}
+    f = found["sizes.mostly_small"]
+    assert f.count == 7  # 7 of 10 COCO-small at model input
+    assert f.value == pytest.approx(0.7)
+    assert "7 of 10 labels" in f.message and "imgsz 640" in f.message
+    assert "sizes.crowded_images" not in found
+    assert "sizes.extreme_aspect" in found  # 2 of 10 = 20% > 5%
+
+
+@pytest.mark.parametrize(
+    "model, crowded",
+    [("retinanet", 1), ("yolov8", 0)],  # max_det 100 vs 300
+)
+def test_crowded_images_against_model_max_det(model, crowded):
+    n1, n2 = 101, 100  # image 1 is one over retinanet's cap of 100, image 2 is at it
+    boxes = [(1, 0, i, 0, 10, 10) for i in range(n1)] + [(2, 0, i, 0, 10, 10) for i in range(n2)]
+    ds = build([(1, 640, 640, "train"), (2, 640, 640, "train")], boxes)
+    result = sizes.analyze(ds, Config(model=model))
+    found = [f for f in result.findings if f.code == "sizes.crowded_images"]
+    assert len(found) == crowded
+    if crowded:
+        assert found[0].count == 1
+        assert found[0].threshold == 100
+        assert "1 images have more than 100 labels" in found[0].message
+        assert found[0].examples == ("1.jpg (101 boxes)",)
+    caps = result.stats["per_image"]["caps"]
+    assert caps["COCOeval"] == {"cap": 100, "images_over": 1, "boxes_beyond": 1}
+    assert caps["YOLO"]["images_over"] == 0
+
+
+def test_quantiles_linear_interpolation():
+    # squares of side 1..101 in a 1000x1000 image (scale 0.64): sorted values k = 1..101;
+    # linear percentile p -> 1 + p/100 * 100 = 1 + p
+    boxes = [(1, 0, 0, 0, k, k) for k in range(1, 102)]
+    ds = build([(1, 1000, 1000, "train")], boxes)
+    q = sizes.analyze(ds, Config()).stats["quantiles"]
+    for p in (1, 5, 10, 25, 50, 75, 90, 95, 99):
+        key = f"p{p}"
+        assert q["native"]["sqrt_area"][key] == pytest.approx(1 + p)
+        assert q["native"]["short_side"][key] == pytest.approx(1 + p)
+        assert q["native"]["long_side"][key] == pytest.approx(1 + p)
+        assert q["model"]["sqrt_area"][key] == pytest.approx(0.64 * (1 + p))
+
+
+def test_heatmap_shares_by_hand():
+    # 100x100 image, 2x2 grid; rows are y. Centres: (25,25) row0/col0, (75,25) row0/col1,
+    # (75,75) twice row1/col1, (110,65) past the right edge -> clipped into row1/col1.
+    boxes = [
+        (1, 0, 20, 20, 10, 10),
+        (1, 0, 70, 20, 10, 10),
+        (1, 0, 70, 70, 10, 10),
+        (1, 1, 65, 65, 20, 20),
+        (1, 0, 100, 60, 20, 10),
+    ]
+    ds = build([(1, 100, 100, "train")], boxes)
+    h = sizes.analyze(ds, Config(sizes=SizesConfig(heatmap_bins=2))).stats["heatmap"]
+    assert h["bins"] == 2
+    assert h["shares"] == [[pytest.approx(0.2), pytest.approx(0.2)], [0.0, pytest.approx(0.6)]]
+
+
+def test_empty_dataset_is_json_and_quiet():
+    ds = build([(1, 100, 100, "train")], [])
+    result = sizes.analyze(ds, Config())
+    s = result.stats
+    assert s["num_boxes"] == 0
+    assert s["buckets"]["coco"] == {"small": 0, "medium": 0, "large": 0}
+    assert math.isnan(s["quantiles"]["native"]["sqrt_area"]["p50"])
+    assert result.findings == []
+    json.dumps(s)
+
+
+def test_stats_are_plain_json(result):
+    def walk(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        else:
+            assert v is None or type(v) in (int, float, str, bool), (type(v), v)
+
+    walk(result.stats)
+    json.dumps(result.stats)
+
+
+@pytest.mark.parametrize(
+    "relative, expected",
+    [
+        (
+            "coco_mini/annotations/instances_train2017.json",
+            {"small": 222, "medium": 309, "large": 200},
+        ),
+        (
+            "coco_mini/annotations/instances_val2017.json",
+            {"small": 224, "medium": 178, "large": 217},
+        ),
+    ],
+)
+def test_coco_buckets_on_real_data(realdata: Path, relative: str, expected: dict):
+    from sodaudit.loaders import load
+
+    stats = sizes.analyze(load(realdata / relative), Config()).stats
+    assert stats["buckets"]["coco"] == expected
+
+
+def test_bccd_small_on_real_data(realdata: Path):
+    from sodaudit.loaders import load
+
+    stats = sizes.analyze(load(realdata / "bccd_voc"), Config()).stats
+    assert stats["buckets"]["coco"]["small"] == 39
