@@ -116,11 +116,11 @@ def test_bpr_three_boxes_by_hand():
     assert y5["bpr"] == pytest.approx(2 / 3)
     assert y5["anchors_per_target"] == pytest.approx(8 / 3)
     assert y5["num_uncovered"] == 1
-    # sqrt(area) at imgsz: 2 (very_tiny), 8 (tiny), 100 (larger)
+    # sqrt(area) at imgsz: 2 (very_tiny), 8 (tiny), 100 (other)
     assert y5["by_bucket"] == {
         "very_tiny": {"n": 1, "bpr": 0.0, "anchors_per_target": 0.0},
         "tiny": {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0},
-        "larger": {"n": 1, "bpr": 1.0, "anchors_per_target": 6.0},
+        "other": {"n": 1, "bpr": 1.0, "anchors_per_target": 6.0},
     }
     assert y5["by_class"]["person"] == {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0}
     assert y5["by_class"]["car"]["bpr"] == pytest.approx(0.5)

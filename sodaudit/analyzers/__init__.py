@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sodaudit.analyzers import integrity
+from sodaudit.analyzers import (
+    anchors,
+    class_overlap,
+    integrity,
+    sizes,
+    splits,
+    strides,
+    subthreshold,
+)
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -12,8 +20,10 @@ from sodaudit.dataset import Dataset
 Analyzer = Callable[[Dataset, Config], AnalyzerResult]
 
 ANALYZERS: dict[str, Analyzer] = {
-    integrity.NAME: integrity.analyze,
+    module.NAME: module.analyze
+    for module in (integrity, sizes, subthreshold, class_overlap, anchors, strides, splits)
 }
+"""In report order: what is broken, how small things are, then what the model can represent."""
 
 
 def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:

@@ -27,6 +27,7 @@ from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.models import MODELS, ModelPreset
+from sodaudit.sizepresets import AITOD
 
 NAME = "anchors"
 
@@ -35,9 +36,6 @@ RATIO_PRESETS = ("yolov5",)
 IOU_PRESETS = ("retinanet", "faster-rcnn")
 """Always reported: cheap, and they show what an IoU-matched detector would miss."""
 
-AITOD_BUCKETS = (("very_tiny", 8.0), ("tiny", 16.0), ("small", 32.0))
-"""AI-TOD buckets by sqrt(area) at model input; boxes at or above the last bound are ``larger``."""
-LARGER_BUCKET = "larger"
 
 KMEANS_MAX_BOXES = 100_000
 """k-means (and the evolution's fitness) runs on a seeded subsample beyond this many boxes;
@@ -249,11 +247,11 @@ def _class_codes(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 
 def bucket_labels() -> list[str]:
-    return [name for name, _ in AITOD_BUCKETS] + [LARGER_BUCKET]
+    return list(AITOD.labels)
 
 
 def _bucket_codes(sqrt_area_model: np.ndarray) -> np.ndarray:
-    return np.digitize(sqrt_area_model, [bound for _, bound in AITOD_BUCKETS]).astype(np.int64)
+    return AITOD.codes(sqrt_area_model)
 
 
 def _mean(values: np.ndarray) -> float:

@@ -98,6 +98,15 @@ def pair_table(
     return table
 
 
+def image_file(dataset: Dataset, path: str) -> str:
+    """The file behind ``images.path``: loaders store paths that open as they are (absolute,
+    or relative to the working directory when the dataset root was given relative); a
+    path that does not is tried under the dataset root."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return str(dataset.root / path)
+
+
 def pair_examples(table: pd.DataFrame) -> tuple[str, ...]:
     """The first pairs of a :func:`pair_table` as ``source [class] ~ source [class] IoU`` text."""
     head = table.head(MAX_EXAMPLES)
@@ -463,9 +472,7 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
     xywh = picked[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
     for image_id in np.unique(image_ids):  # a loop over image files, not boxes
         mine = positions[image_ids == image_id]
-        path = str(paths.loc[image_id])
-        if not os.path.isabs(path):
-            path = str(dataset.root / path)
+        path = image_file(dataset, str(paths.loc[image_id]))
         try:
             with Image.open(path) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")

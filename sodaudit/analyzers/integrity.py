@@ -17,7 +17,7 @@ import pandas as pd
 from PIL import Image
 
 from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
-from sodaudit.analyzers.class_overlap import pair_examples, pair_table
+from sodaudit.analyzers.class_overlap import image_file, pair_examples, pair_table
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
@@ -26,6 +26,8 @@ from sodaudit.geometry import pairs_within_images
 NAME = "integrity"
 TOO_LARGE = "too large to decode safely"
 """Pillow's decompression-bomb limit: such images are skipped by ``--deep``, not called corrupt."""
+NOT_FOUND = "file not found"
+"""An image whose file vanished after loading is not corrupt: ``--deep`` skips and counts it."""
 
 # code -> (severity, message template with {n}); unknown codes fall back to a generic text.
 LOAD_ISSUE_TEXT: dict[str, tuple[Severity, str]] = {
@@ -395,10 +397,6 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> Non
     )
 
 
-def _image_path(dataset: Dataset, path: str) -> str:
-    return path if os.path.isabs(path) else str(dataset.root / path)
-
-
 def _readable(dataset: Dataset) -> pd.DataFrame:
     """Images whose file exists and whose header was read: the only ones worth opening."""
     images = dataset.images
@@ -414,6 +412,8 @@ def _decode_error(path: str) -> str | None:
                 im.load()
     except Image.DecompressionBombError:
         return TOO_LARGE
+    except FileNotFoundError:
+        return NOT_FOUND
     except Exception as err:  # any decoder error means the file is corrupt; no traceback
         return f"{type(err).__name__}: {err}"[:200]
     return None
@@ -426,17 +426,19 @@ def _deep_decode(dataset: Dataset, config: Config, result: AnalyzerResult) -> di
         return {}
     start = time.perf_counter()
     images = _readable(dataset)
-    paths = [_image_path(dataset, str(p)) for p in images["path"]]
+    paths = [image_file(dataset, str(p)) for p in images["path"]]
     # Pillow's decoders release the GIL, so threads decode in parallel; a loop over files.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         errors = list(pool.map(_decode_error, paths))
     names = images["file_name"].astype(str)
-    failures = {n: e for n, e in zip(names, errors, strict=True) if e and e != TOO_LARGE}
+    skipped = (TOO_LARGE, NOT_FOUND)
+    failures = {n: e for n, e in zip(names, errors, strict=True) if e and e not in skipped}
     result.stats["deep_decode"] = {
         "ran": True,
         "images_decoded": sum(e is None for e in errors),
         "failed": len(failures),
         "skipped_too_large": sum(e == TOO_LARGE for e in errors),
+        "skipped_not_found": sum(e == NOT_FOUND for e in errors),
         "seconds": round(time.perf_counter() - start, 3),
     }
     return failures
@@ -455,6 +457,9 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     limit = config.integrity.hash_max_images
     stats: dict[str, object] = {"ran": False}
     result.stats["image_hash"] = stats
+    # None (JSON null) while not checked: unknown, not zero.
+    result.stats["num_cross_split_duplicate_groups"] = None
+    result.stats["num_cross_split_duplicate_images"] = None
     images = _readable(dataset)
     if len(dataset.images) > limit:
         stats["reason"] = (
@@ -463,12 +468,14 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
         return
     if images["split"].astype(str).nunique() < 2:
         stats["reason"] = "skipped: fewer than two splits with readable image files"
+        result.stats["num_cross_split_duplicate_groups"] = 0
+        result.stats["num_cross_split_duplicate_images"] = 0
         return
     start = time.perf_counter()
     by_path: dict[str, str | None] = {}
     hashes = []
     for path in images["path"].astype(str):  # a loop over files; each file is read once
-        full = _image_path(dataset, path)
+        full = image_file(dataset, path)
         if full not in by_path:
             try:
                 by_path[full] = _file_hash(full)
@@ -507,8 +514,8 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
         Finding(
             "integrity.cross_split_duplicate_image",
             Severity.WARNING,
-            f"{n_groups} image files have an identical copy in another split ({len(cross)} "
-            f"files in all, same bytes): evaluation on them measures memorisation, e.g. "
+            f"{n_groups} images appear in more than one split as identical files (same bytes; "
+            f"{len(cross)} files in all): evaluating on them measures memorisation, e.g. "
             f"{groups.iloc[0]}",
             NAME,
             value=float(n_groups),

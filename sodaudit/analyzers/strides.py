@@ -27,14 +27,12 @@ from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.models import MODELS, ModelPreset
+from sodaudit.sizepresets import AITOD
 
 NAME = "strides"
 
 ALWAYS_MODELS = ("yolov8", "yolov8-p2")
 """Reported whatever the selected model: the pair shows what a P2 (stride 4) head recovers."""
-AITOD_BUCKETS = (("very_tiny", 8.0), ("tiny", 16.0), ("small", 32.0))
-"""AI-TOD buckets by sqrt(area) at model input; boxes at or above the last bound are ``larger``."""
-LARGER_BUCKET = "larger"
 BELOW_STRIDE_WARN_SHARE = 0.1
 """Share of boxes with a short side below the smallest stride that warrants a warning."""
 COLLISION_WARN_SHARE = 0.05
@@ -219,8 +217,8 @@ def _by_class(rows: pd.DataFrame, per_box: dict[str, np.ndarray]) -> dict[str, o
 
 def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, object]:
     """Median shifted-box IoU per AI-TOD bucket (at model input) and over all boxes."""
-    codes = np.digitize(sqrt_area_model, [bound for _, bound in AITOD_BUCKETS])
-    labels = [name for name, _ in AITOD_BUCKETS] + [LARGER_BUCKET]
+    codes = AITOD.codes(sqrt_area_model)
+    labels = AITOD.labels
     out: dict[str, object] = {}
     for i, label in enumerate(labels):  # a loop over four buckets
         values = iou[codes == i]
@@ -228,6 +226,11 @@ def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, obje
             out[label] = {"n": len(values), "median_iou": float(np.median(values))}
     out["all"] = {"n": len(iou), "median_iou": float(np.median(iou)) if len(iou) else math.nan}
     return out
+
+
+def _pct(share: float) -> str:
+    """A share as a percentage that does not round a few boxes down to 0.0%."""
+    return f"{share:.2%}" if 0 < share < 0.001 else f"{share:.1%}"
 
 
 def _share(mask: np.ndarray) -> float:
@@ -270,9 +273,9 @@ def _findings(
             Finding(
                 "strides.below_smallest_stride",
                 Severity.WARNING if share > BELOW_STRIDE_WARN_SHARE else Severity.INFO,
-                f"{int(below.sum())} of {n} boxes ({share:.1%}) have a short side below "
+                f"{int(below.sum())} of {n} boxes ({_pct(share)}) have a short side below "
                 f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
-                + with_p2(f"{p2['below_smallest_stride_share']:.1%}"),
+                + with_p2(f"{_pct(p2['below_smallest_stride_share'])}"),
                 NAME,
                 value=share,
                 threshold=BELOW_STRIDE_WARN_SHARE,
@@ -293,10 +296,10 @@ def _findings(
             Finding(
                 "strides.no_grid_point",
                 Severity.WARNING if share > warn else Severity.INFO,
-                f"{int(empty.sum())} of {n} boxes ({share:.1%}) contain no stride-{stride} grid "
+                f"{int(empty.sum())} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
                 f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
                 "inside the box has no candidate for them"
-                + with_p2(f"{p2['no_grid_point_share']:.1%} without a point"),
+                + with_p2(f"{_pct(p2['no_grid_point_share'])} without a point"),
                 NAME,
                 value=share,
                 threshold=warn,
@@ -323,10 +326,10 @@ def _findings(
             Finding(
                 "strides.center_collisions",
                 Severity.WARNING if share > COLLISION_WARN_SHARE else Severity.INFO,
-                f"{int(collide.sum())} of {n} boxes ({share:.1%}) share a stride-{stride} grid "
-                f"cell with another box's centre in the same image ({cells} cells hold two or "
-                f"more centres) at imgsz {config.imgsz}"
-                + with_p2(f"{p2['center_collision_share']:.1%} collide"),
+                f"{int(collide.sum())} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
+                f"cell with another box's centre in the same image ({cells} "
+                f"{'cell holds' if cells == 1 else 'cells hold'} two or more centres) at imgsz "
+                f"{config.imgsz}" + with_p2(f"{_pct(p2['center_collision_share'])} collide"),
                 NAME,
                 value=share,
                 threshold=COLLISION_WARN_SHARE,

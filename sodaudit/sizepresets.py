@@ -1,0 +1,40 @@
+"""What "small" means: the size-bucket presets of DESIGN.md, defined once.
+
+Each preset is a list of bucket names and the upper bounds between them, applied with
+``np.digitize`` (a value equal to a bound belongs to the next bucket, so "< 8" means < 8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    name: str
+    measure: str
+    """Column the bounds apply to: ``area`` (w*h) or ``sqrt_area``."""
+    bounds: tuple[float, ...]
+    labels: tuple[str, ...]
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """Bucket index of each value (NaN lands past the last bucket; filter it first)."""
+        return np.digitize(np.asarray(values, dtype=np.float64), self.bounds).astype(np.int64)
+
+    def counts(self, values: np.ndarray) -> dict[str, int]:
+        values = np.asarray(values, dtype=np.float64)
+        n = np.bincount(self.codes(values[np.isfinite(values)]), minlength=len(self.labels))
+        return {label: int(c) for label, c in zip(self.labels, n, strict=True)}
+
+
+COCO = SizePreset("coco", "area", (32.0**2, 96.0**2), ("small", "medium", "large"))
+AITOD = SizePreset("aitod", "sqrt_area", (8.0, 16.0, 32.0), ("very_tiny", "tiny", "small", "other"))
+TINYPERSON = SizePreset(
+    "tinyperson",
+    "sqrt_area",
+    (2.0, 8.0, 12.0, 20.0, 32.0),
+    ("below_2", "tiny1", "tiny2", "tiny3", "small", "other"),
+)
+SIZE_PRESETS = {p.name: p for p in (COCO, AITOD, TINYPERSON)}
