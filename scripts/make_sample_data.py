@@ -159,11 +159,7 @@ def place(rng: np.random.Generator, layout: dict, occupied: list, cls: str, zone
         xs, ys = np.array([x, x + w, x, x + w]), np.array([y, y, y + h, y + h])
         if x < 0 or y < 0 or x + w > W or y + h > H or not free(occupied, x, y, w, h):
             continue
-        wet = (
-            in_lake(lake, xs, ys, -4).all()
-            if cls == "boat"
-            else not in_lake(lake, xs, ys, 10).any()
-        )
+        wet = in_lake(lake, xs, ys, -4).all() if cls == "boat" else not in_lake(lake, xs, ys, 10).any()
         if not wet or (zone and not zoned and not free([zone], x, y, w, h, gap=0)):
             continue
         occupied.append((x, y, w, h))
@@ -208,9 +204,7 @@ def box(cls: str, x: int, y: int, w: int, h: int, ignore: bool = False) -> dict:
 
 def yolo_row(cls: str, x: int, y: int, w: int, h: int) -> str:
     """``cls cx cy w h``, normalised and unclipped (a box past the edge keeps cx > 1)."""
-    return (
-        f"{CLASSES.index(cls)} {(x + w / 2) / W:.8f} {(y + h / 2) / H:.8f} {w / W:.8f} {h / H:.8f}"
-    )
+    return f"{CLASSES.index(cls)} {(x + w / 2) / W:.8f} {(y + h / 2) / H:.8f} {w / W:.8f} {h / H:.8f}"
 
 
 def add_defect(number: int, boxes: list, drawn: list, occupied: list, rng) -> dict:
@@ -221,9 +215,7 @@ def add_defect(number: int, boxes: list, drawn: list, occupied: list, rng) -> di
     occupied.append((x, y, w, h))
     if kind == "crowd_ignore":  # one ignore box over a cluster of tiny unlabelled people
         for _ in range(14):
-            drawn.append(
-                ("person", x + int(rng.integers(w - 3)), y + int(rng.integers(h - 3)), 3, 3)
-            )
+            drawn.append(("person", x + int(rng.integers(w - 3)), y + int(rng.integers(h - 3)), 3, 3))
     elif kind != "zero_size":
         drawn.append((cls, x, y, w, h))
     if kind == "past_right_edge":
@@ -321,25 +313,18 @@ def write_yolo(out: Path, images: list, jpegs: list) -> None:
     """Ultralytics layout; backgrounds get an empty label file, except the second one (none)."""
     out.mkdir()
     names = "".join(f"  - {n}\n" for n in CLASSES)
-    (out / "data.yaml").write_text(
-        f"path: .\ntrain: train/images\nval: val/images\nnames:\n{names}"
-    )
+    (out / "data.yaml").write_text(f"path: .\ntrain: train/images\nval: val/images\nnames:\n{names}")
     no_label_file = [i["file_name"] for i in images if not i["boxes"]][1]
     for img, jpeg in zip(images, jpegs, strict=True):
         for sub in ("images", "labels"):
             (out / img["split"] / sub).mkdir(parents=True, exist_ok=True)
         (out / img["split"] / "images" / img["file_name"]).write_bytes(jpeg)
         if img["file_name"] != no_label_file:
-            rows = [
-                yolo_row(b["class_name"], b["x"], b["y"], b["w"], b["h"]) + "\n"
-                for b in img["boxes"]
-            ]
+            rows = [yolo_row(b["class_name"], b["x"], b["y"], b["w"], b["h"]) + "\n" for b in img["boxes"]]
             (out / img["split"] / "labels" / img["file_name"].replace(".jpg", ".txt")).write_text(
                 "".join(rows)
             )
-    (out / "train" / "labels" / ORPHAN).write_text(
-        "".join(yolo_row(*b) + "\n" for b in ORPHAN_BOXES)
-    )
+    (out / "train" / "labels" / ORPHAN).write_text("".join(yolo_row(*b) + "\n" for b in ORPHAN_BOXES))
 
 
 def write_voc(out: Path, images: list, jpegs: list) -> None:

@@ -40,6 +40,12 @@ class SizesConfig:
     relative_area_bounds: tuple[float, ...] = (0.0001, 0.001, 0.01)
     """Bucket bounds of the ``relative`` preset, as shares of the image area."""
     heatmap_bins: int = 32
+    mostly_small_share: float = 0.5
+    """Share of boxes COCO-small at model input above which ``sizes.mostly_small`` is reported."""
+    extreme_aspect: float = 4.0
+    """w/h above this (or below its inverse) is an extreme aspect ratio."""
+    extreme_aspect_share: float = 0.05
+    """Share of extreme-aspect boxes above which ``sizes.extreme_aspect`` is reported."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ class SubthresholdConfig:
     zoom_flag: float = 4.0
     warn_share: float = 0.01
     """Share of sub-threshold labels above which the finding is a warning (else info)."""
+    class_mostly_share: float = 0.5
+    """A class with more than this share of sub-threshold labels gets its own finding."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,15 @@ class ClassOverlapConfig:
     makes the pair a merge candidate."""
     size_similarity_ks: float = 0.2
     """Two-sample KS statistic on log size below which two classes' sizes look alike."""
+    aspect_similarity_ks: float = 0.2
+    """Two-sample KS statistic on log aspect ratio below which two classes' shapes look alike."""
+    min_class_boxes: int = 10
+    """Classes with fewer boxes are not compared for size similarity."""
+    max_merge_candidates: int = 50
+    """Merge candidates reported as findings (and tested on pixels); all are in the table."""
+    max_crops_per_class: int = 200
+    separable_balanced_accuracy: float = 0.6
+    """Crop classifier balanced accuracy below this: the two classes look alike (0.5 = chance)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,10 @@ class StridesConfig:
     """Shift used for the IoU noise floor (IoU of a box with itself shifted this far in x and y)."""
     no_point_warn_share: float = 0.05
     """Share of boxes with no grid point inside at the smallest stride that warrants a warning."""
+    below_stride_warn_share: float = 0.1
+    """Share of boxes with a short side below the smallest stride that warrants a warning."""
+    collision_warn_share: float = 0.05
+    """Share of boxes sharing a smallest-stride cell with another centre that warrants a warning."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,8 @@ class SplitsConfig:
     """KS statistic on log sqrt(area) between train and another split above which sizes drift."""
     class_share_warn: float = 0.1
     """Absolute difference in a class's share between splits that warrants a warning."""
+    ks_significance: float = 0.05
+    """Size drift is a warning only when the KS p-value is below this (else a note)."""
 
 
 @dataclass(frozen=True)

@@ -154,9 +154,7 @@ class Dataset:
 
     @property
     def splits(self) -> list[str]:
-        return [
-            str(s) for s in self.images["split"].cat.categories if (self.images["split"] == s).any()
-        ]
+        return [str(s) for s in self.images["split"].cat.categories if (self.images["split"] == s).any()]
 
     def source(self, rows: pd.DataFrame) -> pd.Series:
         """``file:line`` of each box row, for per-label lists a person can act on."""

@@ -79,9 +79,7 @@ def _pillow_header(path: str) -> ImageHeader:
             width, height = im.size
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        return ImageHeader(
-            float("nan"), float("nan"), "unreadable-size", reason=str(err) or "unreadable"
-        )
+        return ImageHeader(float("nan"), float("nan"), "unreadable-size", reason=str(err) or "unreadable")
     if orientation in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
     return ImageHeader(float(width), float(height), "ok", exif_rotated=orientation != 1)

@@ -58,9 +58,7 @@ MODELS: dict[str, ModelPreset] = {
         "retinanet",
         strides=(8, 16, 32, 64, 128),
         assigner="iou",
-        anchors=_grid_anchors(
-            (32, 64, 128, 256, 512), (1.0, 2 ** (1 / 3), 2 ** (2 / 3)), (0.5, 1.0, 2.0)
-        ),
+        anchors=_grid_anchors((32, 64, 128, 256, 512), (1.0, 2 ** (1 / 3), 2 ** (2 / 3)), (0.5, 1.0, 2.0)),
         iou_pos=0.5,
         iou_neg=0.4,
         max_det=100,

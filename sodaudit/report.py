@@ -32,14 +32,10 @@ class AuditReport:
     findings: list[Finding]
     gate: GateResult
     recommendations: list[dict[str, Any]] = field(default_factory=list)
-    created: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @classmethod
-    def build(
-        cls, dataset: Dataset, config: Config, analyzers: dict[str, AnalyzerResult]
-    ) -> AuditReport:
+    def build(cls, dataset: Dataset, config: Config, analyzers: dict[str, AnalyzerResult]) -> AuditReport:
         findings = sort_findings([f for result in analyzers.values() for f in result.findings])
         return cls(dataset, config, analyzers, findings, gate(findings, config.fail_on))
 

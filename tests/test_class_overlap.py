@@ -178,7 +178,7 @@ def test_small_alike_classes_are_candidates_at_model_input():
 
 def test_too_few_boxes_for_the_size_rule():
     classes = {0: "car", 1: "van", 2: "person", 3: "truck"}
-    few = _small_classes(n=class_overlap.MIN_CLASS_BOXES - 1)
+    few = _small_classes(n=Config().class_overlap.min_class_boxes - 1)
     ds = _build(few, n_images=1, size=640.0, classes=classes)
     assert class_overlap.analyze(ds, Config()).stats["merge_candidates"] == []
 
@@ -197,13 +197,11 @@ def test_ks_statistic_matches_scipy(seed):
 
 def test_ks_statistic_closed_form():
     # F_a - F_b is largest just after 2: F_a = 2/3, F_b = 0 -> 2/3
-    assert class_overlap.ks_statistic(np.array([1.0, 2, 3]), np.array([3.0, 4])) == pytest.approx(
-        2 / 3
-    )
+    assert class_overlap.ks_statistic(np.array([1.0, 2, 3]), np.array([3.0, 4])) == pytest.approx(2 / 3)
     assert math.isnan(class_overlap.ks_statistic(np.array([]), np.array([1.0])))
 
 
-def test_many_small_classes_are_capped_and_ranked(monkeypatch):
+def test_many_small_classes_are_capped_and_ranked():
     # five 8x8 classes with 12 boxes each: all 10 pairs are small_alike candidates (KS 0);
     # cars and vans also overlap (every car has a van at IoU 1) -> that pair ranks first.
     classes = {c: f"c{c}" for c in range(5)}
@@ -212,9 +210,9 @@ def test_many_small_classes_are_capped_and_ranked(monkeypatch):
         for c in range(5):
             boxes.append((0, c, 30.0 * k, 40.0 * c, 8, 8, False))
         boxes.append((0, 1, 30.0 * k, 0.0, 8, 8, False))  # a c1 box on every c0 box
-    monkeypatch.setattr(class_overlap, "MAX_MERGE_CANDIDATES", 3)
     ds = _build(boxes, n_images=1, size=640.0, classes=classes)
-    result = class_overlap.analyze(ds, Config())
+    config = Config(class_overlap=ClassOverlapConfig(max_merge_candidates=3))
+    result = class_overlap.analyze(ds, config)
     s = result.stats
     assert s["num_merge_candidates"] == 10  # 5 * 4 / 2 class pairs
     assert len(s["merge_candidates"]) == 3
@@ -269,9 +267,9 @@ def test_appearance_identical_crops_are_chance(tmp_path):
     assert finding.severity.value == "warning"
 
 
-def test_appearance_caps_crops_per_class(tmp_path, monkeypatch):
-    monkeypatch.setattr(class_overlap, "MAX_CROPS_PER_CLASS", 10)
-    result = class_overlap.analyze(_pixel_dataset(tmp_path, 0), Config(pixels=True))
+def test_appearance_caps_crops_per_class(tmp_path):
+    config = Config(pixels=True, class_overlap=ClassOverlapConfig(max_crops_per_class=10))
+    result = class_overlap.analyze(_pixel_dataset(tmp_path, 0), config)
     (cand,) = result.stats["merge_candidates"]
     assert (cand["appearance"]["crops_a"], cand["appearance"]["crops_b"]) == (10, 10)
     assert result.stats["appearance"]["crops_read"] == 20

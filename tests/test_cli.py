@@ -32,9 +32,7 @@ def assert_one_sentence_error(proc: subprocess.CompletedProcess[str], *needles: 
 
 def test_missing_path_exits_2_naming_it(tmp_path: Path):
     missing = tmp_path / "nope"
-    assert_one_sentence_error(
-        run_cli("run", str(missing), "--out", str(tmp_path / "o")), str(missing)
-    )
+    assert_one_sentence_error(run_cli("run", str(missing), "--out", str(tmp_path / "o")), str(missing))
 
 
 def test_folder_without_a_dataset_exits_2(tmp_path: Path):
@@ -49,8 +47,7 @@ def test_two_plausible_formats_exit_2_naming_both_and_the_flag(tmp_path: Path):
     data = tmp_path / "data"
     (data / "Annotations").mkdir(parents=True)
     (data / "Annotations" / "a.xml").write_text(
-        "<annotation><filename>a.jpg</filename><size><width>10</width><height>10</height>"
-        "</size></annotation>"
+        "<annotation><filename>a.jpg</filename><size><width>10</width><height>10</height></size></annotation>"
     )
     (data / "images").mkdir()
     (data / "labels").mkdir()

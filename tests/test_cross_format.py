@@ -78,6 +78,4 @@ def test_formats_agree_with_each_other(sample_data: Path):
     frames = {fmt: loaded_boxes(sample_data / fmt, fmt) for fmt in FORMATS}
     coords = ["x", "y", "w", "h"]
     for fmt in ("yolo", "voc"):
-        assert (
-            np.abs(frames[fmt][coords].to_numpy() - frames["coco"][coords].to_numpy()).max() <= 0.5
-        )
+        assert np.abs(frames[fmt][coords].to_numpy() - frames["coco"][coords].to_numpy()).max() <= 0.5

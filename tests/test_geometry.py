@@ -92,9 +92,7 @@ def test_iou_after_shift_matches_explicit_boxes():
 
 
 def _pairs(result):
-    return {
-        (int(i), int(j)): float(v) for i, j, v in zip(result.i, result.j, result.iou, strict=True)
-    }
+    return {(int(i), int(j)): float(v) for i, j, v in zip(result.i, result.j, result.iou, strict=True)}
 
 
 def test_pairs_by_hand():
@@ -196,9 +194,7 @@ def test_pairs_independent_of_input_order():
     perm = rng.permutation(n)
     base = _pairs(pairs_within_images(image_ids, boxes, 0.3))
     shuffled = pairs_within_images(image_ids[perm], boxes[perm], 0.3)
-    mapped = {
-        tuple(sorted((int(perm[i]), int(perm[j])))): v for (i, j), v in _pairs(shuffled).items()
-    }
+    mapped = {tuple(sorted((int(perm[i]), int(perm[j])))): v for (i, j), v in _pairs(shuffled).items()}
     assert mapped == pytest.approx(base)
     assert (shuffled.i < shuffled.j).all()
 

@@ -194,9 +194,7 @@ def _files_dataset(tmp_path, files):
         }
     )
     boxes = pd.DataFrame({k: [] for k in ("image_id", "class_id", "x", "y", "w", "h")})
-    return Dataset.build(
-        root=tmp_path, format="test", boxes=boxes, images=images, classes={0: "car"}
-    )
+    return Dataset.build(root=tmp_path, format="test", boxes=boxes, images=images, classes={0: "car"})
 
 
 def test_identical_images_across_splits(tmp_path):

@@ -176,9 +176,7 @@ def test_bad_category_element(tmp_path: Path, bad, key):
 
 def test_non_finite_bbox_values_are_kept_as_they_are(tmp_path: Path):
     text = json.dumps(doc(annotations=[ann(bbox=[float("nan"), 2, float("inf"), float("-inf")])]))
-    assert (
-        "NaN" in text and "Infinity" in text
-    )  # the non-standard literals, as written by exporters
+    assert "NaN" in text and "Infinity" in text  # the non-standard literals, as written by exporters
     ds = coco.load(write(tmp_path / "instances_val.json", text))
     assert ds.issues == ()
     row = ds.boxes.iloc[0]
@@ -237,9 +235,7 @@ def test_unreadable_file_is_an_issue_and_other_files_load(tmp_path: Path, conten
     assert len(ds.boxes) == 1
 
 
-@pytest.mark.parametrize(
-    "content", [[doc()], json.dumps(doc())[:-25]], ids=["top-level list", "truncated"]
-)
+@pytest.mark.parametrize("content", [[doc()], json.dumps(doc())[:-25]], ids=["top-level list", "truncated"])
 def test_nothing_readable_raises_one_sentence(tmp_path: Path, content):
     path = write(tmp_path / "instances_val.json", content)
     with pytest.raises(DatasetError) as err:
@@ -317,9 +313,7 @@ def test_single_file_split_and_root(tmp_path: Path, name, split, root):
 
 def test_colliding_image_ids_across_files_get_dense_ids(tmp_path: Path):
     other = {"id": 1, "file_name": "b.jpg", "width": 200, "height": 100}
-    write(
-        tmp_path / "annotations" / "instances_train.json", doc(annotations=[ann(bbox=[0, 0, 5, 5])])
-    )
+    write(tmp_path / "annotations" / "instances_train.json", doc(annotations=[ann(bbox=[0, 0, 5, 5])]))
     write(
         tmp_path / "annotations" / "instances_val.json",
         doc(images=[other], annotations=[ann(bbox=[0, 0, 7, 7])]),
@@ -334,9 +328,7 @@ def test_colliding_image_ids_across_files_get_dense_ids(tmp_path: Path):
 
 def test_non_instance_files_are_skipped_with_notes(tmp_path: Path):
     write(tmp_path / "annotations" / "instances_val.json", doc())
-    write(
-        tmp_path / "annotations" / "person_keypoints_val.json", doc()
-    )  # has bboxes, skipped by name
+    write(tmp_path / "annotations" / "person_keypoints_val.json", doc())  # has bboxes, skipped by name
     write(tmp_path / "annotations" / "captions_val.json", {"images": [IMG], "annotations": []})
     captions = {"images": [IMG], "annotations": [{"id": 1, "image_id": 1, "caption": "a car"}]}
     write(tmp_path / "annotations" / "descriptions.json", captions)  # no bbox anywhere
@@ -376,12 +368,8 @@ def test_image_folder_search_and_status(tmp_path: Path, folder):
     ds = coco.load(tmp_path)
     status = dict(zip(ds.images["file_name"], ds.images["status"], strict=True))
     assert status == {"a.jpg": "ok", "gone.jpg": "missing"}
-    assert ds.images.loc[ds.images["file_name"] == "a.jpg", "path"].item() == str(
-        tmp_path / folder / "a.jpg"
-    )
-    assert [(i.code, i.file) for i in ds.issues] == [
-        ("load.image_not_in_annotations", f"{folder}/extra.png")
-    ]
+    assert ds.images.loc[ds.images["file_name"] == "a.jpg", "path"].item() == str(tmp_path / folder / "a.jpg")
+    assert [(i.code, i.file) for i in ds.issues] == [("load.image_not_in_annotations", f"{folder}/extra.png")]
 
 
 def test_no_image_folder_means_unchecked_with_a_note(tmp_path: Path):
@@ -443,9 +431,7 @@ def test_bad_size_reads_the_header(tmp_path: Path, size_fields, on_disk, expecte
     ds = coco.load(tmp_path)
     row = ds.images.iloc[0]
     width, height, status, issues = expected
-    assert (row.width, row.height) == (width, height) or (
-        math.isnan(row.width) and math.isnan(width)
-    )
+    assert (row.width, row.height) == (width, height) or (math.isnan(row.width) and math.isnan(width))
     assert row.status == status
     assert [x for x in codes_and_keys(ds) if x[0] != "load.image_not_in_annotations"] == issues
 
@@ -485,14 +471,7 @@ def raw_counts(path: Path) -> dict[str, int]:
     small = 0
     for a in anns:
         w, h = a["bbox"][2], a["bbox"][3]
-        if (
-            not a["iscrowd"]
-            and math.isfinite(w)
-            and math.isfinite(h)
-            and w > 0
-            and h > 0
-            and w * h < 32**2
-        ):
+        if not a["iscrowd"] and math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0 and w * h < 32**2:
             small += 1
     return {
         "images": len(data["images"]),
@@ -530,9 +509,7 @@ def test_coco_mini_folder(realdata: Path):
     assert ds.splits == ["train2017", "val2017"]
     per_split = ds.boxes.groupby("split", observed=True).size().to_dict()
     assert per_split == {"train2017": 739, "val2017": 624}
-    skipped = sorted(
-        n.split(":")[0].removeprefix("Skipped ") for n in ds.notes if n.startswith("Skipped")
-    )
+    skipped = sorted(n.split(":")[0].removeprefix("Skipped ") for n in ds.notes if n.startswith("Skipped"))
     assert skipped == [
         "annotations/captions_train2017.json",
         "annotations/captions_val2017.json",
@@ -542,9 +519,7 @@ def test_coco_mini_folder(realdata: Path):
     # independent count: JPEGs in val2017/ whose name no image entry of the val JSON carries
     listed = {
         im["file_name"]
-        for im in json.loads((root / "annotations" / "instances_val2017.json").read_text())[
-            "images"
-        ]
+        for im in json.loads((root / "annotations" / "instances_val2017.json").read_text())["images"]
     }
     unlisted = {p.name for p in (root / "val2017").iterdir() if p.suffix == ".jpg"} - listed
     assert len(unlisted) == 80
@@ -565,7 +540,5 @@ def test_standard_file_takes_the_typed_path(tmp_path: Path, monkeypatch):
         raise AssertionError("the tolerant stdlib path must not run for a standard file")
 
     monkeypatch.setattr(coco.json, "loads", refuse)
-    ds = coco.load(
-        write(tmp_path / "instances_val.json", doc(annotations=[ann(segmentation=[[1, 2, 3]])]))
-    )
+    ds = coco.load(write(tmp_path / "instances_val.json", doc(annotations=[ann(segmentation=[[1, 2, 3]])])))
     assert len(ds.boxes) == 1 and ds.issues == ()

@@ -21,13 +21,7 @@ def _xml(objects: str = "", *, filename: str = "a.jpg", size: str | None = None)
     """An annotation whose first ``<object>`` starts on line 4 (objects follow line 3)."""
     if size is None:
         size = "<width>100</width><height>80</height><depth>3</depth>"
-    return (
-        "<annotation>\n"
-        f"  <filename>{filename}</filename>\n"
-        f"  <size>{size}</size>\n"
-        f"{objects}"
-        "</annotation>\n"
-    )
+    return f"<annotation>\n  <filename>{filename}</filename>\n  <size>{size}</size>\n{objects}</annotation>\n"
 
 
 def _obj(name: str = "car", box: str | None = None, extra: str = "") -> str:
@@ -139,9 +133,7 @@ def test_bad_object_between_good_ones_keeps_the_others_with_their_lines(tmp_path
     assert ds.boxes["class_name"].astype(str).tolist() == ["car", "dog"]
     assert ds.boxes["source_line"].tolist() == [4, 10]
     assert ds.boxes[["x", "y", "w", "h"]].to_numpy().tolist() == [[10, 20, 30, 40], [1, 2, 10, 20]]
-    assert [(i.code, i.line, i.key) for i in ds.issues] == [
-        ("load.malformed_object", 7, "object[1]")
-    ]
+    assert [(i.code, i.line, i.key) for i in ds.issues] == [("load.malformed_object", 7, "object[1]")]
     assert "xmin" in ds.issues[0].reason and "'x'" in ds.issues[0].reason
     # bus has no valid box, so it is not a class; names sorted alphabetically
     assert ds.classes == {0: "car", 1: "dog"}
@@ -192,9 +184,7 @@ def test_size_falls_back_to_the_image_header(tmp_path, size):
 
 
 def test_size_zero_without_image(tmp_path):
-    root = _dataset(
-        tmp_path / "ds", {"a.xml": _xml(_obj(), size="<width>0</width><height>0</height>")}
-    )
+    root = _dataset(tmp_path / "ds", {"a.xml": _xml(_obj(), size="<width>0</width><height>0</height>")})
     ds = voc.load(root)
     row = ds.images.iloc[0]
     assert math.isnan(row.width) and math.isnan(row.height)
@@ -287,8 +277,7 @@ BILLION_LAUGHS = (
     "<!DOCTYPE lolz [\n"
     ' <!ENTITY lol "lol">\n'
     + "".join(
-        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
-        for i in range(1, 10)
+        f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n' for i in range(1, 10)
     )
     + "]>\n"
     "<annotation><filename>b.jpg</filename>\n"
@@ -335,14 +324,10 @@ def test_dtd_is_refused_and_never_parsed(tmp_path, monkeypatch, payload):
     (root / "Annotations" / "b.xml").write_bytes(payload)
     parsed: list[bytes] = []
     real = voc.ET.fromstring
-    monkeypatch.setattr(
-        voc.ET, "fromstring", lambda data, *a, **k: parsed.append(data) or real(data)
-    )
+    monkeypatch.setattr(voc.ET, "fromstring", lambda data, *a, **k: parsed.append(data) or real(data))
     ds = voc.load(root)
     assert payload not in parsed and len(parsed) == 1
-    assert [(i.code, i.file, i.line) for i in ds.issues] == [
-        ("load.xml_refused", "Annotations/b.xml", None)
-    ]
+    assert [(i.code, i.file, i.line) for i in ds.issues] == [("load.xml_refused", "Annotations/b.xml", None)]
     assert ds.issues[0].reason == "declares a DOCTYPE/ENTITY; refused, never expanded"
     assert ds.images["source_file"].tolist() == ["Annotations/a.xml"]
     assert ds.classes == {0: "car"}
@@ -352,9 +337,7 @@ def test_undeclared_entity_is_malformed_not_expanded(tmp_path):
     text = _xml(_obj(name="&x;"))
     root = _dataset(tmp_path / "ds", {"a.xml": _xml(_obj()), "b.xml": text})
     ds = voc.load(root)
-    assert [(i.code, i.file, i.line) for i in ds.issues] == [
-        ("load.malformed_xml", "Annotations/b.xml", 5)
-    ]
+    assert [(i.code, i.file, i.line) for i in ds.issues] == [("load.malformed_xml", "Annotations/b.xml", 5)]
 
 
 @pytest.mark.parametrize(
@@ -449,9 +432,7 @@ def test_no_imagesets_means_split_all(tmp_path):
 def test_classes_file_sets_the_ids(tmp_path):
     objects = _obj("car") + _obj("dog") + _obj("cat")
     ds = voc.load(
-        _dataset(
-            tmp_path / "ds", {"a.xml": _xml(objects)}, extra_files={"classes.txt": "dog\ncar\n"}
-        )
+        _dataset(tmp_path / "ds", {"a.xml": _xml(objects)}, extra_files={"classes.txt": "dog\ncar\n"})
     )
     assert ds.classes == {0: "dog", 1: "car", 2: "cat"}
     assert ds.boxes["class_id"].tolist() == [1, 0, 2]
@@ -469,9 +450,7 @@ def test_classes_sorted_when_no_file(tmp_path):
 
 
 def test_detect_standard_and_flat_layouts(tmp_path):
-    root = _dataset(
-        tmp_path / "ds", {"a.xml": _xml(_obj()), "b.xml": _xml()}, sets={"train.txt": "a\n"}
-    )
+    root = _dataset(tmp_path / "ds", {"a.xml": _xml(_obj()), "b.xml": _xml()}, sets={"train.txt": "a\n"})
     found = voc.detect(root)
     assert found is not None and found.format == "voc" and found.root == root
     assert found.evidence.startswith("Annotations/ with 2 XML files, ImageSets/Main splits")

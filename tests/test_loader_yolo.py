@@ -173,9 +173,7 @@ def test_unknown_class_ids_are_kept_as_boxes_without_a_load_issue(tmp_path: Path
 
 
 def test_segment_rows_counted_and_mixed_files_noted(tmp_path: Path):
-    root = plain(
-        tmp_path, BOX + b"\n1 0.1 0.2 0.3 0.2 0.3 0.6\n1 0.1 0.2 0.3 0.2 0.3 0.6 0.1 0.6\n"
-    )
+    root = plain(tmp_path, BOX + b"\n1 0.1 0.2 0.3 0.2 0.3 0.6\n1 0.1 0.2 0.3 0.2 0.3 0.6 0.1 0.6\n")
     ds = yolo.load(root)
     assert ds.meta["segment_rows"] == 2
     assert ds.meta["mixed_label_files"] == 1
@@ -234,9 +232,7 @@ TOKEN = st.sampled_from(
     ["0", "1", "2.0", "-1", "1.5", "0.25", "0.5", "0.75", "1e-3", "nan", "inf", "1.2", "-0.1", "x"]
 )
 LINE = st.tuples(st.lists(TOKEN, max_size=11), st.sampled_from([" ", "  ", "\t", " \t"]))
-FILE = st.tuples(
-    st.lists(LINE, max_size=6), st.sampled_from(["\n", "\r\n", "\r", " \n"]), st.booleans()
-)
+FILE = st.tuples(st.lists(LINE, max_size=6), st.sampled_from(["\n", "\r\n", "\r", " \n"]), st.booleans())
 
 
 @settings(max_examples=300, deadline=None)
@@ -437,9 +433,7 @@ def test_list_file_splits(tmp_path: Path, tmp_path_factory: pytest.TempPathFacto
     write(root / "data.yaml", "train: train.txt\nval: [val.txt]\nnames: [cat, dog]\n")
     ds = yolo.load(root)
     got = sorted(
-        zip(
-            ds.images["file_name"], ds.images["split"].astype(str), ds.images["status"], strict=True
-        )
+        zip(ds.images["file_name"], ds.images["split"].astype(str), ds.images["status"], strict=True)
     )
     assert got == [
         ("images/train/a.png", "train", "ok"),
@@ -484,9 +478,7 @@ def test_nothing_to_read_is_a_dataset_error(tmp_path: Path):
 def test_detect(tmp_path: Path):
     assert yolo.detect(tmp_path) is None
     plain(tmp_path / "p", BOX)
-    assert yolo.detect(tmp_path / "p") == Detection(
-        "yolo", tmp_path / "p", "images/ + labels/ folders"
-    )
+    assert yolo.detect(tmp_path / "p") == Detection("yolo", tmp_path / "p", "images/ + labels/ folders")
     image(tmp_path / "s" / "train" / "images" / "a.png")
     (tmp_path / "s" / "train" / "labels").mkdir()
     assert yolo.detect(tmp_path / "s").evidence == "train/images + train/labels folders"
@@ -588,9 +580,7 @@ def test_images_no_split_covers_are_audited_under_their_folder(tmp_path: Path):
     ds = yolo.load(root)
     splits = dict(zip(ds.images["file_name"], ds.images["split"].astype(str), strict=True))
     assert splits == {"images/train/a.png": "train", "images/val/b.png": "val"}
-    assert any(
-        n.startswith("images/val/: 1 images that no split in data.yaml covers") for n in ds.notes
-    )
+    assert any(n.startswith("images/val/: 1 images that no split in data.yaml covers") for n in ds.notes)
     assert ds.issues == ()
 
 
@@ -627,9 +617,7 @@ def test_bad_kpt_shape_is_reported_and_rows_still_read(tmp_path: Path):
 
 
 def test_nc_that_disagrees_with_names_is_reported(tmp_path: Path):
-    ds = yolo.load(
-        ultralytics(tmp_path, "train: images/train\nval: images/val\nnc: 3\nnames: [a, b]\n")
-    )
+    ds = yolo.load(ultralytics(tmp_path, "train: images/train\nval: images/val\nnc: 3\nnames: [a, b]\n"))
     assert [(i.code, i.key) for i in ds.issues] == [("load.bad_yaml", "nc")]
     assert ds.classes == {0: "a", 1: "b"}
 

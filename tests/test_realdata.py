@@ -59,9 +59,7 @@ def _ships_independent_counts(root: Path) -> dict[str, int]:
     """A second, plain method: walk the folders and compare stems."""
     missing_labels = orphans = 0
     for split in ("train", "validate", "test"):
-        images = {
-            p.stem for p in (root / split / "images").iterdir() if p.suffix.lower() in IMAGE_EXT
-        }
+        images = {p.stem for p in (root / split / "images").iterdir() if p.suffix.lower() in IMAGE_EXT}
         labels = {p.stem for p in (root / split / "labels").iterdir() if p.suffix == ".txt"}
         missing_labels += len(images - labels)
         orphans += len(labels - images)

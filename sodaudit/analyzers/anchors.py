@@ -280,9 +280,7 @@ def _selected(config: Config) -> ModelPreset:
     try:
         return MODELS[config.model]
     except KeyError:
-        raise ConfigError(
-            f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}."
-        ) from None
+        raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
 
 
 def _ratio_reference(selected: ModelPreset) -> ModelPreset:
@@ -538,12 +536,7 @@ def _low_bpr_finding(
 
 def _size_text(rows: pd.DataFrame) -> pd.Series:
     """``w x h px at imgsz`` per row, for a finding's few examples."""
-    return (
-        rows["w_model"].round(1).astype(str)
-        + "x"
-        + rows["h_model"].round(1).astype(str)
-        + " px at imgsz"
-    )
+    return rows["w_model"].round(1).astype(str) + "x" + rows["h_model"].round(1).astype(str) + " px at imgsz"
 
 
 def _iou_finding(

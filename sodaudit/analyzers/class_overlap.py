@@ -27,24 +27,12 @@ from sodaudit.geometry import pairs_within_images
 
 NAME = "class_overlap"
 
-MIN_CLASS_BOXES = 10
-"""The size rule needs at least this many boxes per class; a KS test on fewer says little."""
-ASPECT_SIMILARITY_KS = 0.2
-"""KS statistic on log aspect ratio (w/h) below which two classes' shapes look alike."""
-MAX_CROPS_PER_CLASS = 200
-"""Crops read per class for the appearance test: bounds the pixel work on large datasets."""
 MIN_CROPS_PER_CLASS = 10
 """Fewer crops than this per class: no classifier is trained for the pair."""
 CV_FOLDS = 5
-SEPARABLE_BALANCED_ACCURACY = 0.6
-"""Cross-validated balanced accuracy below this: the crops are not separable (0.5 = chance)."""
 SEED = 0
 KS_MAX_SAMPLES = 2000
 """Per class, the KS tests use at most this many evenly spaced quantiles of its sizes."""
-MAX_MERGE_CANDIDATES = 50
-"""Candidates reported as findings (and tested on pixels); all are in the ``merge_candidates``
-table. When every class is tiny, every pair qualifies and hundreds of findings would bury
-the strongest ones."""
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
@@ -66,12 +54,10 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     cross = (ci != cj) & (pairs.iou >= cfg.cross_class_iou)
     nms = (ci == cj) & (pairs.iou > cfg.nms_iou)
     result.stats["num_boxes"] = len(rows)
-    by_pair = _cross_class(
-        dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result
-    )
+    by_pair = _cross_class(dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result)
     _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
     every = _merge_candidates(rows, codes, counts, names, by_pair, config)
-    candidates = every[:MAX_MERGE_CANDIDATES]
+    candidates = every[: cfg.max_merge_candidates]
     _appearance(dataset, rows, codes, names, candidates, config, result)
     result.stats["num_merge_candidates"] = len(every)
     result.stats["merge_candidates"] = [c.to_stats() for c in candidates]
@@ -84,9 +70,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     return result
 
 
-def pair_table(
-    dataset: Dataset, first: pd.DataFrame, second: pd.DataFrame, iou: np.ndarray
-) -> pd.DataFrame:
+def pair_table(dataset: Dataset, first: pd.DataFrame, second: pd.DataFrame, iou: np.ndarray) -> pd.DataFrame:
     """A per-pair list: both labels with class, box and ``source``, and their IoU."""
     a = label_table(dataset, first)
     b = label_table(dataset, second)
@@ -130,9 +114,7 @@ def _sorted_pair_table(
     return table.sort_values("iou", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _cross_class(
-    dataset, rows, pairs, cross, codes, counts, names, cross_iou, result
-) -> list[dict]:
+def _cross_class(dataset, rows, pairs, cross, codes, counts, names, cross_iou, result) -> list[dict]:
     """Cross-class pair counts, the box-share matrix and the per-pair table and finding."""
     k = max(len(names), 1)
     i, j, iou = pairs.i[cross], pairs.j[cross], pairs.iou[cross]
@@ -286,7 +268,7 @@ class Candidate:
                 f"{self.median_px_b:.1f} px (separability size {cfg.separability_px:g} px), "
                 f"KS statistic on log size {self.ks_size:.2f} (alike below "
                 f"{cfg.size_similarity_ks:g}) and on log aspect {self.ks_aspect:.2f} "
-                f"(alike below {ASPECT_SIMILARITY_KS:g})"
+                f"(alike below {cfg.aspect_similarity_ks:g})"
             )
         acc = self.appearance.get("balanced_accuracy")
         if acc is not None:
@@ -295,7 +277,7 @@ class Candidate:
                 f"{self.appearance['crops_b']} crops of {cfg.separability_px:g} px reaches "
                 f"balanced accuracy {acc:.2f} ({self.appearance['folds']}-fold; 0.5 = chance)"
             )
-        not_separable = acc is not None and acc < SEPARABLE_BALANCED_ACCURACY
+        not_separable = acc is not None and acc < cfg.separable_balanced_accuracy
         if "colocation" in self.reasons:
             value, threshold = max(self.share_a, self.share_b), cfg.colocation_share
         else:
@@ -387,15 +369,13 @@ def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candi
                 ks_statistic(sizes[a], sizes[b]),
                 ks_statistic(aspects[a], aspects[b]),
             )
-    small = [
-        c for c in range(k) if len(sizes[c]) >= MIN_CLASS_BOXES and medians[c] < cfg.separability_px
-    ]
+    small = [c for c in range(k) if len(sizes[c]) >= cfg.min_class_boxes and medians[c] < cfg.separability_px]
     for a, b in itertools.combinations(small, 2):  # a loop over class pairs, not boxes
         ks_size = ks_statistic(sizes[a], sizes[b])
         if ks_size >= cfg.size_similarity_ks:
             continue
         ks_aspect = ks_statistic(aspects[a], aspects[b])
-        if ks_aspect < ASPECT_SIMILARITY_KS:
+        if ks_aspect < cfg.aspect_similarity_ks:
             candidate(a, b, "small_alike", ks_size, ks_aspect)
     # Strongest evidence first: both reasons, then co-location share, then the most alike.
     return sorted(
@@ -432,11 +412,12 @@ def _appearance(dataset, rows, codes, names, candidates, config, result) -> None
         {names.index(c.class_a) for c in candidates} | {names.index(c.class_b) for c in candidates}
     )
     rng = np.random.default_rng(SEED)
+    max_crops = config.class_overlap.max_crops_per_class
     picked = []
     for c in wanted:
         members = np.flatnonzero(has_file & (codes == c))
-        if len(members) > MAX_CROPS_PER_CLASS:
-            members = np.sort(rng.choice(members, MAX_CROPS_PER_CLASS, replace=False))
+        if len(members) > max_crops:
+            members = np.sort(rng.choice(members, max_crops, replace=False))
         picked.append(members)
     chosen = np.concatenate(picked) if picked else np.zeros(0, np.int64)
     paths = usable.set_index("image_id")["path"]
@@ -456,7 +437,7 @@ def _appearance(dataset, rows, codes, names, candidates, config, result) -> None
         crop_px=side,
         crops_read=int(sum(c is not None for c in crops)),
         crops_failed=int(failed),
-        max_crops_per_class=MAX_CROPS_PER_CLASS,
+        max_crops_per_class=max_crops,
         seconds=round(time.perf_counter() - start, 3),
     )
 

@@ -235,8 +235,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
             Finding(
                 "integrity.unknown_class",
                 Severity.WARNING,
-                f"{len(rows)} boxes use {len(ids)} class ids that the class list does not "
-                f"declare ({shown})",
+                f"{len(rows)} boxes use {len(ids)} class ids that the class list does not declare ({shown})",
                 NAME,
                 value=float(len(rows)),
                 examples=label_examples(dataset, rows, "class id " + rows["class_id"].astype(str)),
@@ -246,9 +245,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
     _area_mismatch(dataset, config, result, valid)
 
 
-def _area_mismatch(
-    dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray
-) -> None:
+def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray) -> None:
     """COCOeval buckets by the ``area`` field (mask area), not w*h: say where they disagree."""
     b = dataset.boxes
     area_field = b["coco_area"].to_numpy()
@@ -268,10 +265,7 @@ def _area_mismatch(
     if mismatch.any():
         rows = b[mismatch]
         detail = (
-            "area="
-            + rows["coco_area"].round(1).astype(str)
-            + " w*h="
-            + rows["area"].round(1).astype(str)
+            "area=" + rows["coco_area"].round(1).astype(str) + " w*h=" + rows["area"].round(1).astype(str)
         )
         result.findings.append(
             Finding(
@@ -290,9 +284,7 @@ def _area_mismatch(
         )
 
 
-def _image_findings(
-    dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]
-) -> None:
+def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]) -> None:
     images = dataset.images
     status_counts = images["status"].value_counts()
     result.stats["images_by_status"] = {str(k): int(v) for k, v in status_counts.items()}
@@ -350,8 +342,7 @@ def _image_findings(
             Finding(
                 "integrity.background_images",
                 Severity.INFO,
-                f"{int(background.sum())} of {n_images} images ({share:.1%}) have no boxes "
-                "(background)",
+                f"{int(background.sum())} of {n_images} images ({share:.1%}) have no boxes (background)",
                 NAME,
                 value=float(share),
                 examples=tuple(images.loc[background, "file_name"].head(MAX_EXAMPLES).astype(str)),
@@ -462,9 +453,7 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     result.stats["num_cross_split_duplicate_images"] = None
     images = _readable(dataset)
     if len(dataset.images) > limit:
-        stats["reason"] = (
-            f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
-        )
+        stats["reason"] = f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
         return
     if images["split"].astype(str).nunique() < 2:
         stats["reason"] = "skipped: fewer than two splits with readable image files"
@@ -504,9 +493,9 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     result.stats["num_cross_split_duplicate_images"] = len(cross)
     if cross.empty:
         return
-    result.tables["cross_split_duplicate_image"] = cross.rename(
-        columns={"file_name": "image"}
-    ).reset_index(drop=True)[["hash", "split", "image"]]
+    result.tables["cross_split_duplicate_image"] = cross.rename(columns={"file_name": "image"}).reset_index(
+        drop=True
+    )[["hash", "split", "image"]]
     labelled = cross["file_name"] + " (" + cross["split"] + ")"
     groups = labelled.groupby(cross["hash"], sort=False).agg(" = ".join)
     n_groups = len(groups)

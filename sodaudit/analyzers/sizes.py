@@ -19,19 +19,10 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.models import MODELS
+from sodaudit.sizepresets import AITOD, COCO, TINYPERSON
 
 NAME = "sizes"
 
-COCO_BOUNDS = (32.0, 96.0)
-"""COCOeval small / medium limits on sqrt(w*h); native buckets compare ``area`` to their squares."""
-AITOD_BOUNDS = (8.0, 16.0, 32.0)
-TINYPERSON_BOUNDS = (2.0, 8.0, 12.0, 20.0, 32.0)
-WIDE_ASPECT = 4.0
-"""w/h above this (or below its inverse) is an extreme aspect ratio."""
-MOSTLY_SMALL_SHARE = 0.5
-"""Share of boxes COCO-small at model input above which ``sizes.mostly_small`` is reported."""
-EXTREME_ASPECT_SHARE = 0.05
-"""Share of boxes with an extreme aspect ratio above which ``sizes.extreme_aspect`` is reported."""
 
 SIZE_COLUMNS = ("sqrt_area", "short_side", "long_side")
 GROUP_COLUMNS = ("sqrt_area", "short_side")
@@ -77,7 +68,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     stats["per_split"] = _grouped(sel, "split", dataset.splits, q)
     stats["buckets"] = _buckets_native(sel, config)
     stats["buckets_model"] = _buckets_model(sel[known])
-    stats["aspect"] = _aspect(sel, q)
+    stats["aspect"] = _aspect(sel, q, config.sizes.extreme_aspect)
     stats["per_image"] = _per_image(dataset, sel, config)
     stats["heatmap"] = _heatmap(sel[known], config.sizes.heatmap_bins)
     _findings(dataset, config, sel, result)
@@ -89,9 +80,7 @@ def group_codes(sel: pd.DataFrame, column: str, names: Sequence[str]) -> np.ndar
     return pd.Categorical(sel[column], categories=list(names)).codes.astype(np.int64)
 
 
-def _grouped(
-    sel: pd.DataFrame, column: str, names: Sequence[str], q: Sequence[float]
-) -> dict[str, object]:
+def _grouped(sel: pd.DataFrame, column: str, names: Sequence[str], q: Sequence[float]) -> dict[str, object]:
     """Count and compact quantiles per group (class or split), by one sort and segment slices."""
     codes = group_codes(sel, column, names)
     order = np.argsort(codes, kind="stable")
@@ -116,14 +105,6 @@ def _count_bins(values: np.ndarray, bounds: Sequence[float], keys: Sequence[str]
     return {k: int(n) for k, n in zip(keys, counts, strict=True)}
 
 
-def _coco(area: np.ndarray) -> dict[str, int]:
-    return _count_bins(area, [b * b for b in COCO_BOUNDS], ("small", "medium", "large"))
-
-
-def _aitod(sqrt_area: np.ndarray) -> dict[str, int]:
-    return _count_bins(sqrt_area, AITOD_BOUNDS, ("very_tiny", "tiny", "small", "other"))
-
-
 def relative_keys(bounds: Sequence[float]) -> list[str]:
     """Bucket names of the relative preset, in percent of the image area."""
     pct = [f"{b * 100:g}%" for b in bounds]
@@ -140,14 +121,10 @@ def _buckets_native(sel: pd.DataFrame, config: Config) -> dict[str, object]:
     bounds = sorted(config.sizes.relative_area_bounds)
     return {
         # COCO by w*h (``area``) exactly, as the stable key promises.
-        "coco": _coco(sel["area"].to_numpy()),
-        "aitod": _aitod(sqrt_area),
+        "coco": COCO.counts(sel["area"].to_numpy()),
+        "aitod": AITOD.counts(sqrt_area),
         # below_2: TinyPerson leaves objects under 2 px out of its tiny ranges.
-        "tinyperson": _count_bins(
-            sqrt_area,
-            TINYPERSON_BOUNDS,
-            ("below_2", "tiny1", "tiny2", "tiny3", "small", "other"),
-        ),
+        "tinyperson": TINYPERSON.counts(sqrt_area),
         "relative": _count_bins(rel, bounds, relative_keys(bounds)),
         "relative_bounds": [float(b) for b in bounds],
     }
@@ -155,21 +132,17 @@ def _buckets_native(sel: pd.DataFrame, config: Config) -> dict[str, object]:
 
 def _buckets_model(known: pd.DataFrame) -> dict[str, object]:
     s = known["sqrt_area_model"].to_numpy()
-    # sqrt_area_model**2 is the box area at model input; comparing the root avoids re-deriving it.
-    return {
-        "coco": _count_bins(s, COCO_BOUNDS, ("small", "medium", "large")),
-        "aitod": _aitod(s),
-    }
+    return {"coco": COCO.counts(s * s), "aitod": AITOD.counts(s)}
 
 
-def _aspect(sel: pd.DataFrame, q: Sequence[float]) -> dict[str, object]:
+def _aspect(sel: pd.DataFrame, q: Sequence[float], extreme: float) -> dict[str, object]:
     ratio = sel["w"].to_numpy() / sel["h"].to_numpy()  # valid boxes: w, h > 0 and finite
     n = len(ratio)
-    wide = int((ratio > WIDE_ASPECT).sum())
-    tall = int((ratio < 1 / WIDE_ASPECT).sum())
+    wide = int((ratio > extreme).sum())
+    tall = int((ratio < 1 / extreme).sum())
     return {
         "quantiles": quantile_dict(ratio, q),
-        "extreme_ratio": WIDE_ASPECT,
+        "extreme_ratio": extreme,
         "wide": wide,
         "tall": tall,
         "share_wide": wide / n if n else 0.0,
@@ -209,9 +182,7 @@ def _heatmap(known: pd.DataFrame, bins: int) -> dict[str, object]:
     cx = ((known["x"] + known["w"] / 2) / known["img_w"]).to_numpy()
     cy = ((known["y"] + known["h"] / 2) / known["img_h"]).to_numpy()
     # Centres of boxes hanging past the border land in the edge cells rather than vanish.
-    hist, _, _ = np.histogram2d(
-        np.clip(cy, 0, 1), np.clip(cx, 0, 1), bins=bins, range=[[0, 1], [0, 1]]
-    )
+    hist, _, _ = np.histogram2d(np.clip(cy, 0, 1), np.clip(cx, 0, 1), bins=bins, range=[[0, 1], [0, 1]])
     total = hist.sum()
     shares = hist / total if total else hist
     return {
@@ -229,31 +200,31 @@ def _findings(dataset: Dataset, config: Config, sel: pd.DataFrame, result: Analy
     n_known = sum(model_coco.values())
     if n_known:
         share = model_coco["small"] / n_known
-        if share > MOSTLY_SMALL_SHARE:
+        if share > config.sizes.mostly_small_share:
             result.findings.append(
                 Finding(
                     "sizes.mostly_small",
                     Severity.INFO,
                     f"{model_coco['small']} of {n_known} labels ({share:.1%}) are COCO-small "
-                    f"(sqrt area < {COCO_BOUNDS[0]:g} px) at imgsz {dataset.imgsz}",
+                    f"(area < {COCO.bounds[0]:g} px²) at imgsz {dataset.imgsz}",
                     NAME,
                     value=share,
-                    threshold=MOSTLY_SMALL_SHARE,
+                    threshold=config.sizes.mostly_small_share,
                     count=model_coco["small"],
                 )
             )
     aspect = stats["aspect"]
-    if aspect["share_extreme"] > EXTREME_ASPECT_SHARE:
+    if aspect["share_extreme"] > config.sizes.extreme_aspect_share:
         n = aspect["wide"] + aspect["tall"]
         result.findings.append(
             Finding(
                 "sizes.extreme_aspect",
                 Severity.INFO,
                 f"{n} of {len(sel)} labels ({aspect['share_extreme']:.1%}) have an aspect ratio "
-                f"beyond {WIDE_ASPECT:g}:1 ({aspect['wide']} wide, {aspect['tall']} tall)",
+                f"beyond {config.sizes.extreme_aspect:g}:1 ({aspect['wide']} wide, {aspect['tall']} tall)",
                 NAME,
                 value=aspect["share_extreme"],
-                threshold=EXTREME_ASPECT_SHARE,
+                threshold=config.sizes.extreme_aspect_share,
                 count=n,
             )
         )
@@ -266,9 +237,7 @@ def _findings(dataset: Dataset, config: Config, sel: pd.DataFrame, result: Analy
         images = dataset.images
         order = np.argsort(-counts[over], kind="stable")[:MAX_EXAMPLES]
         names = images["file_name"].to_numpy()[over][order]
-        examples = tuple(
-            f"{n} ({c} boxes)" for n, c in zip(names, counts[over][order], strict=True)
-        )
+        examples = tuple(f"{n} ({c} boxes)" for n, c in zip(names, counts[over][order], strict=True))
         result.findings.append(
             Finding(
                 "sizes.crowded_images",

@@ -21,10 +21,6 @@ from sodaudit.findings import Finding, Severity
 
 NAME = "splits"
 
-KS_SIGNIFICANCE = 0.05
-"""A size drift above ``ks_warn`` is a warning only when the KS p-value is below this; with
-small splits a large statistic can be chance, and the finding is then info."""
-
 
 def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | None:
     """``train``, else the largest split named ``train*``, else the largest split."""
@@ -89,9 +85,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     present = counts > 0
     missing: dict[str, list[str]] = {}
     for i in others:  # in train, absent here
-        missing[splits[i]] = [
-            c for j, c in enumerate(class_names) if present[r, j] and not present[i, j]
-        ]
+        missing[splits[i]] = [c for j, c in enumerate(class_names) if present[r, j] and not present[i, j]]
     # absent from train, present in some other split
     elsewhere = present[others].any(axis=0)
     missing[ref] = [c for j, c in enumerate(class_names) if elsewhere[j] and not present[r, j]]
@@ -145,7 +139,7 @@ def _findings(config: Config, stats: dict, result: AnalyzerResult) -> None:
         if np.isfinite(stat) and stat > cfg.ks_warn:
             q_ref = stats["per_split"][ref]["native"]["sqrt_area"]["p50"]
             q_other = stats["per_split"][split]["native"]["sqrt_area"]["p50"]
-            significant = native["pvalue"] < KS_SIGNIFICANCE
+            significant = native["pvalue"] < cfg.ks_significance
             result.findings.append(
                 Finding(
                     "splits.size_drift",

@@ -33,10 +33,6 @@ NAME = "strides"
 
 ALWAYS_MODELS = ("yolov8", "yolov8-p2")
 """Reported whatever the selected model: the pair shows what a P2 (stride 4) head recovers."""
-BELOW_STRIDE_WARN_SHARE = 0.1
-"""Share of boxes with a short side below the smallest stride that warrants a warning."""
-COLLISION_WARN_SHARE = 0.05
-"""Share of boxes sharing a smallest-stride cell with another box that warrants a warning."""
 
 
 def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
@@ -69,9 +65,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     try:
         selected = MODELS[config.model]
     except KeyError:
-        raise ConfigError(
-            f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}."
-        ) from None
+        raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
     result = AnalyzerResult(NAME, "Strides")
     rows = _boxes(dataset)
     geo = _geometry(rows)
@@ -130,9 +124,7 @@ def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def center_collisions(
-    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float
-) -> np.ndarray:
+def center_collisions(image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float) -> np.ndarray:
     """Per box: does another box of the same image have its centre in the same grid cell?
 
     One int64 key per box (image code, cell x, cell y) and a hashed duplicate check.
@@ -157,9 +149,7 @@ def _model_stats(
     smallest: dict[str, np.ndarray] = {}
     for stride in sorted(preset.strides):
         below = geo["short"] < stride
-        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(
-            geo["y0"], geo["y1"], stride
-        )
+        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride)
         collide = center_collisions(geo["image_id"], geo["cx"], geo["cy"], stride)
         levels.append(
             {
@@ -198,15 +188,9 @@ def _by_class(rows: pd.DataFrame, per_box: dict[str, np.ndarray]) -> dict[str, o
     labels = [str(c) for c in names.cat.categories]
     n = np.bincount(codes, minlength=len(labels))
     sums = {
-        "below_smallest_stride_share": np.bincount(
-            codes, weights=per_box["below"], minlength=len(labels)
-        ),
-        "no_grid_point_share": np.bincount(
-            codes, weights=per_box["points"] == 0, minlength=len(labels)
-        ),
-        "center_collision_share": np.bincount(
-            codes, weights=per_box["collide"], minlength=len(labels)
-        ),
+        "below_smallest_stride_share": np.bincount(codes, weights=per_box["below"], minlength=len(labels)),
+        "no_grid_point_share": np.bincount(codes, weights=per_box["points"] == 0, minlength=len(labels)),
+        "center_collision_share": np.bincount(codes, weights=per_box["collide"], minlength=len(labels)),
     }
     return {
         str(label): {"n": int(n[i]), **{k: float(v[i] / n[i]) for k, v in sums.items()}}
@@ -272,13 +256,13 @@ def _findings(
         result.findings.append(
             Finding(
                 "strides.below_smallest_stride",
-                Severity.WARNING if share > BELOW_STRIDE_WARN_SHARE else Severity.INFO,
+                Severity.WARNING if share > config.strides.below_stride_warn_share else Severity.INFO,
                 f"{int(below.sum())} of {n} boxes ({_pct(share)}) have a short side below "
                 f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
                 + with_p2(f"{_pct(p2['below_smallest_stride_share'])}"),
                 NAME,
                 value=share,
-                threshold=BELOW_STRIDE_WARN_SHARE,
+                threshold=config.strides.below_stride_warn_share,
                 examples=examples(below),
                 count=int(below.sum()),
             )
@@ -325,14 +309,14 @@ def _findings(
         result.findings.append(
             Finding(
                 "strides.center_collisions",
-                Severity.WARNING if share > COLLISION_WARN_SHARE else Severity.INFO,
+                Severity.WARNING if share > config.strides.collision_warn_share else Severity.INFO,
                 f"{int(collide.sum())} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
                 f"cell with another box's centre in the same image ({cells} "
                 f"{'cell holds' if cells == 1 else 'cells hold'} two or more centres) at imgsz "
                 f"{config.imgsz}" + with_p2(f"{_pct(p2['center_collision_share'])} collide"),
                 NAME,
                 value=share,
-                threshold=COLLISION_WARN_SHARE,
+                threshold=config.strides.collision_warn_share,
                 examples=examples(collide),
                 count=int(collide.sum()),
             )

@@ -21,8 +21,6 @@ from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 
 NAME = "subthreshold"
 
-CLASS_MOSTLY_SHARE = 0.5
-"""A class with more than this share of its labels below any rule gets its own finding."""
 
 RULE_CODES = {
     "min_side_native": "subthreshold.below_min_native",
@@ -83,9 +81,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     stats["num_unknown_image_size"] = int((~np.isfinite(sel["scale"].to_numpy())).sum())
     stats["below_3px_at_imgsz"] = int(rules["min_side_model"][1].sum())
     stats["min_side_model_px"] = float(cfg.min_side_model_px)
-    stats["rules"] = {
-        name: {"threshold": float(thr), **summary(mask)} for name, (thr, mask) in rules.items()
-    }
+    stats["rules"] = {name: {"threshold": float(thr), **summary(mask)} for name, (thr, mask) in rules.items()}
     stats["union"] = summary(union)
 
     zoom = cfg.review_screen_px / sel["sqrt_area"].to_numpy()
@@ -144,12 +140,10 @@ def _findings(
                 count=count,
             )
         )
-    rule_text = " or ".join(
-        _rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items()
-    )
+    rule_text = " or ".join(_rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items())
     names = sel["class_name"].to_numpy()
     for class_name, entry in stats["union"]["per_class"].items():
-        if entry["share"] > CLASS_MOSTLY_SHARE:
+        if entry["share"] > config.subthreshold.class_mostly_share:
             in_class = names == class_name
             mask = union & in_class
             result.findings.append(
@@ -160,7 +154,7 @@ def _findings(
                     f"({entry['share']:.1%}) are below a size rule (labels that {rule_text})",
                     NAME,
                     value=entry["share"],
-                    threshold=CLASS_MOSTLY_SHARE,
+                    threshold=config.subthreshold.class_mostly_share,
                     class_name=class_name,
                     examples=_examples(dataset, sel[mask]),
                     count=entry["count"],

@@ -31,8 +31,7 @@ def detect(path: Path) -> Detection:
     if len(found) > 1:
         names = " and ".join(f"{d.format.upper()} ({d.evidence})" for d in found)
         raise DatasetError(
-            f"{path} looks like both {names}; choose one with --format "
-            f"{'|'.join(d.format for d in found)}."
+            f"{path} looks like both {names}; choose one with --format {'|'.join(d.format for d in found)}."
         )
     return found[0]
 

@@ -103,9 +103,7 @@ def detect(path: Path) -> Detection | None:
     """Claim a ``.json`` file or a folder with COCO JSON, looking only at names and file heads."""
     path = Path(path)
     if path.is_file():
-        return (
-            Detection(FORMAT, _root_of(path), path.name) if path.suffix.lower() == ".json" else None
-        )
+        return Detection(FORMAT, _root_of(path), path.name) if path.suffix.lower() == ".json" else None
     if not path.is_dir():
         return None
     files = _candidates(path)
@@ -220,9 +218,7 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
         images, boxes = _tables(parsed, rel, split, offset, issues)
         folder = _image_folder(root, split, json_path, listings)
         if folder is None:
-            notes.append(
-                f"No image folder found for split {split!r} ({rel}); image files were not checked."
-            )
+            notes.append(f"No image folder found for split {split!r} ({rel}); image files were not checked.")
         else:
             folders[split] = folder
             used_folders.setdefault(folder, []).append(rel)
@@ -282,8 +278,7 @@ def _read(json_path: Path, rel: str) -> _Parsed:
         raise _Unreadable(f"not UTF-8 text (byte {err.start})") from err
     except json.JSONDecodeError as err:
         raise _Unreadable(
-            f"not valid JSON, truncated or malformed ({err.msg} at line {err.lineno}, "
-            f"column {err.colno})"
+            f"not valid JSON, truncated or malformed ({err.msg} at line {err.lineno}, column {err.colno})"
         ) from err
     except RecursionError as err:
         raise _Unreadable("JSON nested too deeply to read") from err
@@ -366,9 +361,7 @@ def _annotation_of(e: object) -> tuple[_Annotation | None, list[str]]:
         return None, [f"annotation is {_kind(e)}, not an object; dropped"]
     for key in ("image_id", "category_id"):
         if _as_int(e.get(key)) is None:
-            return None, [
-                f"{key} {_short(e.get(key))} is not a valid integer id; annotation dropped"
-            ]
+            return None, [f"{key} {_short(e.get(key))} is not a valid integer id; annotation dropped"]
     bbox = e.get("bbox")
     if not isinstance(bbox, list):
         what = "missing" if "bbox" not in e else f"{_kind(bbox)}, not a list"
@@ -436,9 +429,7 @@ def _short(v: object) -> str:
 # Tables and integrity
 
 
-def _merge_classes(
-    classes: dict[int, str], parsed: _Parsed, rel: str, issues: list[LoadIssue]
-) -> None:
+def _merge_classes(classes: dict[int, str], parsed: _Parsed, rel: str, issues: list[LoadIssue]) -> None:
     if not parsed.has_categories and parsed.annotations:
         issues.append(_issue(rel, "categories", "no categories list; every class id is unknown"))
     seen: set[int] = set()
@@ -614,9 +605,7 @@ def _fill_sizes(images: pd.DataFrame, rel: str, issues: list[LoadIssue], notes: 
         images.loc[rows, "exif_rotated"] = [hdr.exif_rotated for hdr in headers]
         fixed = int(bad.sum() - _bad_size(images).sum())
         if fixed:
-            notes.append(
-                f"{rel}: {fixed} image(s) had no usable width/height; read from the header."
-            )
+            notes.append(f"{rel}: {fixed} image(s) had no usable width/height; read from the header.")
     still = _bad_size(images)
     issues += [
         LoadIssue(

@@ -145,17 +145,12 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
         if img_rel in matched:
             continue
         issues.append(
-            LoadIssue(
-                "load.image_not_in_annotations", img_rel, "image has no annotation XML; not audited"
-            )
+            LoadIssue("load.image_not_in_annotations", img_rel, "image has no annotation XML; not audited")
         )
 
     split_of = _read_splits(layout.root, {n[:-4] for n in layout.xml_names}, issues)
     stems = [n[:-4] for n in rows.xml_name]
-    if split_of is None:
-        splits = ["all"] * len(stems)
-    else:
-        splits = [split_of.get(s, "unassigned") for s in stems]
+    splits = ["all"] * len(stems) if split_of is None else [split_of.get(s, "unassigned") for s in stems]
 
     cols = list(zip(*rows.objects, strict=True)) if rows.objects else [()] * 9
     box_image = np.array(cols[0], dtype=np.int64)
@@ -209,22 +204,17 @@ def _layout(path: Path) -> _Layout:
     if not path.exists():
         raise DatasetError(f"No such file or folder: {path}.")
     if not path.is_dir():
-        raise DatasetError(
-            f"{path} is a file; a Pascal VOC dataset is a folder with Annotations/*.xml."
-        )
+        raise DatasetError(f"{path} is a file; a Pascal VOC dataset is a folder with Annotations/*.xml.")
     ann = path / "Annotations"
     if ann.is_dir():
         img = path / "JPEGImages"
-        layout = _Layout(
-            path, str(ann), "Annotations", str(img) if img.is_dir() else None, "JPEGImages"
-        )
+        layout = _Layout(path, str(ann), "Annotations", str(img) if img.is_dir() else None, "JPEGImages")
     else:  # a flat folder of XML files; images, if any, sit next to them
         layout = _Layout(path, str(path), "", str(path), "")
     layout.xml_names = _xml_names(layout.ann_dir)
     if not layout.xml_names:
         raise DatasetError(
-            f"No XML annotation files in {layout.ann_dir}; a Pascal VOC dataset has "
-            "Annotations/*.xml."
+            f"No XML annotation files in {layout.ann_dir}; a Pascal VOC dataset has Annotations/*.xml."
         )
     return layout
 
@@ -268,17 +258,13 @@ def _parse(file: str, rel: str, issues: list[LoadIssue]) -> tuple[ET.Element | N
     except ET.ParseError as err:
         line = err.position[0] if getattr(err, "position", None) else None
         msg = str(err).split(":")[0]
-        issues.append(
-            LoadIssue("load.malformed_xml", rel, f"not well-formed XML: {msg}", line=line)
-        )
+        issues.append(LoadIssue("load.malformed_xml", rel, f"not well-formed XML: {msg}", line=line))
         return None, b""
     except (ValueError, LookupError) as err:  # e.g. an unknown encoding declaration
         issues.append(LoadIssue("load.malformed_xml", rel, f"cannot be parsed: {err}", line=1))
         return None, b""
     if root.tag != "annotation":
-        issues.append(
-            LoadIssue("load.malformed_xml", rel, f"root element is <{root.tag}>, not <annotation>")
-        )
+        issues.append(LoadIssue("load.malformed_xml", rel, f"root element is <{root.tag}>, not <annotation>"))
         return None, b""
     return root, data
 
@@ -430,9 +416,7 @@ def _flags(raw: Sequence[str | None]) -> np.ndarray:
     return lut[codes]
 
 
-def _add_objects(
-    rows: _Rows, root_el: ET.Element, data: bytes, rel: str, issues: list[LoadIssue]
-) -> None:
+def _add_objects(rows: _Rows, root_el: ET.Element, data: bytes, rel: str, issues: list[LoadIssue]) -> None:
     """Boxes of one file. The common case is one tight loop (measured faster than ``map``
     over ``methodcaller``); any defect re-reads the file's objects one by one, reporting each."""
     objs = root_el.findall("object")
@@ -492,9 +476,7 @@ def _checked_objects(
                 )
             )
             continue
-        records.append(
-            (image_id, name, *coords, obj.findtext("difficult"), obj.findtext("truncated"), line)
-        )
+        records.append((image_id, name, *coords, obj.findtext("difficult"), obj.findtext("truncated"), line))
     return records
 
 
@@ -585,9 +567,7 @@ def _read_splits(root: Path, xml_stems: set[str], issues: list[LoadIssue]) -> di
     return split_of
 
 
-def _classes(
-    root: Path, names: Sequence[str], issues: list[LoadIssue]
-) -> tuple[dict[int, str], np.ndarray]:
+def _classes(root: Path, names: Sequence[str], issues: list[LoadIssue]) -> tuple[dict[int, str], np.ndarray]:
     """Class list from a class-names file when present, else every name seen, sorted."""
     declared: list[str] = []
     class_file = ""

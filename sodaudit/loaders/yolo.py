@@ -30,9 +30,7 @@ from sodaudit.loaders.yolo_rows import KIND_BOX, KIND_SEGMENT, attach, parse_row
 FORMAT = "yolo"
 YAML_NAMES = ("data.yaml", "dataset.yaml")
 SPLIT_KEYS = ("train", "val", "test", "minival")
-NOT_SPLIT_KEYS = frozenset(
-    ("path", "names", "nc", "kpt_shape", "flip_idx", "download", "yaml_file")
-)
+NOT_SPLIT_KEYS = frozenset(("path", "names", "nc", "kpt_shape", "flip_idx", "download", "yaml_file"))
 """Top-level keys that are never split paths (other keys count when they hold path strings)."""
 CLASS_LIST_FILES = ("classes.txt", "obj.names")
 DEFAULT_SPLIT = "all"
@@ -108,11 +106,7 @@ def detect(path: Path) -> Detection | None:
         if path.suffix.lower() not in (".yaml", ".yml"):
             return None
         data, _ = _read_yaml(path, _DETECT_YAML_BYTES)
-        return (
-            Detection(FORMAT, path.parent, _evidence(path.name, data))
-            if _has_classes(data)
-            else None
-        )
+        return Detection(FORMAT, path.parent, _evidence(path.name, data)) if _has_classes(data) else None
     if not path.is_dir():
         return None
     for candidate in _yaml_candidates(path):
@@ -152,9 +146,7 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _walk(
-    folder: str, prune: frozenset[str] = frozenset()
-) -> Iterator[tuple[str, list[str], list[str]]]:
+def _walk(folder: str, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[str], list[str]]]:
     """``os.walk`` that follows each directory symlink at most once and skips hidden names
     (as Ultralytics' glob does). Directories named in ``prune`` are yielded but not entered."""
     seen: set[str] = set()
@@ -211,9 +203,7 @@ class _Listings:
 
     def image_stems(self, folder: str) -> set[str]:
         if folder not in self._stems:
-            self._stems[folder] = {
-                n.rsplit(".", 1)[0] for n in self.names(folder) if is_image_file(n)
-            }
+            self._stems[folder] = {n.rsplit(".", 1)[0] for n in self.names(folder) if is_image_file(n)}
         return self._stems[folder]
 
 
@@ -285,9 +275,7 @@ def _read_list(list_file: Path, allowed: list[str], layout: _Layout) -> list[str
     try:
         lines = list_file.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as err:
-        layout.issues.append(
-            LoadIssue("load.unreadable_file", rel, f"cannot read split list: {err}")
-        )
+        layout.issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read split list: {err}"))
         return []
     out = []
     for number, raw in enumerate(lines, start=1):
@@ -355,9 +343,7 @@ def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
         else:
             continue
         if not _within(str(target), allowed[0]):
-            layout.notes.append(
-                f"Split {split!r} is read from {target}, outside the dataset folder."
-            )
+            layout.notes.append(f"Split {split!r} is read from {target}, outside the dataset folder.")
         layout.images.extend((p, split) for p in paths)
 
     kpt = data.get("kpt_shape")
@@ -528,9 +514,7 @@ def _match_labels(layout: _Layout) -> _Labels:
         else:
             orphans.append(label)
     if unlisted:
-        layout.notes.append(
-            f"{unlisted} label files belong to images that no split lists; not read."
-        )
+        layout.notes.append(f"{unlisted} label files belong to images that no split lists; not read.")
     return _Labels(images, label_of, has_label, used, orphans)
 
 
@@ -541,9 +525,7 @@ def _read_all(files: list[str], root: Path, issues: list[LoadIssue]) -> list[byt
             with open(label, "rb") as fh:
                 blobs.append(fh.read())
         except OSError as err:
-            issues.append(
-                LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}")
-            )
+            issues.append(LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}"))
             blobs.append(b"")
     return blobs
 
@@ -588,9 +570,7 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
         )
     files = found.used + found.orphans
     n_used = len(found.used)
-    rows = parse_rows(
-        _read_all(files, root, issues), pose=layout.pose, pose_values=layout.pose_values
-    )
+    rows = parse_rows(_read_all(files, root, issues), pose=layout.pose, pose_values=layout.pose_values)
     file_rel = [_rel(f, root) for f in files]
     frame = _images_table(found, root, issues)
 
@@ -634,8 +614,7 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
     mixed = np.intersect1d(rows.file[segment], rows.file[attached & (rows.kind == KIND_BOX)])
     if segment.any():
         notes.append(
-            f"{int(segment.sum())} label rows are polygons (segment format); their bounding boxes "
-            "are used."
+            f"{int(segment.sum())} label rows are polygons (segment format); their bounding boxes are used."
         )
     if len(mixed):
         notes.append(

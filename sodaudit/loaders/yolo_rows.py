@@ -128,9 +128,7 @@ def _show(token: bytes) -> str:
     return repr(text if len(text) <= 20 else text[:20] + "…")
 
 
-def parse_rows(
-    blobs: Sequence[bytes], *, pose_values: int | None = None, pose: bool = False
-) -> ParsedRows:
+def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: bool = False) -> ParsedRows:
     """Parse every label file in ``blobs`` (file index = position) into normalised boxes.
 
     ``pose``: rows are ``cls cx cy w h`` + keypoints; ``pose_values`` is the exact number of
@@ -275,9 +273,7 @@ def attach(
     return row_idx, pair_image[start[rows.file[row_idx]] + within].astype(np.int64)
 
 
-def row_issues(
-    rows: ParsedRows, n_used: int, file_rel: list[str], names: dict[int, str]
-) -> list[LoadIssue]:
+def row_issues(rows: ParsedRows, n_used: int, file_rel: list[str], names: dict[int, str]) -> list[LoadIssue]:
     """Load issues of the label files that belong to an image: dropped rows and values outside
     [0, 1] (one per row). Class ids outside ``names`` are kept as boxes; the integrity analyzer
     reports them from the table.
@@ -286,15 +282,11 @@ def row_issues(
     """
     attached = rows.file < n_used
     issues = [
-        LoadIssue(p.code, file_rel[p.file], p.reason, line=p.line)
-        for p in rows.problems
-        if p.file < n_used
+        LoadIssue(p.code, file_rel[p.file], p.reason, line=p.line) for p in rows.problems if p.file < n_used
     ]
     for r in np.flatnonzero(rows.out_of_range & attached):
         reason = "a normalised value lies outside [0, 1]; box kept"
         issues.append(
-            LoadIssue(
-                "load.value_out_of_range", file_rel[rows.file[r]], reason, line=int(rows.line[r])
-            )
+            LoadIssue("load.value_out_of_range", file_rel[rows.file[r]], reason, line=int(rows.line[r]))
         )
     return issues

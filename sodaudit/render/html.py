@@ -77,15 +77,10 @@ def environment() -> Environment:
 def to_html(report: AuditReport) -> str:
     data = report.to_dict()
     severity_counts = {
-        s: sum(1 for f in data["findings"] if f["severity"] == s)
-        for s in ("error", "warning", "info")
+        s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
     }
     css = (template_dir() / "report.css").read_text(encoding="utf-8")
-    return (
-        environment()
-        .get_template(TEMPLATE)
-        .render(r=data, severity_counts=severity_counts, css=css)
-    )
+    return environment().get_template(TEMPLATE).render(r=data, severity_counts=severity_counts, css=css)
 
 
 def write_html(report: AuditReport, path: Path) -> Path:

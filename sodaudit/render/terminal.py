@@ -19,12 +19,10 @@ def summary(report: AuditReport, outputs: list[Path]) -> str:
     ]
     lines += [f"  note: {note}" for note in card["notes"]]
     counts = {
-        s: sum(1 for f in report.findings if f.severity.value == s)
-        for s in ("error", "warning", "info")
+        s: sum(1 for f in report.findings if f.severity.value == s) for s in ("error", "warning", "info")
     }
     lines.append(
-        f"  findings: {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} notes"
+        f"  findings: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"
     )
     for finding in report.findings[:TOP_FINDINGS]:
         lines.append(f"    [{finding.severity.value}] {finding.message}")
