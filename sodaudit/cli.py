@@ -21,6 +21,14 @@ from sodaudit.models import MODEL_NAMES
 
 DEFAULT_OUT = "sodaudit-report"
 
+SET_OPTION = click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key, e.g. --set subthreshold.min_side_model_px=4 (repeatable).",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sodaudit")
@@ -66,19 +74,77 @@ def cli() -> None:
     show_default=True,
     help="Lowest finding severity that fails the gate (exit code 1).",
 )
-def run(path: Path, fmt: str, out_dir: Path | None, imgsz: int, model: str, fail_on: str) -> None:
-    """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report."""
+@click.option("--deep", is_flag=True, help="Decode every image to find corrupt ones (default: headers only).")
+@click.option(
+    "--pixels", is_flag=True, help="Run pixel analyses (appearance separability of look-alike classes)."
+)
+@SET_OPTION
+def run(
+    path: Path,
+    fmt: str,
+    out_dir: Path | None,
+    imgsz: int,
+    model: str,
+    fail_on: str,
+    deep: bool,
+    pixels: bool,
+    assignments: tuple[str, ...],
+) -> None:
+    """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report.
+
+    Every threshold can be changed with --set KEY=VALUE; `sodaudit config` lists them all with
+    their defaults.
+    """
     from sodaudit.audit import audit
     from sodaudit.render.html import write_html
     from sodaudit.render.json import write_json
     from sodaudit.render.terminal import summary
 
-    config = Config(imgsz=imgsz, model=model, fail_on=fail_on)
+    config = Config(imgsz=imgsz, model=model, fail_on=fail_on, deep=deep, pixels=pixels)
+    config = config.with_overrides(assignments)
     report = audit(path, format=fmt, config=config)
     out = _output_dir(report.dataset.root, out_dir)
     written = [write_json(report, out / "report.json"), write_html(report, out / "report.html")]
     click.echo(summary(report, written))
     raise SystemExit(0 if report.passed else 1)
+
+
+@cli.command("config")
+@SET_OPTION
+def config_command(assignments: tuple[str, ...]) -> None:
+    """Print the effective configuration (every threshold with its value) as TOML."""
+    click.echo(Config().with_overrides(assignments).to_toml(), nl=False)
+
+
+@cli.command("anchors")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option(
+    "--n",
+    "num_anchors",
+    type=click.IntRange(1, 30),
+    default=9,
+    show_default=True,
+    help="Number of anchors (3 per level for YOLOv5's P3-P5).",
+)
+@click.option("--imgsz", type=click.IntRange(1, 16384), default=DEFAULT_IMGSZ, show_default=True)
+@click.option(
+    "--evolve",
+    type=click.IntRange(0, 100000),
+    default=0,
+    show_default=True,
+    help="Generations of evolutionary refinement after k-means.",
+)
+def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: int) -> None:
+    """Suggest anchors for PATH (k-means on box sizes at imgsz) with their BPR, as YAML."""
+    from sodaudit.analyzers.anchors import anchors_yaml, suggest_anchors
+    from sodaudit.loaders import load
+
+    config = Config(imgsz=imgsz).with_overrides(
+        [f"anchors.num_anchors={num_anchors}", f"anchors.evolve_generations={evolve}"]
+    )
+    dataset = load(path, fmt, imgsz=imgsz)
+    click.echo(anchors_yaml(suggest_anchors(dataset, config)), nl=False)
 
 
 def _output_dir(dataset_root: Path, out_dir: Path | None) -> Path:

@@ -6,9 +6,14 @@ Every threshold an analyzer uses is a field here with its default, so ``--help``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+import json
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 
 from sodaudit.errors import ConfigError
+from sodaudit.models import MODELS
 
 DEFAULT_IMGSZ = 640
 DEFAULT_MODEL = "yolov8"
@@ -119,6 +124,32 @@ class SplitsConfig:
 
 
 @dataclass(frozen=True)
+class RecommendConfig:
+    target_share: float = 0.9
+    """Resolution: share of valid boxes whose short side must reach the smallest stride."""
+    max_cost: float = 4.0
+    """Resolution costing more than this (relative compute) makes tiling the better choice."""
+    tile_size_factors: tuple[float, ...] = (1.0, 1.5, 2.0)
+    """Tile side candidates as multiples of imgsz, in native pixels."""
+    overlap_quantile: float = 99.0
+    """Tile overlap covers this percentile of the objects' long side."""
+    max_overlap: float = 0.5
+    tile_min_area_ratio: float = 0.1
+    """Slicing tools drop a cut box whose visible part is below this share of its area."""
+    p2_share: float = 0.1
+    """Share of boxes below stride 8 at imgsz above which a stride-4 (P2) head is suggested."""
+    small_image_share: float = 0.5
+    """Oversampling is suggested when fewer than this share of images contain small objects."""
+    oversample_target_share: float = 0.5
+    """Share of sampled images with small objects that oversampling aims for."""
+    augment_min_side_px: float = 2.0
+    augment_min_scale: float = 0.5
+    """Scale augmentation down to this factor; boxes then below augment_min_side_px are dropped."""
+    coco_reference: tuple[float, float, float] = (0.41, 0.34, 0.24)
+    """COCO's share of small / medium / large objects, for scale matching to pretrained models."""
+
+
+@dataclass(frozen=True)
 class Config:
     imgsz: int = DEFAULT_IMGSZ
     model: str = DEFAULT_MODEL
@@ -134,15 +165,30 @@ class Config:
     anchors: AnchorsConfig = field(default_factory=AnchorsConfig)
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
+    recommend: RecommendConfig = field(default_factory=RecommendConfig)
 
     def __post_init__(self) -> None:
         if self.imgsz <= 0 or self.imgsz > 16384:
             raise ConfigError(f"imgsz must be between 1 and 16384, got {self.imgsz}.")
         if self.fail_on not in ("error", "warning", "never"):
             raise ConfigError(f"fail_on must be error, warning or never, got {self.fail_on!r}.")
+        if self.model not in MODELS:
+            raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def to_toml(self) -> str:
+        """The effective configuration as TOML (``sodaudit config``); unset keys are comments."""
+        top, sections = [], []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if is_dataclass(value):
+                sections.append(f"\n[{f.name}]")
+                sections += [_toml_line(g.name, getattr(value, g.name)) for g in fields(value)]
+            else:
+                top.append(_toml_line(f.name, value))
+        return "\n".join(top + sections) + "\n"
 
     def updated(self, **changes: object) -> Config:
         """A copy with top-level keys changed; ``None`` values are left at the current value."""
@@ -151,3 +197,103 @@ class Config:
         if unknown:
             raise ConfigError(f"Unknown config key {unknown[0]!r}.")
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def with_overrides(self, assignments: Iterable[str]) -> Config:
+        """Apply ``key=value`` strings (``imgsz=1024``, ``subthreshold.min_side_model_px=4``).
+
+        Values are JSON literals (numbers, true/false, null, lists) or bare strings, and are
+        checked against the field's type, so a typo fails with the key's name.
+        """
+        config = self
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"Expected key=value, got {assignment!r}.")
+            config = config.set(key.strip(), parse_value(text.strip()))
+        return config
+
+    def set(self, dotted_key: str, value: object) -> Config:
+        """A copy with one (possibly nested) key set to a type-checked value."""
+        head, _, rest = dotted_key.partition(".")
+        hints = typing.get_type_hints(type(self))
+        if head not in hints:
+            raise ConfigError(f"Unknown config key {dotted_key!r}.")
+        current = getattr(self, head)
+        if rest:
+            if not is_dataclass(current):
+                raise ConfigError(f"Config key {head!r} has no sub-key {rest!r}.")
+            return replace(self, **{head: _set_in_section(current, rest, value, dotted_key)})
+        if is_dataclass(current):
+            raise ConfigError(f"Config key {head!r} is a section; set one of its keys.")
+        return replace(self, **{head: check_type(value, hints[head], dotted_key)})
+
+
+def _set_in_section(section: object, key: str, value: object, dotted_key: str) -> object:
+    hints = typing.get_type_hints(type(section))
+    if key not in hints:
+        raise ConfigError(f"Unknown config key {dotted_key!r}.")
+    return replace(section, **{key: check_type(value, hints[key], dotted_key)})
+
+
+def _toml_line(key: str, value: object) -> str:
+    if value is None:
+        return f"# {key} = (not set)"
+    return f"{key} = {_toml_value(value)}"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def parse_value(text: str) -> object:
+    """A JSON literal when the text is one, else the text itself (bare strings need no quotes)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def check_type(value: object, hint: object, key: str) -> object:
+    """``value`` converted to the annotated type, or a ConfigError naming the key."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        for option in options:
+            try:
+                return check_type(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"Config key {key!r} expects {_type_name(hint)}, got {value!r}.")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"Config key {key!r} expects a list, got {value!r}.")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(check_type(v, args[0], key) for v in value)
+        if len(args) != len(value):
+            raise ConfigError(f"Config key {key!r} expects {len(args)} values, got {len(value)}.")
+        return tuple(check_type(v, a, key) for v, a in zip(value, args, strict=True))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"Config key {key!r} expects {_type_name(hint)}, got {value!r}.")
+
+
+def _type_name(hint: object) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -10,6 +10,7 @@ Derived columns (area, sizes, relative size, size at model input) are computed i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -118,6 +119,8 @@ class Dataset:
             raise ValueError("images.image_id must be unique")
 
         images = images.sort_values("image_id", kind="stable").reset_index(drop=True)
+        # One meaning for ``path``: absolute (or empty when the file cannot be located).
+        images["path"] = [os.path.abspath(p) if p else "" for p in images["path"].tolist()]
         image_ids = images["image_id"].to_numpy()
         pos = np.searchsorted(image_ids, boxes["image_id"].to_numpy())
         pos_clipped = np.minimum(pos, max(len(image_ids) - 1, 0))
@@ -137,7 +140,7 @@ class Dataset:
         images["split"] = images["split"].astype("category")
         boxes = _derive(boxes, imgsz)
         return cls(
-            root=Path(root),
+            root=Path(root).absolute(),
             format=format,
             boxes=boxes,
             images=images,

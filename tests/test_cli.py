@@ -102,3 +102,34 @@ def test_main_returns_exit_code_in_process(sample_data: Path, tmp_path: Path, ca
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["gate"]["passed"] is False
     assert "integrity.degenerate_box" in report["gate"]["failed_codes"]
+
+
+def test_anchors_command_prints_yaml_whose_bpr_checks_out(sample_data: Path):
+    """The printed anchors, re-scored here with the ratio rule on the scene description,
+    give the BPR the command prints."""
+    import re
+
+    import numpy as np
+    import yaml
+
+    proc = run_cli("anchors", str(sample_data / "coco"))
+    assert proc.returncode == 0, proc.stderr
+    doc = yaml.safe_load(proc.stdout)
+    rows = doc["anchors"]
+    assert len(rows) == 3 and all(len(r) == 6 for r in rows)
+    anchors = np.array([v for r in rows for v in r], dtype=float).reshape(-1, 2)
+    scene = json.loads((sample_data / "scene.json").read_text())
+    wh = np.array(
+        [
+            (b["w"] * 640 / max(i["width"], i["height"]), b["h"] * 640 / max(i["width"], i["height"]))
+            for i in scene["images"]
+            for b in i["boxes"]
+            if b["w"] > 0 and b["h"] > 0 and not b.get("ignore")
+        ]
+    )
+    r = wh[:, None, :] / anchors[None, :, :]
+    m = np.minimum(r, 1 / r).min(axis=2)
+    bpr = float((m.max(axis=1) > 0.25).mean())
+    printed = re.search(r"suggested ([0-9.]+)", proc.stdout)
+    assert printed is not None
+    assert float(printed.group(1)) == pytest.approx(bpr, abs=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from sodaudit.dataset import Dataset
@@ -47,3 +48,31 @@ def label_examples(dataset: Dataset, rows: pd.DataFrame, detail: pd.Series) -> t
     classes = head["class_name"].astype(str).to_numpy()
     details = detail.head(MAX_EXAMPLES).to_numpy()
     return tuple(f"{w} [{c}] {d}" for w, c, d in zip(where, classes, details, strict=True))
+
+
+def pair_table(dataset: Dataset, first: pd.DataFrame, second: pd.DataFrame, iou: np.ndarray) -> pd.DataFrame:
+    """A per-pair list: both labels with class, box and ``source``, and their IoU."""
+    a = label_table(dataset, first)
+    b = label_table(dataset, second)
+    table = pd.DataFrame({"image": a["image"]})
+    for suffix, part in (("a", a), ("b", b)):
+        for col in ("class_name", "x", "y", "w", "h", "source"):
+            table[f"{col}_{suffix}"] = part[col].to_numpy()
+    table["iou"] = np.round(np.asarray(iou, dtype=np.float64), 4)
+    return table
+
+
+def pair_examples(table: pd.DataFrame) -> tuple[str, ...]:
+    """The first pairs of a :func:`pair_table` as ``source [class] ~ source [class] IoU`` text."""
+    head = table.head(MAX_EXAMPLES)
+    return tuple(
+        f"{sa} [{ca}] ~ {sb} [{cb}] IoU {iou:.2f}"
+        for sa, ca, sb, cb, iou in zip(
+            head["source_a"],
+            head["class_name_a"],
+            head["source_b"],
+            head["class_name_b"],
+            head["iou"],
+            strict=True,
+        )
+    )

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, label_table
+from sodaudit.analyzers.base import AnalyzerResult, pair_examples, pair_table
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import Finding, Severity
 from sodaudit.geometry import pairs_within_images
 
 NAME = "class_overlap"
@@ -68,43 +67,6 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     for cand in candidates:
         result.findings.append(cand.finding(config, dataset.imgsz))
     return result
-
-
-def pair_table(dataset: Dataset, first: pd.DataFrame, second: pd.DataFrame, iou: np.ndarray) -> pd.DataFrame:
-    """A per-pair list: both labels with class, box and ``source``, and their IoU."""
-    a = label_table(dataset, first)
-    b = label_table(dataset, second)
-    table = pd.DataFrame({"image": a["image"]})
-    for suffix, part in (("a", a), ("b", b)):
-        for col in ("class_name", "x", "y", "w", "h", "source"):
-            table[f"{col}_{suffix}"] = part[col].to_numpy()
-    table["iou"] = np.round(np.asarray(iou, dtype=np.float64), 4)
-    return table
-
-
-def image_file(dataset: Dataset, path: str) -> str:
-    """The file behind ``images.path``: loaders store paths that open as they are (absolute,
-    or relative to the working directory when the dataset root was given relative); a
-    path that does not is tried under the dataset root."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return path
-    return str(dataset.root / path)
-
-
-def pair_examples(table: pd.DataFrame) -> tuple[str, ...]:
-    """The first pairs of a :func:`pair_table` as ``source [class] ~ source [class] IoU`` text."""
-    head = table.head(MAX_EXAMPLES)
-    return tuple(
-        f"{sa} [{ca}] ~ {sb} [{cb}] IoU {iou:.2f}"
-        for sa, ca, sb, cb, iou in zip(
-            head["source_a"],
-            head["class_name_a"],
-            head["source_b"],
-            head["class_name_b"],
-            head["iou"],
-            strict=True,
-        )
-    )
 
 
 def _sorted_pair_table(
@@ -453,7 +415,7 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
     xywh = picked[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
     for image_id in np.unique(image_ids):  # a loop over image files, not boxes
         mine = positions[image_ids == image_id]
-        path = image_file(dataset, str(paths.loc[image_id]))
+        path = str(paths.loc[image_id])
         try:
             with Image.open(path) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")

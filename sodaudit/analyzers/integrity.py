@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
-from sodaudit.analyzers.class_overlap import image_file, pair_examples, pair_table
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table, pair_examples, pair_table
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
@@ -417,7 +416,7 @@ def _deep_decode(dataset: Dataset, config: Config, result: AnalyzerResult) -> di
         return {}
     start = time.perf_counter()
     images = _readable(dataset)
-    paths = [image_file(dataset, str(p)) for p in images["path"]]
+    paths = [str(p) for p in images["path"]]
     # Pillow's decoders release the GIL, so threads decode in parallel; a loop over files.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         errors = list(pool.map(_decode_error, paths))
@@ -464,7 +463,7 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     by_path: dict[str, str | None] = {}
     hashes = []
     for path in images["path"].astype(str):  # a loop over files; each file is read once
-        full = image_file(dataset, path)
+        full = path
         if full not in by_path:
             try:
                 by_path[full] = _file_hash(full)

@@ -1,0 +1,81 @@
+"""Config overrides are type-checked, unknown keys fail naming the key, and `sodaudit config`
+prints every threshold as TOML that reads back to the same values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sodaudit.config import Config
+from sodaudit.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("assignment", "getter", "expected"),
+    [
+        ("imgsz=1024", lambda c: c.imgsz, 1024),
+        ("model=yolov5", lambda c: c.model, "yolov5"),
+        ("subthreshold.min_side_model_px=4", lambda c: c.subthreshold.min_side_model_px, 4.0),
+        ("subthreshold.min_area_share=0.001", lambda c: c.subthreshold.min_area_share, 0.001),
+        ("subthreshold.min_area_share=null", lambda c: c.subthreshold.min_area_share, None),
+        ("sizes.quantiles=[50, 90]", lambda c: c.sizes.quantiles, (50.0, 90.0)),
+        ('sizes.max_det_caps=[["X", 5]]', lambda c: c.sizes.max_det_caps, (("X", 5),)),
+        ("deep=true", lambda c: c.deep, True),
+    ],
+)
+def test_overrides_are_parsed_and_typed(assignment, getter, expected):
+    assert getter(Config().with_overrides([assignment])) == expected
+
+
+@pytest.mark.parametrize(
+    ("assignment", "needle"),
+    [
+        ("imgsz=big", "'imgsz' expects int"),
+        ("nope=1", "Unknown config key 'nope'"),
+        ("sizes.nope=1", "Unknown config key 'sizes.nope'"),
+        ("sizes=1", "is a section"),
+        ("sizes.heatmap_bins=1.5", "'sizes.heatmap_bins' expects int"),
+        ("deep=1", "'deep' expects bool"),
+        ("model=resnet", "Unknown model 'resnet'"),
+        ("imgsz", "Expected key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(assignment, needle):
+    with pytest.raises(ConfigError, match=needle):
+        Config().with_overrides([assignment])
+
+
+def test_config_command_prints_toml_that_reads_back():
+    tomllib = pytest.importorskip("tomllib")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sodaudit", "config", "--set", "anchors.num_anchors=12"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = tomllib.loads(proc.stdout)
+    assert data["imgsz"] == 640
+    assert data["anchors"]["num_anchors"] == 12
+    assert data["subthreshold"]["min_side_model_px"] == 3.0
+    assert "min_area_share" not in data["subthreshold"]  # unset: a comment
+    assert "# min_area_share = (not set)" in proc.stdout
+    rebuilt = Config().with_overrides(
+        f"{section}.{key}={value!r}".replace("'", '"').replace("(", "[").replace(")", "]")
+        for section, table in data.items()
+        if isinstance(table, dict)
+        for key, value in table.items()
+    )
+    assert rebuilt.anchors.num_anchors == 12
+    assert rebuilt.sizes == Config().sizes
+
+
+def test_bad_set_on_the_command_line_exits_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sodaudit", "run", str(tmp_path), "--set", "imgsz=x"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "sodaudit: error: Config key 'imgsz' expects int, got 'x'."
