@@ -11,8 +11,10 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
 
 from sodaudit.errors import ConfigError
+from sodaudit.findings import RULE_SEVERITIES, Rule
 from sodaudit.models import MODELS
 
 DEFAULT_IMGSZ = 640
@@ -166,6 +168,8 @@ class Config:
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    rules: dict[str, Rule] = field(default_factory=dict)
+    """Per finding code: ``{severity, threshold}`` overrides (see ``findings.apply_rules``)."""
 
     def __post_init__(self) -> None:
         if self.imgsz <= 0 or self.imgsz > 16384:
@@ -178,12 +182,62 @@ class Config:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def with_rule(self, code: str, severity: object = None, threshold: object = None) -> Config:
+        """A copy with the rule for ``code`` set (``None`` keeps that part as it is)."""
+        current = self.rules.get(code)
+        sev = severity if severity is not None else (current.severity if current else None)
+        if sev not in RULE_SEVERITIES:
+            raise ConfigError(
+                f"Config key 'rules.{code}.severity' expects one of {', '.join(RULE_SEVERITIES)}, "
+                f"got {sev!r}."
+            )
+        thr = current.threshold if current and threshold is None else threshold
+        if thr is not None:
+            thr = check_type(thr, float, f"rules.{code}.threshold")
+        return replace(self, rules={**self.rules, code: Rule(str(sev), thr)})
+
+    def with_mapping(self, data: dict[str, object], origin: str = "") -> Config:
+        """Apply a parsed config document (TOML tables as dicts); unknown keys name the file."""
+        config = self
+        where = f" in {origin}" if origin else ""
+        for key, value in data.items():
+            if key == "rules":
+                if not isinstance(value, dict):
+                    raise ConfigError(f"Config key 'rules'{where} must be a table of finding codes.")
+                for code, rule in value.items():
+                    if not isinstance(rule, dict) or set(rule) - {"severity", "threshold"}:
+                        raise ConfigError(
+                            f"Config key 'rules.{code}'{where} must be a table with severity and "
+                            "optionally threshold."
+                        )
+                    try:
+                        config = config.with_rule(code, rule.get("severity"), rule.get("threshold"))
+                    except ConfigError as err:
+                        raise ConfigError(str(err).rstrip(".") + f"{where}.") from None
+            elif isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    config = config._set_located(f"{key}.{sub}", sub_value, where)
+            else:
+                config = config._set_located(key, value, where)
+        return config
+
+    def _set_located(self, key: str, value: object, where: str) -> Config:
+        try:
+            return self.set(key, value)
+        except ConfigError as err:
+            raise ConfigError(str(err).rstrip(".") + f"{where}.") from None
+
     def to_toml(self) -> str:
         """The effective configuration as TOML (``sodaudit config``); unset keys are comments."""
         top, sections = [], []
         for f in fields(self):
             value = getattr(self, f.name)
-            if is_dataclass(value):
+            if f.name == "rules":
+                for code, rule in value.items():
+                    sections.append(f"\n[rules.{json.dumps(code)}]")
+                    sections.append(_toml_line("severity", rule.severity))
+                    sections.append(_toml_line("threshold", rule.threshold))
+            elif is_dataclass(value):
                 sections.append(f"\n[{f.name}]")
                 sections += [_toml_line(g.name, getattr(value, g.name)) for g in fields(value)]
             else:
@@ -215,6 +269,13 @@ class Config:
     def set(self, dotted_key: str, value: object) -> Config:
         """A copy with one (possibly nested) key set to a type-checked value."""
         head, _, rest = dotted_key.partition(".")
+        if head == "rules":  # rules.<code with dots>.severity|threshold
+            code, _, part = rest.rpartition(".")
+            if not code or part not in ("severity", "threshold"):
+                raise ConfigError(
+                    f"Config key {dotted_key!r}: use rules.<finding code>.severity or .threshold."
+                )
+            return self.with_rule(code, **{part: value})
         hints = typing.get_type_hints(type(self))
         if head not in hints:
             raise ConfigError(f"Unknown config key {dotted_key!r}.")
@@ -297,3 +358,62 @@ def check_type(value: object, hint: object, key: str) -> object:
 
 def _type_name(hint: object) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+CONFIG_FILE = "sodaudit.toml"
+
+
+def read_toml(path: Path) -> dict[str, object]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as err:
+        raise ConfigError(f"Cannot read config file {path}: {err.strerror or err}.") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"Config file {path} is not valid TOML: {err}.") from None
+
+
+def discover(dataset: Path | None, cwd: Path, explicit: Path | None = None) -> list[tuple[Path, dict]]:
+    """Config documents in precedence order, lowest first.
+
+    With ``--config FILE`` only that file is read. Otherwise: ``[tool.sodaudit]`` in
+    ``./pyproject.toml``, then ``./sodaudit.toml``, then ``sodaudit.toml`` in the dataset
+    folder (the most specific wins). Command-line options and ``--set`` come on top.
+    """
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"Config file {explicit} does not exist.")
+        data = read_toml(explicit)
+        if explicit.name == "pyproject.toml":
+            data = data.get("tool", {}).get("sodaudit", {})
+        return [(explicit, data)]
+    found: list[tuple[Path, dict]] = []
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        section = read_toml(pyproject).get("tool", {}).get("sodaudit")
+        if isinstance(section, dict):
+            found.append((pyproject, section))
+    candidates = [cwd / CONFIG_FILE]
+    if dataset is not None:
+        folder = dataset if dataset.is_dir() else dataset.parent
+        candidates.append(folder / CONFIG_FILE)
+    seen: set[Path] = set()
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() not in seen:
+            seen.add(candidate.resolve())
+            found.append((candidate, read_toml(candidate)))
+    return found
+
+
+def load_config(dataset: Path | None, cwd: Path, explicit: Path | None = None) -> tuple[Config, list[Path]]:
+    """Defaults overlaid with every discovered config document; also returns the files used."""
+    config = Config()
+    used = []
+    for path, data in discover(dataset, cwd, explicit):
+        config = config.with_mapping(data, str(path))
+        used.append(path)
+    return config, used

@@ -8,7 +8,7 @@ every renderer only shows it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
@@ -78,6 +78,45 @@ def gate(findings: Iterable[Finding], fail_on: str) -> GateResult:
     floor = Severity(fail_on).rank
     failed = tuple(dict.fromkeys(f.code for f in findings if f.severity.rank >= floor))
     return GateResult(not failed, fail_on, failed)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A per-code override from config: a severity, and optionally a threshold on the value.
+
+    With a threshold, a finding whose ``value`` is above it gets ``severity``; at or below it
+    the finding is kept as a note (info). ``severity = "off"`` drops the code from the report.
+    """
+
+    severity: str
+    threshold: float | None = None
+
+
+RULE_SEVERITIES = ("info", "warning", "error", "off")
+
+
+def apply_rules(findings: Iterable[Finding], rules: dict[str, Rule]) -> list[Finding]:
+    """Findings with the configured severities; codes set to ``off`` are removed."""
+    out = []
+    for finding in findings:
+        rule = rules.get(finding.code)
+        if rule is None:
+            out.append(finding)
+            continue
+        if rule.severity == "off":
+            continue
+        if rule.threshold is None:
+            out.append(replace(finding, severity=Severity(rule.severity)))
+            continue
+        above = finding.value is not None and finding.value > rule.threshold
+        out.append(
+            replace(
+                finding,
+                severity=Severity(rule.severity) if above else Severity.INFO,
+                threshold=rule.threshold,
+            )
+        )
+    return out
 
 
 def sort_findings(findings: Sequence[Finding]) -> list[Finding]:

@@ -18,7 +18,7 @@ from sodaudit import __version__
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import Finding, GateResult, gate, sort_findings
+from sodaudit.findings import Finding, GateResult, apply_rules, gate, sort_findings
 
 SCHEMA_VERSION = "1.0"
 TOP_IMAGE_SIZES = 5
@@ -36,7 +36,8 @@ class AuditReport:
 
     @classmethod
     def build(cls, dataset: Dataset, config: Config, analyzers: dict[str, AnalyzerResult]) -> AuditReport:
-        findings = sort_findings([f for result in analyzers.values() for f in result.findings])
+        found = [f for result in analyzers.values() for f in result.findings]
+        findings = sort_findings(apply_rules(found, config.rules))
         return cls(dataset, config, analyzers, findings, gate(findings, config.fail_on))
 
     @property
