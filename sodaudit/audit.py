@@ -11,9 +11,24 @@ from sodaudit.report import AuditReport
 
 
 def audit(
-    path: str | Path, *, format: str = "auto", config: Config | None = None, **overrides: object
+    path: str | Path,
+    *,
+    format: str = "auto",
+    config: Config | None = None,
+    baseline: str | Path | None = None,
+    **overrides: object,
 ) -> AuditReport:
-    """Audit the dataset at ``path``; keyword overrides are config keys (``imgsz=1024``)."""
+    """Audit the dataset at ``path``; keyword overrides are config keys (``imgsz=1024``).
+
+    With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
+    """
     config = (config or Config()).updated(**overrides)
     dataset = load(path, format, imgsz=config.imgsz)
-    return AuditReport.build(dataset, config, run_all(dataset, config))
+    results = run_all(dataset, config)
+    report = AuditReport.build(dataset, config, results)
+    if baseline is not None:
+        from sodaudit.baseline import NAME, compare, read_baseline
+
+        results[NAME] = compare(report.to_dict(), read_baseline(Path(baseline)), config)
+        report = AuditReport.build(dataset, config, results)
+    return report

@@ -152,6 +152,22 @@ class RecommendConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """Tolerances for ``--baseline``: how far a tracked number may move before it regresses."""
+
+    invalid_boxes: int = 0
+    """New invalid boxes (NaN, zero size) allowed beyond the baseline's count."""
+    load_issues: int = 0
+    """New load issues (unreadable rows, orphans, ...) allowed beyond the baseline's count."""
+    subthreshold_share: float = 0.01
+    """Rise allowed in the share of sub-threshold labels (absolute, 0.01 = one point)."""
+    bpr: float = 0.005
+    """Drop allowed in the YOLOv5 best possible recall."""
+    split_drift: float = 0.05
+    """Rise allowed in the largest KS statistic between train and another split."""
+
+
+@dataclass(frozen=True)
 class Config:
     imgsz: int = DEFAULT_IMGSZ
     model: str = DEFAULT_MODEL
@@ -168,6 +184,7 @@ class Config:
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     rules: dict[str, Rule] = field(default_factory=dict)
     """Per finding code: ``{severity, threshold}`` overrides (see ``findings.apply_rules``)."""
 
