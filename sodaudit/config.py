@@ -37,6 +37,7 @@ class IntegrityConfig:
 @dataclass(frozen=True)
 class SizesConfig:
     quantiles: tuple[float, ...] = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+    """Percentiles reported for every size distribution."""
     max_det_caps: tuple[tuple[str, int], ...] = (
         ("COCOeval", 100),
         ("YOLO", 300),
@@ -47,6 +48,7 @@ class SizesConfig:
     relative_area_bounds: tuple[float, ...] = (0.0001, 0.001, 0.01)
     """Bucket bounds of the ``relative`` preset, as shares of the image area."""
     heatmap_bins: int = 32
+    """Cells per side of the box-centre heatmap."""
     mostly_small_share: float = 0.5
     """Share of boxes COCO-small at model input above which ``sizes.mostly_small`` is reported."""
     extreme_aspect: float = 4.0
@@ -58,6 +60,7 @@ class SizesConfig:
 @dataclass(frozen=True)
 class SubthresholdConfig:
     min_side_native_px: float = 2.0
+    """Labels with a side below this many native pixels are sub-threshold."""
     min_side_model_px: float = 3.0
     """3 px at imgsz matches the well-known YOLOv5 warning ``N of M labels are < 3 pixels``."""
     min_area_share: float | None = None
@@ -65,6 +68,7 @@ class SubthresholdConfig:
     review_screen_px: float = 32.0
     """On-screen size a reviewer needs to judge a label; zoom = this / box size."""
     zoom_flag: float = 4.0
+    """Zoom factor from which a label counts as hard to review."""
     warn_share: float = 0.01
     """Share of sub-threshold labels above which the finding is a warning (else info)."""
     class_mostly_share: float = 0.5
@@ -74,7 +78,9 @@ class SubthresholdConfig:
 @dataclass(frozen=True)
 class ClassOverlapConfig:
     cross_class_iou: float = 0.7
+    """Two boxes of different classes overlapping at least this much: one object labelled twice."""
     nms_iou: float = 0.7
+    """NMS IoU: same-class ground truth overlapping more than this would be suppressed."""
     separability_px: float = 12.0
     """Both classes' median size at imgsz below this: too small to tell apart."""
     colocation_share: float = 0.3
@@ -89,6 +95,7 @@ class ClassOverlapConfig:
     max_merge_candidates: int = 50
     """Merge candidates reported as findings (and tested on pixels); all are in the table."""
     max_crops_per_class: int = 200
+    """Crops read per class for the appearance test (--pixels)."""
     separable_balanced_accuracy: float = 0.6
     """Crop classifier balanced accuracy below this: the two classes look alike (0.5 = chance)."""
 
@@ -96,11 +103,15 @@ class ClassOverlapConfig:
 @dataclass(frozen=True)
 class AnchorsConfig:
     ratio_thr: float = 4.0
+    """YOLOv5 ratio rule: an anchor fits a box when w and h are within this factor."""
     bpr_warn: float = 0.98
+    """Best possible recall below which the anchors are reported."""
     num_anchors: int = 9
+    """Anchors to suggest (k-means)."""
     evolve_generations: int = 0
     """0: k-means only; >0: evolutionary refinement of the k-means anchors."""
     seed: int = 0
+    """Seed for k-means and evolution, so suggestions are reproducible."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class RecommendConfig:
     overlap_quantile: float = 99.0
     """Tile overlap covers this percentile of the objects' long side."""
     max_overlap: float = 0.5
+    """Cap on the tile overlap ratio."""
     tile_min_area_ratio: float = 0.1
     """Slicing tools drop a cut box whose visible part is below this share of its area."""
     p2_share: float = 0.1
@@ -145,6 +157,7 @@ class RecommendConfig:
     oversample_target_share: float = 0.5
     """Share of sampled images with small objects that oversampling aims for."""
     augment_min_side_px: float = 2.0
+    """Minimum side a box must keep after scale augmentation (a common trainer filter)."""
     augment_min_scale: float = 0.5
     """Scale augmentation down to this factor; boxes then below augment_min_side_px are dropped."""
     coco_reference: tuple[float, float, float] = (0.41, 0.34, 0.24)
@@ -170,8 +183,12 @@ class BaselineConfig:
 @dataclass(frozen=True)
 class Config:
     imgsz: int = DEFAULT_IMGSZ
+    """Model input size: images are letterboxed so their long side is imgsz."""
     model: str = DEFAULT_MODEL
+    """Model preset (strides, anchors, assigner): yolov5, yolov8, yolo11, yolov8-p2, retinanet,
+    faster-rcnn or fcos."""
     fail_on: str = DEFAULT_FAIL_ON
+    """Lowest finding severity that fails the gate (exit code 1): error, warning or never."""
     deep: bool = False
     """Decode every image to find corrupt ones (default: headers only)."""
     pixels: bool = False
@@ -244,9 +261,17 @@ class Config:
         except ConfigError as err:
             raise ConfigError(str(err).rstrip(".") + f"{where}.") from None
 
-    def to_toml(self) -> str:
-        """The effective configuration as TOML (``sodaudit config``); unset keys are comments."""
+    def to_toml(self, comments: bool = False) -> str:
+        """The configuration as TOML (``sodaudit config``); unset keys are comments.
+
+        With ``comments``, each key is preceded by its documentation (``sodaudit init``).
+        """
+        docs = field_docs() if comments else {}
         top, sections = [], []
+
+        def doc(key: str) -> list[str]:
+            return [f"# {line}" for line in docs.get(key, "").splitlines() if line.strip()]
+
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name == "rules":
@@ -256,8 +281,11 @@ class Config:
                     sections.append(_toml_line("threshold", rule.threshold))
             elif is_dataclass(value):
                 sections.append(f"\n[{f.name}]")
-                sections += [_toml_line(g.name, getattr(value, g.name)) for g in fields(value)]
+                for g in fields(value):
+                    sections += doc(f"{f.name}.{g.name}")
+                    sections.append(_toml_line(g.name, getattr(value, g.name)))
             else:
+                top += doc(f.name)
                 top.append(_toml_line(f.name, value))
         return "\n".join(top + sections) + "\n"
 
@@ -311,6 +339,34 @@ def _set_in_section(section: object, key: str, value: object, dotted_key: str) -
     if key not in hints:
         raise ConfigError(f"Unknown config key {dotted_key!r}.")
     return replace(section, **{key: check_type(value, hints[key], dotted_key)})
+
+
+def field_docs() -> dict[str, str]:
+    """The docstring under each config field (``sizes.heatmap_bins`` -> text), read from this
+    module's source so the documentation is written once, next to the default."""
+    import ast
+    import inspect
+    import itertools
+    import sys
+
+    tree = ast.parse(inspect.getsource(sys.modules[__name__]))
+    sections = {f.type if isinstance(f.type, str) else f.type.__name__: f.name for f in fields(Config)}
+    docs: dict[str, str] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        prefix = "" if node.name == "Config" else sections.get(node.name, node.name) + "."
+        body = node.body
+        for stmt, nxt in itertools.pairwise(body):
+            if (
+                isinstance(stmt, ast.AnnAssign)
+                and isinstance(stmt.target, ast.Name)
+                and isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[prefix + stmt.target.id] = inspect.cleandoc(nxt.value.value)
+    return docs
 
 
 def _toml_line(key: str, value: object) -> str:

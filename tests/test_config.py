@@ -79,3 +79,22 @@ def test_bad_set_on_the_command_line_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "sodaudit: error: Config key 'imgsz' expects int, got 'x'."
+
+
+def test_every_config_key_is_documented_for_init():
+    """`sodaudit init` writes each key with its documentation: none may be missing."""
+    from dataclasses import fields, is_dataclass
+
+    from sodaudit.config import field_docs
+
+    docs, config = field_docs(), Config()
+    keys = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_dataclass(value):
+            keys += [f"{f.name}.{g.name}" for g in fields(value)]
+        elif f.name != "rules":
+            keys.append(f.name)
+    assert [k for k in keys if k not in docs] == []
+    text = config.to_toml(comments=True)
+    assert "# Model input size: images are letterboxed" in text
