@@ -33,7 +33,7 @@ STYLE = {
     "car": (10, 30, 0.45, (190, 45, 40)),
     "truck": (20, 60, 0.38, (225, 225, 215)),
     "person": (2, 10, 0.85, (45, 55, 110)),
-    "bicycle": (4, 12, 0.5, (30, 30, 35)),
+    "bicycle": (2, 10, 0.85, (30, 30, 35)),  # person look-alike in size and shape
     "boat": (15, 50, 0.35, (238, 238, 232)),
 }
 # Objects per class (min, max) in each kind of scene.

@@ -78,6 +78,20 @@ def cli() -> None:
 @click.option(
     "--pixels", is_flag=True, help="Run pixel analyses (appearance separability of look-alike classes)."
 )
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write a Markdown summary to FILE (it is always appended to $GITHUB_STEP_SUMMARY when set).",
+)
+@click.option(
+    "--export-boxes",
+    "export_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the canonical box table to FILE: CSV, or Parquet when FILE ends in .parquet (needs pyarrow).",
+)
 @SET_OPTION
 def run(
     path: Path,
@@ -88,6 +102,8 @@ def run(
     fail_on: str,
     deep: bool,
     pixels: bool,
+    markdown_path: Path | None,
+    export_path: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
     """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report.
@@ -96,17 +112,50 @@ def run(
     their defaults.
     """
     from sodaudit.audit import audit
-    from sodaudit.render.html import write_html
-    from sodaudit.render.json import write_json
-    from sodaudit.render.terminal import summary
+    from sodaudit.render.terminal import Progress, summary
 
     config = Config(imgsz=imgsz, model=model, fail_on=fail_on, deep=deep, pixels=pixels)
     config = config.with_overrides(assignments)
-    report = audit(path, format=fmt, config=config)
-    out = _output_dir(report.dataset.root, out_dir)
-    written = [write_json(report, out / "report.json"), write_html(report, out / "report.html")]
+    _check_export_path(export_path)
+    with Progress(f"auditing {path}") as progress:
+        report = audit(path, format=fmt, config=config)
+        out = _output_dir(report.dataset.root, out_dir)
+        progress.step("writing the report")
+        written = _write_outputs(report, out, markdown_path, export_path)
     click.echo(summary(report, written))
     raise SystemExit(0 if report.passed else 1)
+
+
+def _check_export_path(export_path: Path | None) -> None:
+    """Fail before the (possibly long) audit, not after it."""
+    if export_path is None or export_path.suffix.lower() != ".parquet":
+        return
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise SodauditError(
+            f"--export-boxes {export_path}: writing Parquet needs pyarrow (pip install pyarrow); "
+            "use a .csv file name instead."
+        ) from None
+
+
+def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: Path | None) -> list[Path]:
+    """report.json, report.html, the per-label CSV files, and the optional Markdown and box table.
+    Only the two reports and the extras the user asked for are listed; the CSV folder once."""
+    from sodaudit.render.html import write_html
+    from sodaudit.render.json import write_json
+    from sodaudit.render.markdown import write_markdown
+    from sodaudit.render.tables import export_boxes, write_tables
+
+    written = [write_json(report, out / "report.json")]
+    html = write_html(report, out / "report.html")
+    written.append(html)
+    if write_tables(report, out):
+        written.append(out / "tables")
+    written += write_markdown(report, markdown_path, html_path=html)
+    if export_path is not None:
+        written.append(export_boxes(report.dataset, export_path))
+    return written
 
 
 @cli.command("config")

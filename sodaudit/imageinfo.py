@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import imagesize
@@ -33,9 +32,6 @@ IMAGE_EXTENSIONS = frozenset(
         ".avif",
     }
 )
-PARALLEL_MIN_FILES = 4000
-"""Below this many files a thread pool costs more than it saves (measured on 2 cores)."""
-
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 """EXIF orientations that swap width and height (imagesize swaps them itself)."""
@@ -86,8 +82,10 @@ def _pillow_header(path: str) -> ImageHeader:
 
 
 def read_headers(paths: Sequence[str]) -> list[ImageHeader]:
-    """Headers of many images; in a thread pool when there are enough to pay for it."""
-    if len(paths) < PARALLEL_MIN_FILES:
-        return [read_header(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        return list(pool.map(read_header, paths, chunksize=256))
+    """Headers of many images, one after the other.
+
+    A header read is a few small syscalls; with a warm page cache a thread pool made them
+    1.7-2x slower here (20,000 JPEGs on 2 cores: 1.2-1.5 s threaded, 0.72 s in a plain loop), and
+    4-13x slower in earlier measurements, because the GIL hand-offs cost more than the reads.
+    """
+    return [read_header(p) for p in paths]

@@ -36,13 +36,43 @@ class AuditReport:
 
     @classmethod
     def build(cls, dataset: Dataset, config: Config, analyzers: dict[str, AnalyzerResult]) -> AuditReport:
+        from sodaudit.recommend import recommend
+
         found = [f for result in analyzers.values() for f in result.findings]
         findings = sort_findings(apply_rules(found, config.rules))
-        return cls(dataset, config, analyzers, findings, gate(findings, config.fail_on))
+        recommendations = [r.to_dict() for r in recommend(dataset, config, analyzers)]
+        return cls(dataset, config, analyzers, findings, gate(findings, config.fail_on), recommendations)
 
     @property
     def passed(self) -> bool:
         return self.gate.passed
+
+    def to_json(self) -> str:
+        """report.json as a string (renderers are imported here: they import this module)."""
+        from sodaudit.render.json import to_json
+
+        return to_json(self)
+
+    def to_html(self) -> str:
+        """report.html as a string: one self-contained page."""
+        from sodaudit.render.html import to_html
+
+        return to_html(self)
+
+    def to_markdown(self) -> str:
+        """The Markdown summary that CI systems show."""
+        from sodaudit.render.markdown import to_markdown
+
+        return to_markdown(self)
+
+    def _repr_html_(self) -> str:
+        """Notebooks: the report in a sandboxed frame, so its CSS cannot leak into the notebook."""
+        from html import escape
+
+        return (
+            '<iframe sandbox="allow-scripts" style="width:100%;height:720px;border:1px solid #d0d7de" '
+            f'srcdoc="{escape(self.to_html(), quote=True)}"></iframe>'
+        )
 
     def dataset_card(self) -> dict[str, Any]:
         ds = self.dataset

@@ -38,3 +38,7 @@ TINYPERSON = SizePreset(
     ("below_2", "tiny1", "tiny2", "tiny3", "small", "other"),
 )
 SIZE_PRESETS = {p.name: p for p in (COCO, AITOD, TINYPERSON)}
+
+SIZE_TOLERANCE_PX = 1e-3
+"""A size within this of a pixel threshold counts as reaching it: YOLO's normalised text keeps
+about 1e-5 px of a box, so an exact 2 px box may read back as 1.999998 px."""

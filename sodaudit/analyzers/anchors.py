@@ -52,6 +52,9 @@ EVOLVE_SIGMA = 0.1
 """YOLOv5's mutation probability and sigma for the anchor evolution."""
 MIN_ANCHOR_PX = 2.0
 """Evolved anchors are clipped to at least this size, as in YOLOv5."""
+_BLOCK = 1 << 15
+"""Boxes per block in the per-anchor loops: a block's columns stay in the CPU cache while every
+anchor is applied to it, instead of streaming COCO-scale columns from memory once per anchor."""
 _KMEANS_RNG_KW = "rng" if "rng" in inspect.signature(kmeans2).parameters else "seed"
 """scipy >= 1.15 calls the generator ``rng``; older versions call it ``seed``."""
 
@@ -116,12 +119,15 @@ def ratio_match(wh: np.ndarray, anchors: np.ndarray, thr: float) -> tuple[np.nda
     count = np.zeros(n, dtype=np.int64)
     best = np.zeros(n, dtype=np.float64)
     inv = 1.0 / thr
-    for aw, ah in anchors:
-        rw = wh[:, 0] / aw
-        rh = wh[:, 1] / ah
-        m = np.minimum(np.minimum(rw, 1.0 / rw), np.minimum(rh, 1.0 / rh))
-        count += m > inv
-        np.maximum(best, m, out=best)
+    for lo in range(0, n, _BLOCK):  # blocks that stay in cache across all anchors
+        w, h = wh[lo : lo + _BLOCK, 0], wh[lo : lo + _BLOCK, 1]
+        c, b = count[lo : lo + _BLOCK], best[lo : lo + _BLOCK]
+        for aw, ah in anchors:
+            rw = w / aw
+            rh = h / ah
+            m = np.minimum(np.minimum(rw, 1.0 / rw), np.minimum(rh, 1.0 / rh))
+            c += m > inv
+            np.maximum(b, m, out=b)
     return count, best
 
 
@@ -138,19 +144,35 @@ def best_grid_iou(rows: pd.DataFrame, preset: ModelPreset, imgsz: int) -> np.nda
     single boxes, not the distribution.
     """
     scale = rows["scale"].to_numpy(dtype=np.float64)
-    w = rows["w_model"].to_numpy(dtype=np.float64)
-    h = rows["h_model"].to_numpy(dtype=np.float64)
-    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
-    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
+    w_all = rows["w_model"].to_numpy(dtype=np.float64)
+    h_all = rows["h_model"].to_numpy(dtype=np.float64)
+    x_all = rows["x"].to_numpy(dtype=np.float64) * scale
+    y_all = rows["y"].to_numpy(dtype=np.float64) * scale
+    best = np.zeros(len(rows), dtype=np.float64)
+    for lo in range(0, len(rows), _BLOCK):  # blocks that stay in cache across all anchors
+        sl = slice(lo, lo + _BLOCK)
+        _best_grid_iou_block(w_all[sl], h_all[sl], x_all[sl], y_all[sl], preset, imgsz, best[sl])
+    return best
+
+
+def _best_grid_iou_block(
+    w: np.ndarray,
+    h: np.ndarray,
+    x0: np.ndarray,
+    y0: np.ndarray,
+    preset: ModelPreset,
+    imgsz: int,
+    best: np.ndarray,
+) -> None:
+    """:func:`best_grid_iou` for one block of boxes, written into ``best``."""
     cx, cy = x0 + w / 2, y0 + h / 2
     area = w * h
-    best = np.zeros(len(rows), dtype=np.float64)
     for level, stride in zip(preset.anchors, preset.strides, strict=True):
         cells = max(math.ceil(imgsz / stride), 1)
         # distance from the box centre to the nearest grid centre, per axis
         dx = np.abs(cx - (np.clip(np.floor(cx / stride), 0, cells - 1) + 0.5) * stride)
         dy = np.abs(cy - (np.clip(np.floor(cy / stride), 0, cells - 1) + 0.5) * stride)
-        for aw, ah in level:  # one anchor at a time: 1-D arrays stay in cache
+        for aw, ah in level:
             # overlap of intervals of lengths p, q with centres d apart: min(p, q, (p+q)/2 - d)
             ix = np.minimum(w, aw)
             np.minimum(ix, (w + aw) / 2 - dx, out=ix)
@@ -163,7 +185,6 @@ def best_grid_iou(rows: pd.DataFrame, preset: ModelPreset, imgsz: int) -> np.nda
             union -= ix
             ix /= union
             np.maximum(best, ix, out=best)
-    return best
 
 
 # --- stats ----------------------------------------------------------------------------------

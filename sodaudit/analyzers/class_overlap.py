@@ -275,10 +275,15 @@ def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
 def _sorted_samples(values: np.ndarray, codes: np.ndarray, k: int) -> list[np.ndarray]:
     """Per class, its finite values sorted; thinned to KS_MAX_SAMPLES evenly spaced quantiles."""
     ok = np.isfinite(values)
-    order = np.lexsort((values[ok], codes[ok]))
-    cuts = np.searchsorted(codes[ok][order], np.arange(k + 1))
+    vals, cls = values[ok], codes[ok]
+    # Sort by value, then stably by class: the same values as a lexsort, several times faster
+    # (a stable sort of small integers is a radix sort).
+    by_value = np.argsort(vals)
+    small = cls.astype(np.int16) if k < np.iinfo(np.int16).max else cls
+    order = by_value[np.argsort(small[by_value], kind="stable")]
+    cuts = np.searchsorted(cls[order], np.arange(k + 1))
     out = []
-    for part in np.split(values[ok][order], cuts[1:-1]):
+    for part in np.split(vals[order], cuts[1:-1]):
         if len(part) > KS_MAX_SAMPLES:
             part = part[np.linspace(0, len(part) - 1, KS_MAX_SAMPLES).round().astype(np.int64)]
         out.append(part)

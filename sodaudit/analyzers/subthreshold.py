@@ -18,6 +18,7 @@ from sodaudit.analyzers.sizes import quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 NAME = "subthreshold"
 
@@ -43,12 +44,12 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         rules: dict[str, tuple[float, np.ndarray]] = {
             "min_side_native": (
                 cfg.min_side_native_px,
-                sel["short_side"].to_numpy() < cfg.min_side_native_px,
+                sel["short_side"].to_numpy() < cfg.min_side_native_px - SIZE_TOLERANCE_PX,
             ),
             "min_side_model": (
                 cfg.min_side_model_px,
-                (sel["w_model"].to_numpy() < cfg.min_side_model_px)
-                | (sel["h_model"].to_numpy() < cfg.min_side_model_px),
+                (sel["w_model"].to_numpy() < cfg.min_side_model_px - SIZE_TOLERANCE_PX)
+                | (sel["h_model"].to_numpy() < cfg.min_side_model_px - SIZE_TOLERANCE_PX),
             ),
         }
         if cfg.min_area_share is not None:

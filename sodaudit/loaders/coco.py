@@ -16,6 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import msgspec
@@ -270,7 +271,7 @@ def _read(json_path: Path, rel: str) -> _Parsed:
         )
         _check_int64(parsed)
         return parsed
-    except (msgspec.DecodeError, OverflowError):
+    except (msgspec.DecodeError, OverflowError, UnicodeDecodeError):  # bad UTF-8 inside a string
         pass
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -477,8 +478,14 @@ def _tables(
     images["split"] = split
     images["source_file"] = rel
 
-    bbox = np.array([a.bbox for a in anns], dtype=np.float64).reshape(len(anns), 4)
-    ann_ids = pd.Series(pd.array([a.id for a in anns], dtype="Int64"))
+    # fromiter over a flat chain is several times faster than np.array of 860k tuples
+    bbox = np.fromiter(chain.from_iterable(a.bbox for a in anns), np.float64, 4 * len(anns))
+    bbox = bbox.reshape(len(anns), 4)
+    raw_ids = [a.id for a in anns]
+    if None in raw_ids:
+        ann_ids = pd.Series(pd.array(raw_ids, dtype="Int64"))
+    else:
+        ann_ids = pd.Series(np.array(raw_ids, dtype=np.int64))
     coco_image = np.array([a.image_id for a in anns], dtype=np.int64)
     line = np.array(parsed.annotation_index, dtype=np.int64)
     dup = (ann_ids.notna() & ann_ids.duplicated()).to_numpy()
@@ -558,7 +565,15 @@ def _locate(
     images: pd.DataFrame, folder: Path | None, root: Path, rel: str, listings: dict, issues: list
 ) -> None:
     """Set ``path`` and ``status`` from folder listings; unsafe names never get a path."""
-    paths = [_safe_path(folder or root, root, n) for n in images["file_name"]]
+    base = os.path.normpath(folder or root)
+    prefix = base.rstrip(os.sep) + os.sep
+    # A plain name (no separator, drive, or dots-only) joins without normpath: one concat each.
+    paths = [
+        prefix + n
+        if "/" not in n and "\\" not in n and ":" not in n and n.strip(".")
+        else _safe_path(folder or root, root, n)
+        for n in images["file_name"].tolist()
+    ]
     unsafe = [p is None for p in paths]
     issues += [
         LoadIssue(
@@ -567,7 +582,7 @@ def _locate(
             f"file_name {_short(name)} names no file inside the dataset folder; not looked at",
             key=f"images[{i}]",
         )
-        for name, i, bad in zip(images["file_name"], images["index"], unsafe, strict=True)
+        for name, i, bad in zip(images["file_name"].tolist(), images["index"].tolist(), unsafe, strict=True)
         if bad
     ]
     if folder is None:

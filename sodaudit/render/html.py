@@ -2,11 +2,15 @@
 
 The Jinja environment and its filters live here and nowhere else. Autoescape is on:
 every string from a dataset (class names, file names, messages quoting them) is escaped.
+Figures and the crop gallery come from other modules; when one of them fails, the report still
+renders and says what is missing instead of failing the whole run.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -14,10 +18,15 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from sodaudit.render.blocks import LabelTable, label_table, recommendation_blocks
 from sodaudit.render.files import write_atomic
+from sodaudit.render.views import INTROS, analyzer_view
 from sodaudit.report import AuditReport
 
 TEMPLATE = "report.html.j2"
+HTML_TABLE_ROWS = 100
+"""Rows of a per-label table shown in the HTML; the CSV next to the report holds all of them."""
+GALLERY_LIMIT = 48
 
 
 def template_dir() -> Path:
@@ -60,6 +69,11 @@ def is_mapping(value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def slug(value: Any) -> str:
+    """An id fragment: our own names only (analyzer and table names), never dataset strings."""
+    return "".join(ch if ch.isalnum() or ch == "_" else "-" for ch in str(value)).strip("-").lower()
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -69,18 +83,85 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt_int=fmt_int, fmt_num=fmt_num, fmt_pct=fmt_pct)
+    env.filters.update(fmt_int=fmt_int, fmt_num=fmt_num, fmt_pct=fmt_pct, slug=slug)
     env.tests["mapping"] = is_mapping
     return env
 
 
-def to_html(report: AuditReport) -> str:
+@dataclass
+class Extras:
+    """Figures and gallery: optional parts, each with a note when it could not be made."""
+
+    figures: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    gallery: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _extras(report: AuditReport, figures: bool = True) -> Extras:
+    extras = Extras()
+    if not figures:
+        return extras
+    try:
+        from sodaudit.figures import build_figures
+
+        for fig in build_figures(report):
+            extras.figures[fig.section].append(fig)
+    except Exception as exc:  # a figure bug must not cost the user the whole report
+        extras.notes.append(f"Figures could not be drawn ({type(exc).__name__}: {exc}).")
+    try:
+        from sodaudit.gallery import smallest_labels
+
+        extras.gallery = list(smallest_labels(report.dataset, limit=GALLERY_LIMIT))
+    except Exception as exc:
+        extras.notes.append(
+            f"The gallery of the smallest labels could not be made ({type(exc).__name__}: {exc})."
+        )
+    return extras
+
+
+def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
+    """Everything the template shows; numbers come from ``report.to_dict()``."""
     data = report.to_dict()
+    ctx = {"config": data["config"], "imgsz": data["config"].get("imgsz")}
+    findings_by = defaultdict(list)
+    for f in data["findings"]:
+        findings_by[f["analyzer"]].append(f)
+    tables: dict[str, list[LabelTable]] = {
+        name: [label_table(name, tname, df, HTML_TABLE_ROWS) for tname, df in result.tables.items()]
+        for name, result in report.analyzers.items()
+    }
+    sections = [
+        {
+            "name": name,
+            "title": a["title"],
+            "intro": INTROS.get(name, ""),
+            "view": analyzer_view(name, a["stats"], ctx),
+            "findings": findings_by.get(name, []),
+            "tables": tables.get(name, []),
+        }
+        for name, a in data["analyzers"].items()
+    ]
+    extras = _extras(report, figures)
     severity_counts = {
         s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
     }
-    css = (template_dir() / "report.css").read_text(encoding="utf-8")
-    return environment().get_template(TEMPLATE).render(r=data, severity_counts=severity_counts, css=css)
+    recs = [dict(rec, blocks=recommendation_blocks(rec)) for rec in data.get("recommendations") or []]
+    return {
+        "r": data,
+        "sections": sections,
+        "recs": recs,
+        "figures": extras.figures,
+        "gallery": extras.gallery,
+        "extra_notes": extras.notes,
+        "severity_counts": severity_counts,
+        "orphan_findings": [f for f in data["findings"] if f["analyzer"] not in data["analyzers"]],
+        "css": (template_dir() / "report.css").read_text(encoding="utf-8"),
+        "gallery_limit": GALLERY_LIMIT,
+    }
+
+
+def to_html(report: AuditReport, *, figures: bool = True) -> str:
+    return environment().get_template(TEMPLATE).render(**context(report, figures=figures))
 
 
 def write_html(report: AuditReport, path: Path) -> Path:

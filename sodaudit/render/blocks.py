@@ -1,0 +1,193 @@
+"""Generic blocks shared by the HTML and Markdown renderers: recommendations as compact tables,
+per-label tables capped for display, and values formatted the way people read them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sodaudit.render.views import Table, num, pct
+
+MAX_SUBTABLE_ROWS = 12
+"""A list inside a recommendation (candidate resolutions, tile sizes) shows this many rows."""
+MAX_DEPTH = 3
+
+
+def value_text(key: str, value: Any) -> str:
+    """One value as text: shares as percentages, floats trimmed, lists joined."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "–"
+        if "share" in key and isinstance(value, float) and 0 <= value <= 1:
+            return pct(value)
+        if isinstance(value, float) and value != int(value):
+            text = f"{value:,.3f}".rstrip("0").rstrip(".")
+            return text if text not in ("0", "-0") else f"{value:.2g}"
+        return num(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return ", ".join(str(v) for v in value)
+        if all(not isinstance(v, (dict, list, tuple)) for v in value):
+            return ", ".join(value_text(key, v) for v in value)
+        return "; ".join(value_text(key, v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{_label(str(k))} {value_text(str(k), v)}" for k, v in value.items())
+    return str(value)
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+@dataclass
+class KeyValues:
+    """A titled block: ``rows`` of (key, text) plus sub-tables for lists of records."""
+
+    title: str
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    subtables: list[Table] = field(default_factory=list)
+
+
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _records_table(caption: str, records: list[Mapping[str, Any]]) -> Table:
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    shown = records[:MAX_SUBTABLE_ROWS]
+    rows = [[value_text(c, r.get(c)) for c in columns] for r in shown]
+    numeric = [all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in shown) for c in columns]
+    note = f"and {len(records) - len(shown)} more in report.json" if len(records) > len(shown) else ""
+    return Table(caption, [_label(c) for c in columns], rows, numeric=numeric, note=note)
+
+
+def key_values(title: str, data: Any) -> KeyValues:
+    """One row per top-level key; a nested dict of plain values becomes one line of text, and
+    lists of records (candidates, per-size grids) become their own small table."""
+    block = KeyValues(title)
+
+    def walk(prefix: str, value: Any, depth: int) -> None:
+        if _is_records(value):
+            block.subtables.append(_records_table(_label(prefix), value))
+        elif (
+            isinstance(value, Mapping)
+            and value
+            and depth < MAX_DEPTH
+            and any(
+                isinstance(v, (Mapping, list)) and (_is_records(v) or isinstance(v, Mapping))
+                for v in value.values()
+            )
+        ):
+            plain = {k: v for k, v in value.items() if not isinstance(v, Mapping) and not _is_records(v)}
+            if plain:
+                block.rows.append((_label(prefix), value_text(prefix, plain)))
+            for k, v in value.items():
+                if k not in plain:
+                    walk(f"{prefix} · {k}" if prefix else str(k), v, depth + 1)
+        else:
+            block.rows.append((_label(prefix), value_text(prefix.rsplit(" · ", 1)[-1], value)))
+
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            walk(str(k), v, 1)
+    elif data not in (None, [], ""):
+        block.rows.append(("value", value_text("", data)))
+    return block
+
+
+def recommendation_blocks(rec: Mapping[str, Any]) -> list[KeyValues]:
+    blocks = []
+    for key, title in (("params", "What to set"), ("effect", "Expected effect"), ("evidence", "Evidence")):
+        value = rec.get(key)
+        if value:
+            blocks.append(key_values(title, value))
+    return blocks
+
+
+# -- per-label tables ------------------------------------------------------------------------
+
+TABLE_TITLES = {
+    ("integrity", "load_issues"): "Problems the loader found in the files",
+    ("integrity", "degenerate_box"): "Boxes with zero or negative size",
+    ("integrity", "box_outside_image"): "Boxes past the image border",
+    ("integrity", "duplicate_box"): "Duplicate boxes (same class, same place)",
+    ("subthreshold", "labels"): "Every label below a size rule",
+    ("class_overlap", "cross_class_pairs"): "Boxes of different classes on the same object",
+    ("class_overlap", "nms_suppressed_pairs"): "Same-class boxes that NMS would suppress",
+    ("class_overlap", "merge_candidates"): "Merge candidates",
+    ("strides", "no_grid_point"): "Boxes without a grid point at the finest stride",
+    ("strides", "center_collisions"): "Boxes whose centres share a grid cell",
+}
+
+DIGITS = {"iou": 3, "zoom": 1, "best_ratio": 2}
+
+
+def table_title(analyzer: str, name: str) -> str:
+    if (analyzer, name) in TABLE_TITLES:
+        return TABLE_TITLES[(analyzer, name)]
+    if name.startswith("uncovered_"):
+        return f"Boxes no {name.removeprefix('uncovered_')} anchor can match"
+    return name.replace("_", " ").capitalize()
+
+
+def csv_name(analyzer: str, name: str) -> str:
+    return f"tables/{analyzer}.{name}.csv"
+
+
+@dataclass
+class LabelTable:
+    analyzer: str
+    name: str
+    title: str
+    columns: list[str]
+    numeric: list[bool]
+    rows: list[list[str]]
+    total: int
+    csv: str
+
+    @property
+    def left_out(self) -> int:
+        return self.total - len(self.rows)
+
+
+def label_table(analyzer: str, name: str, df: pd.DataFrame, limit: int) -> LabelTable:
+    """The first ``limit`` rows as display strings; the CSV holds all of them."""
+    head = df.head(limit)
+    columns = [str(c) for c in df.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns
+    ]
+    rows = []
+    values = [head[c].tolist() for c in df.columns]
+    for i in range(len(head)):
+        row = []
+        for col, is_num, vals in zip(columns, numeric, values, strict=True):
+            v = vals[i]
+            if is_num and v is not None and not (isinstance(v, float) and not math.isfinite(v)):
+                digits = next((d for k, d in DIGITS.items() if col.startswith(k)), 1)
+                row.append(f"{v:.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+            elif v is None or (isinstance(v, float) and math.isnan(v)):
+                row.append("")
+            else:
+                row.append(str(v))
+        rows.append(row)
+    return LabelTable(
+        analyzer,
+        name,
+        table_title(analyzer, name),
+        [c.replace("_", " ") for c in columns],
+        numeric,
+        rows,
+        len(df),
+        csv_name(analyzer, name),
+    )

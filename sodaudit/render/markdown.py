@@ -1,0 +1,98 @@
+"""The Markdown summary: what CI systems show (GitHub's job summary, merge-request comments).
+
+Short on purpose: gate, dataset, recommendations, findings by severity, and where the full
+report is. Dataset strings are escaped so a class name cannot break the table or inject markup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sodaudit.render.files import write_atomic
+from sodaudit.report import AuditReport
+
+MAX_FINDINGS = 25
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def md_escape(text: object) -> str:
+    """Plain text inside Markdown (and the HTML it becomes): no markup, no table breaks."""
+    value = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    return _SPECIAL.sub(r"\\\1", value)
+
+
+def md_code(text: object) -> str:
+    """Inline code: backslashes show literally there, so only backticks and newlines go."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
+def to_markdown(report: AuditReport, *, html_path: Path | None = None) -> str:
+    data = report.to_dict()
+    d, gate = data["dataset"], data["gate"]
+    counts = {s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")}
+    verdict = "✅ passed" if gate["passed"] else "❌ failed"
+    lines = [
+        f"## sodaudit: gate {verdict}",
+        "",
+        f"{md_code(d['path'])} ({d['format'].upper()}) at imgsz {data['config']['imgsz']} "
+        f"({md_escape(data['config']['model'])}); the gate fails on {gate['fail_on']}.",
+    ]
+    if gate["failed_codes"]:
+        lines.append("Failing: " + ", ".join(f"`{c}`" for c in gate["failed_codes"]))
+    lines += [
+        "",
+        "| images | boxes | valid boxes | classes | splits | errors | warnings | notes |",
+        "|---:|---:|---:|---:|---|---:|---:|---:|",
+        f"| {d['num_images']:,} | {d['num_boxes']:,} | {d['num_valid_boxes']:,} | {len(d['classes'])} | "
+        f"{md_escape(', '.join(d['splits']) or '–')} | "
+        f"{counts['error']} | {counts['warning']} | {counts['info']} |",
+        "",
+    ]
+    stats = data["analyzers"]
+    key = []
+    coco = stats.get("sizes", {}).get("stats", {}).get("buckets", {}).get("coco")
+    if coco:
+        key.append(
+            "COCO small/medium/large " + "/".join(f"{coco.get(k, 0):,}" for k in ("small", "medium", "large"))
+        )
+    below = stats.get("subthreshold", {}).get("stats", {}).get("below_3px_at_imgsz")
+    if below is not None:
+        key.append(f"{below:,} labels < 3 px at imgsz {data['config']['imgsz']}")
+    bpr = stats.get("anchors", {}).get("stats", {}).get("presets", {}).get("yolov5", {}).get("bpr")
+    if bpr is not None:
+        key.append(f"YOLOv5 anchor BPR {bpr:.4f}")
+    if key:
+        lines += ["Key numbers: " + "; ".join(key) + ".", ""]
+    recs = data.get("recommendations") or []
+    if recs:
+        lines += ["### What to change", ""]
+        lines += [
+            f"{i}. **{md_escape(r['kind'])}**: {md_escape(r['summary'])}" for i, r in enumerate(recs, 1)
+        ]
+        lines.append("")
+    if data["findings"]:
+        lines += ["### Findings", "", "| severity | finding | code |", "|---|---|---|"]
+        for f in data["findings"][:MAX_FINDINGS]:
+            lines.append(f"| {f['severity']} | {md_escape(f['message'])} | `{f['code']}` |")
+        if len(data["findings"]) > MAX_FINDINGS:
+            lines.append(f"\n…and {len(data['findings']) - MAX_FINDINGS} more in the report.")
+        lines.append("")
+    if html_path is not None:
+        lines += [f"Full report: {md_code(html_path)}", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(report: AuditReport, path: Path | None, *, html_path: Path | None = None) -> list[Path]:
+    """Write ``path`` (when given) and append to ``$GITHUB_STEP_SUMMARY`` (when set)."""
+    text = to_markdown(report, html_path=html_path)
+    written = []
+    if path is not None:
+        written.append(write_atomic(path, text + "\n"))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        written.append(Path(summary))
+    return written

@@ -1,0 +1,71 @@
+"""CSV files of every per-label list, and the canonical box table (``--export-boxes``).
+
+The HTML shows the first rows of each list; these files hold all of them, so a labelling
+vendor gets the complete list of labels to fix.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from sodaudit.dataset import Dataset
+from sodaudit.render.blocks import csv_name
+from sodaudit.render.files import write_atomic
+from sodaudit.report import AuditReport
+
+EXPORT_COLUMNS = (
+    "box_id", "image_id", "file_name", "split", "class_id", "class_name", "x", "y", "w", "h",
+    "img_w", "img_h", "ignore", "valid", "source", "area", "sqrt_area", "short_side", "long_side",
+    "rel_area", "scale", "w_model", "h_model", "sqrt_area_model", "short_side_model", "long_side_model",
+)  # fmt: skip
+
+
+def _csv(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
+def write_tables(report: AuditReport, out_dir: Path) -> list[Path]:
+    """``<out>/tables/<analyzer>.<table>.csv`` for every analyzer table, empty ones included
+    (a header-only file says "checked, nothing found")."""
+    written = []
+    for name, result in report.analyzers.items():
+        for table_name, df in result.tables.items():
+            written.append(write_atomic(out_dir / csv_name(name, table_name), _csv(df)))
+    return written
+
+
+def box_table(dataset: Dataset) -> pd.DataFrame:
+    """The canonical box table with file names and ``source``, in box order."""
+    boxes = dataset.boxes
+    file_names = dataset.images.set_index("image_id")["file_name"]
+    table = boxes.assign(
+        file_name=boxes["image_id"].map(file_names).to_numpy(),
+        source=dataset.source(boxes).to_numpy(),
+        split=boxes["split"].astype(str),
+        class_name=boxes["class_name"].astype(str),
+    )
+    return table[[c for c in EXPORT_COLUMNS if c in table.columns]].reset_index(drop=True)
+
+
+def export_boxes(dataset: Dataset, path: Path) -> Path:
+    """CSV, or Parquet when the name ends in .parquet and pyarrow is importable."""
+    table = box_table(dataset)
+    if path.suffix.lower() == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            from sodaudit.errors import SodauditError
+
+            raise SodauditError(
+                f"--export-boxes {path}: writing Parquet needs pyarrow (pip install pyarrow); "
+                "use a .csv name instead."
+            ) from exc
+        buf = io.BytesIO()
+        table.to_parquet(buf, index=False)
+        return write_atomic(path, buf.getvalue())
+    return write_atomic(path, _csv(table))
