@@ -165,6 +165,22 @@ class RecommendConfig:
 
 
 @dataclass(frozen=True)
+class DiffConfig:
+    """Thresholds of ``sodaudit diff`` (review passes between two versions of a dataset)."""
+
+    match_iou: float = 0.5
+    """A box pair counts as the same object at or above this IoU."""
+    jitter_iou: float = 0.9
+    """Matched pairs below this IoU are "jitter"."""
+    moved_px: float = 1.0
+    """Centre shift at or above this (px) counts as moved."""
+    small_jitter_fail: float = 0.10
+    """Jitter rate on small-object classes above this is an error finding (a gate rule)."""
+    small_class_px: float = 32.0
+    """A class is small-object when its median sqrt(area) (native px) is below this."""
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     """Tolerances for ``--baseline``: how far a tracked number may move before it regresses."""
 
@@ -202,6 +218,7 @@ class Config:
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    diff: DiffConfig = field(default_factory=DiffConfig)
     rules: dict[str, Rule] = field(default_factory=dict)
     """Per finding code: ``{severity, threshold}`` overrides (see ``findings.apply_rules``)."""
 

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from sodaudit.analyzers.sizes import quantile_dict
+from sodaudit.config import DiffConfig
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.geometry import iou_xywh
@@ -46,22 +47,6 @@ IOU_EDGES = tuple(round(0.05 * k, 2) for k in range(21))
 SHIFT_EDGES = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 """Centre-shift histogram: counts[i] is [edges[i], edges[i+1]); the last bucket is >= 32 px."""
 COORDS = ("x", "y", "w", "h")
-
-
-@dataclass(frozen=True)
-class DiffConfig:
-    """Thresholds of the diff (the lead moves this into ``config.py``)."""
-
-    match_iou: float = 0.5
-    """A box pair counts as the same object at or above this IoU."""
-    jitter_iou: float = 0.9
-    """Matched pairs below this IoU are "jitter"."""
-    moved_px: float = 1.0
-    """Centre shift at or above this (px) counts as moved."""
-    small_jitter_fail: float = 0.10
-    """Jitter rate on small-object classes above this is an error finding (a gate rule)."""
-    small_class_px: float = 32.0
-    """A class is small-object when its median sqrt(area) (native px) is below this."""
 
 
 @dataclass
@@ -86,8 +71,9 @@ class DiffResult:
         }
 
 
-def diff_datasets(old: Dataset, new: Dataset, config: DiffConfig = DiffConfig()) -> DiffResult:
+def diff_datasets(old: Dataset, new: Dataset, config: DiffConfig | None = None) -> DiffResult:
     """Compare two versions of one dataset: images by name, boxes by optimal IoU assignment."""
+    config = config or DiffConfig()
     img_old, img_new, by_stem = match_images(old.images, new.images)
     names = _class_union(old, new)
     o = _Side.of(old, img_old, names)
