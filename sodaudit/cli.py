@@ -1,4 +1,4 @@
-"""Command line: ``sodaudit run PATH``. ``main()`` returns the exit code.
+"""Command line: ``sodaudit run|diff|anchors|config|init``. ``main()`` returns the exit code.
 
 Exit codes: 0 gate passed, 1 gate failed, 2 usage, config or unreadable dataset.
 Errors are one sentence on stderr, never a traceback (``SODAUDIT_DEBUG=1`` shows it).
@@ -20,6 +20,7 @@ from sodaudit.loaders import FORMATS
 from sodaudit.models import MODEL_NAMES
 
 DEFAULT_OUT = "sodaudit-report"
+DEFAULT_DIFF_OUT = "sodaudit-diff"
 
 SET_OPTION = click.option(
     "--set",
@@ -28,6 +29,37 @@ SET_OPTION = click.option(
     metavar="KEY=VALUE",
     help="Override a config key, e.g. --set subthreshold.min_side_model_px=4 (repeatable).",
 )
+CONFIG_OPTION = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Read the configuration from FILE only (TOML; a pyproject.toml is read at [tool.sodaudit]). "
+    "Without it: ./pyproject.toml [tool.sodaudit], then ./sodaudit.toml, then the dataset's sodaudit.toml.",
+)
+FAIL_ON_OPTION = click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="Lowest finding severity that fails the gate (exit code 1).",
+)
+CLI_CONFIG_KEYS = ("imgsz", "model", "fail_on", "deep", "pixels")
+"""Options that are also config keys: they override config files only when given."""
+
+
+def effective_config(
+    dataset: Path | None, config_file: Path | None, assignments: tuple[str, ...], **options: object
+) -> Config:
+    """Defaults < config files < command-line options given explicitly < --set."""
+    from sodaudit.config import load_config
+
+    config, _ = load_config(dataset, Path.cwd(), config_file)
+    ctx = click.get_current_context()
+    for key, value in options.items():
+        if ctx.get_parameter_source(key) is click.core.ParameterSource.COMMANDLINE:
+            config = config.set(key, value)
+    return config.with_overrides(assignments)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,13 +99,7 @@ def cli() -> None:
     show_default=True,
     help="Model preset (strides, anchors, assigner).",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning", "never"]),
-    default=DEFAULT_FAIL_ON,
-    show_default=True,
-    help="Lowest finding severity that fails the gate (exit code 1).",
-)
+@FAIL_ON_OPTION
 @click.option("--deep", is_flag=True, help="Decode every image to find corrupt ones (default: headers only).")
 @click.option(
     "--pixels", is_flag=True, help="Run pixel analyses (appearance separability of look-alike classes)."
@@ -92,6 +118,21 @@ def cli() -> None:
     default=None,
     help="Write the canonical box table to FILE: CSV, or Parquet when FILE ends in .parquet (needs pyarrow).",
 )
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A previous report.json: fail when a tracked number regresses beyond its tolerance.",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write JUnit XML to FILE: one test case per rule.",
+)
+@CONFIG_OPTION
 @SET_OPTION
 def run(
     path: Path,
@@ -104,6 +145,9 @@ def run(
     pixels: bool,
     markdown_path: Path | None,
     export_path: Path | None,
+    baseline_path: Path | None,
+    junit_path: Path | None,
+    config_file: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
     """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report.
@@ -114,15 +158,29 @@ def run(
     from sodaudit.audit import audit
     from sodaudit.render.terminal import Progress, summary
 
-    config = Config(imgsz=imgsz, model=model, fail_on=fail_on, deep=deep, pixels=pixels)
-    config = config.with_overrides(assignments)
+    config = effective_config(
+        path, config_file, assignments, imgsz=imgsz, model=model, fail_on=fail_on, deep=deep, pixels=pixels
+    )
     _check_export_path(export_path)
+    if baseline_path is not None:
+        from sodaudit.baseline import read_baseline
+
+        read_baseline(baseline_path)  # a bad baseline is a usage error before the audit
     with Progress(f"auditing {path}") as progress:
-        report = audit(path, format=fmt, config=config)
+        report = audit(path, format=fmt, config=config, baseline=baseline_path)
         out = _output_dir(report.dataset.root, out_dir)
         progress.step("writing the report")
         written = _write_outputs(report, out, markdown_path, export_path)
+        if junit_path is not None:
+            from sodaudit.render.junit import write_junit
+
+            written.append(write_junit(report, junit_path))
     click.echo(summary(report, written))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from sodaudit.render.junit import github_annotations
+
+        for line in github_annotations(report):
+            click.echo(line)
     raise SystemExit(0 if report.passed else 1)
 
 
@@ -159,10 +217,94 @@ def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: P
 
 
 @cli.command("config")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@CONFIG_OPTION
 @SET_OPTION
-def config_command(assignments: tuple[str, ...]) -> None:
-    """Print the effective configuration (every threshold with its value) as TOML."""
-    click.echo(Config().with_overrides(assignments).to_toml(), nl=False)
+def config_command(path: Path | None, config_file: Path | None, assignments: tuple[str, ...]) -> None:
+    """Print the effective configuration for PATH (every threshold with its value) as TOML.
+
+    It is what `sodaudit run PATH` would use with the same --config and --set.
+    """
+    click.echo(effective_config(path, config_file, assignments).to_toml(), nl=False)
+
+
+@cli.command("init")
+@click.argument("target", type=click.Path(path_type=Path), default="sodaudit.toml")
+@click.option("--force", is_flag=True, help="Overwrite TARGET if it exists.")
+def init_command(target: Path, force: bool) -> None:
+    """Write a commented default configuration file (TARGET, default ./sodaudit.toml)."""
+    from sodaudit.render.files import write_atomic
+
+    if target.exists() and not force:
+        raise SodauditError(f"{target} already exists; pass --force to overwrite it.")
+    header = (
+        "# sodaudit configuration: every key with its default and what it does.\n"
+        "# Read from ./sodaudit.toml, the dataset folder's sodaudit.toml, [tool.sodaudit] in\n"
+        "# pyproject.toml, or --config FILE; --set KEY=VALUE overrides any key.\n"
+        '# Per finding code: [rules."subthreshold.below_min_model"] severity = "error", threshold = 0.02\n\n'
+    )
+    write_atomic(target, header + Config().to_toml(comments=True))
+    click.echo(f"wrote {target}")
+
+
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--old-format", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--new-format", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for diff.html and diff.json [default: ./sodaudit-diff].",
+)
+@FAIL_ON_OPTION
+@CONFIG_OPTION
+@SET_OPTION
+def diff_command(
+    old: Path,
+    new: Path,
+    old_format: str,
+    new_format: str,
+    out_dir: Path | None,
+    fail_on: str,
+    config_file: Path | None,
+    assignments: tuple[str, ...],
+) -> None:
+    """Compare two versions of one dataset (any formats): added, removed, relabelled, moved boxes.
+
+    Review passes: images are matched by file name, boxes by an optimal IoU assignment; jitter
+    (matched IoU below diff.jitter_iou) is reported by size and class. Exit 1 when a gate rule
+    fails (by default: jitter on small-object classes above diff.small_jitter_fail).
+    """
+    from sodaudit.diff import diff_datasets
+    from sodaudit.loaders import load
+    from sodaudit.render.diff import diff_report, write_diff_outputs
+
+    config = effective_config(new, config_file, assignments, fail_on=fail_on)
+    old_ds = load(old, old_format, imgsz=config.imgsz)
+    new_ds = load(new, new_format, imgsz=config.imgsz)
+    result = diff_datasets(old_ds, new_ds, config.diff)
+    out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
+    written = write_diff_outputs(result, old_ds, new_ds, config, out)
+    document = diff_report(result, old_ds, new_ds, config)
+    boxes = document["stats"].get("boxes", {})
+    click.echo(
+        f"sodaudit diff: {old_ds.root} -> {new_ds.root}\n"
+        + "  "
+        + ", ".join(
+            f"{boxes.get(k, 0):,} {k}" for k in ("added", "removed", "relabelled", "moved", "jittered")
+        )
+    )
+    for finding in document["findings"][:8]:
+        click.echo(f"    [{finding['severity']}] {finding['message']}")
+    gate = document["gate"]
+    verdict = "passed" if gate["passed"] else "FAILED (" + ", ".join(gate["failed_codes"]) + ")"
+    click.echo(f"  gate (fail on {gate['fail_on']}): {verdict}")
+    for path in written:
+        click.echo(f"  wrote {path}")
+    raise SystemExit(0 if gate["passed"] else 1)
 
 
 @cli.command("anchors")
@@ -197,17 +339,19 @@ def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: 
 
 
 def _output_dir(dataset_root: Path, out_dir: Path | None) -> Path:
-    """The default output folder must not land inside the dataset: the tool never writes there
+    return out_dir if out_dir is not None else _default_out(DEFAULT_OUT, dataset_root)
+
+
+def _default_out(name: str, *dataset_roots: Path) -> Path:
+    """The default output folder must not land inside a dataset: the tool never writes there
     unless the user asks for it explicitly with ``--out``."""
-    if out_dir is not None:
-        return out_dir
-    out = Path.cwd() / DEFAULT_OUT
-    root = dataset_root.resolve()
-    if out.resolve().is_relative_to(root):
-        raise SodauditError(
-            f"The default output folder {out} is inside the dataset {root}; "
-            "pass --out with a folder outside it (sodaudit never writes into a dataset unasked)."
-        )
+    out = Path.cwd() / name
+    for root in (r.resolve() for r in dataset_roots):
+        if out.resolve().is_relative_to(root):
+            raise SodauditError(
+                f"The default output folder {out} is inside the dataset {root}; "
+                "pass --out with a folder outside it (sodaudit never writes into a dataset unasked)."
+            )
     return out
 
 

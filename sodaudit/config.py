@@ -36,7 +36,7 @@ class IntegrityConfig:
 
 @dataclass(frozen=True)
 class SizesConfig:
-    quantiles: tuple[float, ...] = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+    quantiles: tuple[float, ...] = (1.0, 5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0)
     """Percentiles reported for every size distribution."""
     max_det_caps: tuple[tuple[str, int], ...] = (
         ("COCOeval", 100),

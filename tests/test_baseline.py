@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from sodaudit.audit import audit
 from sodaudit.baseline import compare, read_baseline
+from sodaudit.cli import main
 from sodaudit.config import Config
 from sodaudit.errors import ConfigError
 
@@ -50,3 +53,22 @@ def test_bad_baseline_file_is_a_usage_error(tmp_path: Path):
     (tmp_path / "x.json").write_text("[]")
     with pytest.raises(ConfigError, match=r"not a sodaudit report\.json"):
         read_baseline(tmp_path / "x.json")
+
+
+def test_cli_baseline_fails_on_a_real_regression_and_passes_on_improvement(sample_data: Path, tmp_path: Path):
+    data = tmp_path / "voc"
+    shutil.copytree(sample_data / "voc", data)
+    assert main(["run", str(data), "--out", str(tmp_path / "v1")]) == 0
+    baseline = tmp_path / "v1" / "report.json"
+    # a labeller drops every boat: the class is gone
+    for xml in (data / "Annotations").glob("*.xml"):
+        text = xml.read_text()
+        xml.write_text(text.replace("<name>boat</name>", "<name>car</name>"))
+    assert main(["run", str(data), "--out", str(tmp_path / "v2"), "--baseline", str(baseline)]) == 1
+    report = json.loads((tmp_path / "v2" / "report.json").read_text())
+    assert report["gate"]["failed_codes"] == ["baseline.class_gone"]
+    # against the new report as baseline, the old data (boats back) is no regression
+    shutil.rmtree(data)
+    shutil.copytree(sample_data / "voc", data)
+    new_baseline = tmp_path / "v2" / "report.json"
+    assert main(["run", str(data), "--out", str(tmp_path / "v3"), "--baseline", str(new_baseline)]) == 0
