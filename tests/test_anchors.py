@@ -5,12 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
+from builders import tiny_dataset
 
 from sodaudit.analyzers import anchors
 from sodaudit.config import AnchorsConfig, Config
@@ -21,38 +20,7 @@ from sodaudit.models import MODELS, ModelPreset
 
 def _dataset(boxes: list[tuple], images: list[tuple] | None = None) -> Dataset:
     """boxes: (image_id, class_id, x, y, w, h[, ignore]); images: (image_id, width, height)."""
-    images = images or [(0, 640.0, 640.0)]
-    img = pd.DataFrame(
-        {
-            "image_id": [i[0] for i in images],
-            "file_name": [f"{i[0]}.jpg" for i in images],
-            "path": [""] * len(images),
-            "split": ["train"] * len(images),
-            "width": [float(i[1]) for i in images],
-            "height": [float(i[2]) for i in images],
-            "status": ["ok"] * len(images),
-        }
-    )
-    box = pd.DataFrame(
-        {
-            "image_id": [b[0] for b in boxes],
-            "class_id": [b[1] for b in boxes],
-            "x": [float(b[2]) for b in boxes],
-            "y": [float(b[3]) for b in boxes],
-            "w": [float(b[4]) for b in boxes],
-            "h": [float(b[5]) for b in boxes],
-            "ignore": [bool(b[6]) if len(b) > 6 else False for b in boxes],
-            "source_file": ["labels.txt"] * len(boxes),
-            "source_line": list(range(1, len(boxes) + 1)),
-        }
-    )
-    return Dataset.build(
-        root=Path("/d"),
-        format="test",
-        boxes=box,
-        images=img,
-        classes={0: "car", 1: "person"},
-    )
+    return tiny_dataset(boxes, images)
 
 
 def _plain_json(value: object) -> None:

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from builders import tiny_dataset
 
 from sodaudit.analyzers import anchors, run_all
 from sodaudit.analyzers.base import AnalyzerResult
@@ -26,35 +26,7 @@ from sodaudit.recommend import (
 
 def _dataset(boxes, images, classes=None, imgsz=640) -> Dataset:
     """boxes: (image_id, class_id, x, y, w, h); images: (image_id, width, height[, split])."""
-    img = pd.DataFrame(
-        {
-            "image_id": [i[0] for i in images],
-            "file_name": [f"{i[0]}.jpg" for i in images],
-            "path": [""] * len(images),
-            "split": [i[3] if len(i) > 3 else "train" for i in images],
-            "width": [float(i[1]) for i in images],
-            "height": [float(i[2]) for i in images],
-            "status": ["ok"] * len(images),
-        }
-    )
-    box = pd.DataFrame(
-        {
-            "image_id": [b[0] for b in boxes],
-            "class_id": [b[1] for b in boxes],
-            "x": [float(b[2]) for b in boxes],
-            "y": [float(b[3]) for b in boxes],
-            "w": [float(b[4]) for b in boxes],
-            "h": [float(b[5]) for b in boxes],
-        }
-    )
-    return Dataset.build(
-        root=Path("/d"),
-        format="test",
-        boxes=box,
-        images=img,
-        classes=classes or {0: "a", 1: "b", 2: "c"},
-        imgsz=imgsz,
-    )
+    return tiny_dataset(boxes, images, classes or {0: "a", 1: "b", 2: "c"}, imgsz)
 
 
 def _by_kind(recs: list[Recommendation]) -> dict[str, Recommendation]:
