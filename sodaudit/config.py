@@ -181,6 +181,18 @@ class DiffConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Sizes beyond which an input is refused as a finding instead of being read (no hangs)."""
+
+    max_annotation_file_mb: float = 4096.0
+    """A COCO JSON file larger than this (MB) is not read; the finding names it."""
+    max_label_file_mb: float = 64.0
+    """A YOLO label file or VOC XML file larger than this (MB) is not read (e.g. a 2 GB line)."""
+    max_annotations: int = 20_000_000
+    """A COCO file with more annotations than this is not loaded; raise it for bigger datasets."""
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     """Tolerances for ``--baseline``: how far a tracked number may move before it regresses."""
 
@@ -217,6 +229,7 @@ class Config:
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     diff: DiffConfig = field(default_factory=DiffConfig)
     rules: dict[str, Rule] = field(default_factory=dict)
