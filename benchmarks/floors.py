@@ -7,7 +7,8 @@
 - ``yolo``: read every label file and ``imagesize.get`` every image.
 - ``voc``: stdlib ``xml.etree.ElementTree.parse`` of every ``Annotations/*.xml``.
 - ``load``: sodaudit's loader only (``sodaudit.loaders.load``), no analyzers, no report.
-- ``json``: ``sodaudit run`` without the HTML report: load, every analyzer, ``report.json``.
+- ``json``: ``sodaudit run`` without the HTML report: load, every analyzer, ``report.json``
+  (no pixel analyses, like the runner's ``run``).
 
 The runner starts each as its own process so startup, imports and peak memory count for every
 contender the same way.
@@ -75,10 +76,13 @@ def load_only(path: Path) -> None:
 
 def json_only(path: Path, out: Path) -> None:
     from sodaudit.audit import audit
+    from sodaudit.config import Config
     from sodaudit.render.json import write_json
 
     out.mkdir(parents=True, exist_ok=True)
-    write_json(audit(path), out / "report.json")
+    # As the runner's ``run``: no pixel analyses (image content hashing off).
+    config = Config().with_overrides(["integrity.hash_max_images=0"])
+    write_json(audit(path, config=config), out / "report.json")
 
 
 def main(argv: list[str]) -> None:

@@ -122,9 +122,10 @@ def text(value: object, limit: int = 40) -> str:
     return s.replace("$", r"\$")
 
 
-def _selected(dataset: Dataset) -> pd.DataFrame:
-    b = dataset.boxes
-    return b[b["valid"].to_numpy() & ~b["ignore"].to_numpy()]
+def _selected(dataset: Dataset, *columns: str) -> pd.DataFrame:
+    """Valid, not ignored boxes (only ``columns`` when given)."""
+    sel = dataset.selected_boxes()
+    return sel[list(columns)] if columns else sel
 
 
 def _finite_positive(values: np.ndarray) -> np.ndarray:
@@ -210,7 +211,7 @@ def _threshold(report: Any) -> float | None:
 
 
 def _size_histogram(report: Any) -> Figure | None:
-    sel = _selected(report.dataset)
+    sel = _selected(report.dataset, "sqrt_area", "sqrt_area_model")
     native = _finite_positive(sel["sqrt_area"].to_numpy())
     model = _finite_positive(sel["sqrt_area_model"].to_numpy())
     if len(native) == 0:
@@ -256,7 +257,7 @@ def _size_histogram(report: Any) -> Figure | None:
 
 
 def _class_boxplot(report: Any) -> Figure | None:
-    sel = _selected(report.dataset)
+    sel = _selected(report.dataset, "sqrt_area_model", "class_name")
     values = sel["sqrt_area_model"].to_numpy(dtype=np.float64)
     keep = np.isfinite(values) & (values > 0)
     if not keep.any():
@@ -267,9 +268,10 @@ def _class_boxplot(report: Any) -> Figure | None:
     names = [str(c) for c in classes.categories]
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    grouped = values[order]  # once: indexing inside the loop cost a full gather per class
     stats = []
     for i, name in enumerate(names):
-        v = values[order][bounds[i] : bounds[i + 1]]
+        v = grouped[bounds[i] : bounds[i + 1]]
         if len(v) == 0:
             continue
         p5, q1, med, q3, p95 = np.percentile(v, [5, 25, 50, 75, 95])
@@ -336,7 +338,7 @@ def _boxes_per_image(report: Any) -> Figure | None:
     dataset = report.dataset
     if dataset.images.empty:
         return None
-    sel = _selected(dataset)
+    sel = _selected(dataset, "image_id")
     ids = dataset.images["image_id"].to_numpy()
     counts = np.bincount(np.searchsorted(ids, sel["image_id"].to_numpy()), minlength=len(ids))
     top = int(counts.max())
@@ -426,7 +428,7 @@ def _heatmap(report: Any) -> Figure | None:
 
 
 def _anchor_scatter(report: Any) -> Figure | None:
-    sel = _selected(report.dataset)
+    sel = _selected(report.dataset, "w_model", "h_model")
     w = sel["w_model"].to_numpy(dtype=np.float64)
     h = sel["h_model"].to_numpy(dtype=np.float64)
     keep = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)

@@ -95,8 +95,7 @@ def smallest_labels(
 
 def _candidates(dataset: Dataset) -> pd.DataFrame:
     """Valid, non-ignore labels of images that may be readable, smallest sqrt(area) first."""
-    b = dataset.boxes
-    b = b[b["valid"].to_numpy() & ~b["ignore"].to_numpy()]
+    b = dataset.selected_boxes()
     images = dataset.images
     usable = images["status"].isin(READABLE_STATUSES).to_numpy() & (images["path"].to_numpy() != "")
     images = images.loc[usable, ["image_id", "file_name", "path"]]

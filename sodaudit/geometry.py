@@ -93,25 +93,25 @@ def pairs_within_images(
     if len(index) < 2:
         return empty
     bx = boxes[index]
-    _, seg = np.unique(image_ids[index], return_inverse=True)
-    seg = seg.reshape(-1).astype(np.int64)
+    seg = dense_codes(image_ids[index])
     if same_group is not None:
         group = np.asarray(same_group).reshape(-1)
         if len(group) != len(boxes):
             raise ValueError("same_group and boxes_xywh must have the same length")
-        _, g = np.unique(group[index], return_inverse=True)
-        g = g.reshape(-1).astype(np.int64)
+        g = dense_codes(group[index])
         seg = seg * (int(g.max()) + 1) + g
 
     # Exact integer sort keys: (segment, ordinal rank of x0 among all x0). Two-key lexsorts
     # of a million rows cost more than these argsort/searchsorted passes.
-    by_x = np.argsort(bx[:, 0], kind="stable")
+    # Any order of equal x0 gives the same pairs (ties are always candidates of each other and
+    # the IoU is symmetric), so the SIMD quicksort will do: 4x faster than a stable float sort.
+    by_x = np.argsort(bx[:, 0])
     sorted_x0 = bx[by_x, 0]
     rank = np.empty(len(bx), np.int64)
     rank[by_x] = np.arange(len(bx))
     stride = len(bx) + 1
     key = seg * stride + rank
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)  # keys are unique (rank is a permutation): any sort is stable
     bx, seg, index, key = bx[order], seg[order], index[order], key[order]
     x0, w = bx[:, 0], bx[:, 2]
     # Last admissible x0 for a partner of p; a relative slack only adds candidates (the IoU
@@ -158,6 +158,33 @@ def pairs_within_images(
     i, j = np.minimum(a, b), np.maximum(a, b)
     order = np.lexsort((j, i))
     return Pairs(i[order].astype(np.int64), j[order].astype(np.int64), iou[order])
+
+
+def dense_codes(values: ArrayLike) -> np.ndarray:
+    """``np.unique(values, return_inverse=True)[1]`` as int64, without its sort when it can.
+
+    Box tables are sorted by image id and class ids span a small range: a running count of
+    changes, or a presence table over the range, gives the same codes several times faster
+    than sorting a COCO-scale column.
+    """
+    values = np.asarray(values).reshape(-1)
+    if len(values) == 0 or values.dtype.kind not in "iub":
+        return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    if values.dtype.kind == "b":
+        values = values.astype(np.int64)
+    change = values[1:] != values[:-1]
+    if (values[1:] >= values[:-1]).all():
+        codes = np.empty(len(values), np.int64)
+        codes[0] = 0
+        np.cumsum(change, out=codes[1:])
+        return codes
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo <= 4 * len(values) + 1024 and hi < 2**63:
+        offset = values.astype(np.int64) - lo
+        present = np.zeros(hi - lo + 1, np.int64)
+        present[offset] = 1
+        return (np.cumsum(present) - 1)[offset]
+    return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _iou_valid(x0, y0, x1, y1, area, p: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -133,11 +133,11 @@ def recommend(
     dataset: Dataset, config: Config, results: Mapping[str, AnalyzerResult]
 ) -> list[Recommendation]:
     """Every recommendation that applies, most important first; ``none`` when nothing does."""
-    b = dataset.boxes
+    b = dataset.selected_boxes()
     img_w = b["img_w"].to_numpy(np.float64)
     img_h = b["img_h"].to_numpy(np.float64)
     sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
-    rows = b[b["valid"].to_numpy() & ~b["ignore"].to_numpy() & sized].reset_index(drop=True)
+    rows = (b if sized.all() else b[sized]).reset_index(drop=True)
     preset = MODELS.get(config.model, MODELS["yolov8"])
     ctx = _Ctx(
         dataset,
@@ -730,6 +730,18 @@ def coco_mix(area_model: np.ndarray) -> np.ndarray:
     return counts / max(1, counts.sum())
 
 
+def _sorted_mix(area_sorted: np.ndarray, factor: float) -> np.ndarray:
+    """``coco_mix(area_sorted * factor * factor)`` of an ascending array by two binary searches.
+
+    Multiplying by a positive constant keeps the order, so the counts below each bound are
+    exactly ``digitize``'s (NaN sorts last and lands in the last bucket, as there).
+    """
+    scaled = area_sorted * factor * factor
+    below = np.searchsorted(scaled, COCO_AREA_BOUNDS, side="left")
+    counts = np.diff(np.concatenate([[0], below, [len(scaled)]]))
+    return counts / max(1, counts.sum())
+
+
 def _scale_rec(ctx: _Ctx) -> Recommendation | None:
     """The rescale factor that makes the size mix at imgsz closest to COCO's (pretrained models)."""
     ref = np.asarray(ctx.config.recommend.coco_reference, np.float64)
@@ -737,8 +749,9 @@ def _scale_rec(ctx: _Ctx) -> Recommendation | None:
     now = coco_mix(area_now)
     dist_now = 0.5 * float(np.abs(now - ref).sum())
     table = []
+    area_sorted = np.sort(area_now)  # once: then each factor is two binary searches
     for f in SCALE_MATCH_FACTORS:  # a loop over candidate factors
-        mix = coco_mix(area_now * f * f)
+        mix = _sorted_mix(area_sorted, f)
         table.append({"factor": f, "mix": mix.tolist(), "distance": 0.5 * float(np.abs(mix - ref).sum())})
     best = min(table, key=lambda r: (r["distance"], abs(math.log(r["factor"]))))
     if dist_now <= SCALE_MATCH_MIN_DISTANCE or dist_now - best["distance"] < SCALE_MATCH_MIN_GAIN:

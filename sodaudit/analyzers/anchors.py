@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import inspect
 import math
+from functools import cache
 
 import numpy as np
 import pandas as pd
-from scipy.cluster.vq import ClusterError, kmeans2, vq
 
 from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
 from sodaudit.config import Config
@@ -55,8 +55,14 @@ MIN_ANCHOR_PX = 2.0
 _BLOCK = 1 << 15
 """Boxes per block in the per-anchor loops: a block's columns stay in the CPU cache while every
 anchor is applied to it, instead of streaming COCO-scale columns from memory once per anchor."""
-_KMEANS_RNG_KW = "rng" if "rng" in inspect.signature(kmeans2).parameters else "seed"
-"""scipy >= 1.15 calls the generator ``rng``; older versions call it ``seed``."""
+
+
+@cache
+def _kmeans_rng_kw() -> str:
+    """scipy >= 1.15 calls the generator ``rng``; older versions call it ``seed``."""
+    from scipy.cluster.vq import kmeans2
+
+    return "rng" if "rng" in inspect.signature(kmeans2).parameters else "seed"
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
@@ -149,9 +155,15 @@ def best_grid_iou(rows: pd.DataFrame, preset: ModelPreset, imgsz: int) -> np.nda
     x_all = rows["x"].to_numpy(dtype=np.float64) * scale
     y_all = rows["y"].to_numpy(dtype=np.float64) * scale
     best = np.zeros(len(rows), dtype=np.float64)
+    # Blocks of boxes of similar area: an anchor whose area is far from all of a block's can be
+    # skipped once every box of the block has a better IoU than it could possibly reach.
+    with np.errstate(invalid="ignore", over="ignore"):
+        by_area = np.argsort(w_all * h_all)
     for lo in range(0, len(rows), _BLOCK):  # blocks that stay in cache across all anchors
-        sl = slice(lo, lo + _BLOCK)
-        _best_grid_iou_block(w_all[sl], h_all[sl], x_all[sl], y_all[sl], preset, imgsz, best[sl])
+        idx = by_area[lo : lo + _BLOCK]
+        out = np.zeros(len(idx), dtype=np.float64)
+        _best_grid_iou_block(w_all[idx], h_all[idx], x_all[idx], y_all[idx], preset, imgsz, out)
+        best[idx] = out
     return best
 
 
@@ -164,27 +176,59 @@ def _best_grid_iou_block(
     imgsz: int,
     best: np.ndarray,
 ) -> None:
-    """:func:`best_grid_iou` for one block of boxes, written into ``best``."""
+    """:func:`best_grid_iou` for one block of boxes, written into ``best``.
+
+    The IoU of a box of area a with an anchor of area A is at most min(a, A) / max(a, A).
+    Anchors are tried from the most promising (by that bound over the block's areas) down, and
+    one whose bound is below every box's best so far is skipped: it cannot change any maximum,
+    so the result is exactly that of trying every anchor.
+    """
     cx, cy = x0 + w / 2, y0 + h / 2
     area = w * h
+    with np.errstate(invalid="ignore"):
+        a_lo, a_hi = (float(area.min()), float(area.max())) if len(area) else (math.nan, math.nan)
+    prunable = math.isfinite(a_lo) and math.isfinite(a_hi) and a_lo > 0
+    candidates = []
     for level, stride in zip(preset.anchors, preset.strides, strict=True):
-        cells = max(math.ceil(imgsz / stride), 1)
-        # distance from the box centre to the nearest grid centre, per axis
-        dx = np.abs(cx - (np.clip(np.floor(cx / stride), 0, cells - 1) + 0.5) * stride)
-        dy = np.abs(cy - (np.clip(np.floor(cy / stride), 0, cells - 1) + 0.5) * stride)
         for aw, ah in level:
-            # overlap of intervals of lengths p, q with centres d apart: min(p, q, (p+q)/2 - d)
-            ix = np.minimum(w, aw)
-            np.minimum(ix, (w + aw) / 2 - dx, out=ix)
-            np.clip(ix, 0, None, out=ix)
-            iy = np.minimum(h, ah)
-            np.minimum(iy, (h + ah) / 2 - dy, out=iy)
-            np.clip(iy, 0, None, out=iy)
-            ix *= iy
-            union = area + aw * ah
-            union -= ix
-            ix /= union
-            np.maximum(best, ix, out=best)
+            bound = _area_ratio_bound(aw * ah, a_lo, a_hi) if prunable else 1.0
+            candidates.append((-bound, len(candidates), stride, aw, ah))
+    offsets: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    floor = 0.0  # min of ``best`` over the block, refreshed only when it may allow a skip
+    for neg_bound, _, stride, aw, ah in sorted(candidates):
+        if prunable and -neg_bound * (1 + 1e-9) < floor:
+            continue
+        if prunable and -neg_bound < 1.0:
+            floor = float(best.min())
+            if -neg_bound * (1 + 1e-9) < floor:
+                continue
+        if stride not in offsets:
+            cells = max(math.ceil(imgsz / stride), 1)
+            # distance from the box centre to the nearest grid centre, per axis
+            offsets[stride] = (
+                np.abs(cx - (np.clip(np.floor(cx / stride), 0, cells - 1) + 0.5) * stride),
+                np.abs(cy - (np.clip(np.floor(cy / stride), 0, cells - 1) + 0.5) * stride),
+            )
+        dx, dy = offsets[stride]
+        # overlap of intervals of lengths p, q with centres d apart: min(p, q, (p+q)/2 - d)
+        ix = np.minimum(w, aw)
+        np.minimum(ix, (w + aw) / 2 - dx, out=ix)
+        np.clip(ix, 0, None, out=ix)
+        iy = np.minimum(h, ah)
+        np.minimum(iy, (h + ah) / 2 - dy, out=iy)
+        np.clip(iy, 0, None, out=iy)
+        ix *= iy
+        union = area + aw * ah
+        union -= ix
+        ix /= union
+        np.maximum(best, ix, out=best)
+
+
+def _area_ratio_bound(a: float, lo: float, hi: float) -> float:
+    """Largest min/max area ratio of an anchor of area ``a`` and a box with area in [lo, hi]."""
+    if a < lo:
+        return a / lo
+    return hi / a if a > hi else 1.0
 
 
 # --- stats ----------------------------------------------------------------------------------
@@ -291,10 +335,9 @@ def _unscaled(dataset: Dataset) -> np.ndarray:
 
 def _boxes(dataset: Dataset) -> pd.DataFrame:
     """Valid, non-ignore boxes that have a size at model input."""
-    b = dataset.boxes
-    finite = np.isfinite(b["w_model"].to_numpy()) & np.isfinite(b["h_model"].to_numpy())
-    keep = b["valid"].to_numpy() & ~b["ignore"].to_numpy() & finite
-    return b[keep]
+    sel = dataset.selected_boxes()
+    finite = np.isfinite(sel["w_model"].to_numpy()) & np.isfinite(sel["h_model"].to_numpy())
+    return sel if finite.all() else sel[finite]
 
 
 def _selected(config: Config) -> ModelPreset:
@@ -386,6 +429,8 @@ def _suggest(wh: np.ndarray, config: Config, before_preset: ModelPreset) -> dict
 
 def _kmeans(sample: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """k-means on wh whitened by its std, as YOLOv5 does; area quantiles if clusters collapse."""
+    from scipy.cluster.vq import ClusterError, kmeans2, vq  # imported when first needed
+
     std = sample.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     white = sample / std
@@ -399,7 +444,7 @@ def _kmeans(sample: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
                 iter=KMEANS_LLOYD_ITERS,
                 minit="++",
                 missing="raise",
-                **{_KMEANS_RNG_KW: rng},
+                **{_kmeans_rng_kw(): rng},
             )
         except ClusterError:  # an empty cluster: this restart is unusable
             continue

@@ -38,8 +38,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Cross-class pairs, same-class pairs above the NMS IoU, and merge candidates."""
     cfg = config.class_overlap
     result = AnalyzerResult(NAME, "Class overlap")
-    b = dataset.boxes
-    rows = b[(b["valid"] & ~b["ignore"]).to_numpy()].reset_index(drop=True)
+    rows = dataset.selected_boxes().reset_index(drop=True)
     names = [str(c) for c in rows["class_name"].cat.categories]
     codes = rows["class_name"].cat.codes.to_numpy().astype(np.int64)
     counts = np.bincount(codes, minlength=len(names)) if len(rows) else np.zeros(len(names), int)

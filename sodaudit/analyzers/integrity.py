@@ -237,7 +237,11 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
                 f"{len(rows)} boxes use {len(ids)} class ids that the class list does not declare ({shown})",
                 NAME,
                 value=float(len(rows)),
-                examples=label_examples(dataset, rows, "class id " + rows["class_id"].astype(str)),
+                examples=label_examples(
+                    dataset,
+                    rows.head(MAX_EXAMPLES),
+                    "class id " + rows["class_id"].head(MAX_EXAMPLES).astype(str),
+                ),
                 count=len(rows),
             )
         )
@@ -262,7 +266,8 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
         num_area_other_coco_bucket=int(other_bucket.sum()),
     )
     if mismatch.any():
-        rows = b[mismatch]
+        # Only the shown rows: strings for every mismatch (100k on COCO) cost a tenth of a second.
+        rows = b.iloc[np.flatnonzero(mismatch)[:MAX_EXAMPLES]]
         detail = (
             "area=" + rows["coco_area"].round(1).astype(str) + " w*h=" + rows["area"].round(1).astype(str)
         )

@@ -39,14 +39,15 @@ def quantile_dict(values: np.ndarray, quantiles: Sequence[float]) -> dict[str, f
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return {quantile_key(q): float("nan") for q in quantiles}
-    result = np.percentile(values, list(quantiles))
+    # Same order statistics, same result; numpy's SIMD sort plus a partition of sorted data is
+    # several times faster than partitioning unsorted data at nine quantiles.
+    result = np.percentile(np.sort(values), list(quantiles))
     return {quantile_key(q): float(v) for q, v in zip(quantiles, result, strict=True)}
 
 
 def selected(dataset: Dataset) -> pd.DataFrame:
     """The boxes that size statistics are about: valid and not ignored."""
-    b = dataset.boxes
-    return b[b["valid"].to_numpy() & ~b["ignore"].to_numpy()]
+    return dataset.selected_boxes()
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:

@@ -26,6 +26,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.geometry import dense_codes
 from sodaudit.models import MODELS, ModelPreset
 from sodaudit.sizepresets import AITOD
 
@@ -72,8 +73,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
     models: dict[str, dict[str, object]] = {}
     per_box: dict[str, dict[str, np.ndarray]] = {}
+    levels: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # models share strides: once each
     for name in dict.fromkeys((selected.name, *ALWAYS_MODELS)):
-        models[name], per_box[name] = _model_stats(MODELS[name], geo, rows)
+        models[name], per_box[name] = _model_stats(MODELS[name], geo, rows, levels)
     models[selected.name]["by_class"] = _by_class(rows, per_box[selected.name])
 
     d = config.strides.noise_shift_px
@@ -92,9 +94,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
 def _boxes(dataset: Dataset) -> pd.DataFrame:
     """Valid, non-ignore boxes that have a size at model input."""
-    b = dataset.boxes
-    finite = np.isfinite(b["w_model"].to_numpy()) & np.isfinite(b["h_model"].to_numpy())
-    return b[b["valid"].to_numpy() & ~b["ignore"].to_numpy() & finite]
+    sel = dataset.selected_boxes()
+    finite = np.isfinite(sel["w_model"].to_numpy()) & np.isfinite(sel["h_model"].to_numpy())
+    return sel if finite.all() else sel[finite]
 
 
 def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -131,7 +133,7 @@ def center_collisions(image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stri
     """
     if not len(image_id):
         return np.zeros(0, dtype=bool)
-    image_code = pd.factorize(image_id)[0].astype(np.int64)
+    image_code = dense_codes(image_id)  # any injective code will do; this one skips hashing
     cell_x = np.floor(cx / stride).astype(np.int64)
     cell_y = np.floor(cy / stride).astype(np.int64)
     cell_x -= cell_x.min()
@@ -142,15 +144,23 @@ def center_collisions(image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stri
 
 
 def _model_stats(
-    preset: ModelPreset, geo: dict[str, np.ndarray], rows: pd.DataFrame
+    preset: ModelPreset,
+    geo: dict[str, np.ndarray],
+    rows: pd.DataFrame,
+    cache: dict[float, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[str, object], dict[str, np.ndarray]]:
     n = len(rows)
     levels = []
     smallest: dict[str, np.ndarray] = {}
+    cache = {} if cache is None else cache
     for stride in sorted(preset.strides):
         below = geo["short"] < stride
-        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride)
-        collide = center_collisions(geo["image_id"], geo["cx"], geo["cy"], stride)
+        if stride not in cache:
+            cache[stride] = (
+                grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride),
+                center_collisions(geo["image_id"], geo["cx"], geo["cy"], stride),
+            )
+        points, collide = cache[stride]
         levels.append(
             {
                 "stride": int(stride),

@@ -3,17 +3,33 @@ format's ``detect`` and refuses to guess when two formats fit."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from sodaudit.dataset import Dataset
 from sodaudit.errors import DatasetError
-from sodaudit.loaders import coco, voc, yolo
 from sodaudit.loaders.base import Detection
 
-LOADERS: dict[str, ModuleType] = {"coco": coco, "yolo": yolo, "voc": voc}
-FORMATS = ("auto", *LOADERS)
+if TYPE_CHECKING:
+    from sodaudit.dataset import Dataset
+
+FORMATS = ("auto", "coco", "yolo", "voc")
+"""Known without importing the loaders (numpy, pandas): ``sodaudit --help`` stays fast."""
+
+
+def _loaders() -> dict[str, ModuleType]:
+    return {name: importlib.import_module(f"sodaudit.loaders.{name}") for name in FORMATS[1:]}
+
+
+def __getattr__(name: str) -> object:
+    # ``LOADERS`` and the loader submodules are imported on first use.
+    if name == "LOADERS":
+        return _loaders()
+    if name in FORMATS[1:]:
+        return importlib.import_module(f"sodaudit.loaders.{name}")
+    raise AttributeError(f"module 'sodaudit.loaders' has no attribute {name!r}")
 
 
 def detect(path: Path) -> Detection:
@@ -21,7 +37,7 @@ def detect(path: Path) -> Detection:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"No such file or folder: {path}.")
-    found = [d for d in (module.detect(path) for module in LOADERS.values()) if d is not None]
+    found = [d for d in (module.detect(path) for module in _loaders().values()) if d is not None]
     if not found:
         raise DatasetError(
             f"No COCO, YOLO or Pascal VOC dataset found at {path}: expected a COCO JSON file or "
@@ -45,7 +61,7 @@ def load(path: Path | str, format: str = "auto", *, imgsz: int = 640) -> Dataset
         raise DatasetError(f"No such file or folder: {path}.")
     if format == "auto":
         detection = detect(path)
-        dataset = LOADERS[detection.format].load(path, imgsz=imgsz)
+        dataset = _loaders()[detection.format].load(path, imgsz=imgsz)
         note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
         return replace(dataset, notes=(note, *dataset.notes))
-    return LOADERS[format].load(path, imgsz=imgsz)
+    return _loaders()[format].load(path, imgsz=imgsz)
