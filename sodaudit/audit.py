@@ -23,7 +23,7 @@ def audit(
     With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
     """
     config = (config or Config()).updated(**overrides)
-    dataset = load(path, format, imgsz=config.imgsz)
+    dataset = load(path, format, imgsz=config.imgsz, limits=config.limits)
     results = run_all(dataset, config)
     report = AuditReport.build(dataset, config, results)
     if baseline is not None:

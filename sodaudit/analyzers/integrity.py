@@ -83,6 +83,10 @@ LOAD_ISSUE_TEXT: dict[str, tuple[Severity, str]] = {
         Severity.WARNING,
         "{n} file names point outside the dataset folder and were not read",
     ),
+    "load.file_too_large": (
+        Severity.WARNING,
+        "{n} files are larger than the configured limits and were not read",
+    ),
     "load.undeclared_class": (
         Severity.WARNING,
         "{n} class names are not in the dataset's class list",

@@ -13,6 +13,7 @@ from sodaudit.errors import DatasetError
 from sodaudit.loaders.base import Detection
 
 if TYPE_CHECKING:
+    from sodaudit.config import LimitsConfig
     from sodaudit.dataset import Dataset
 
 FORMATS = ("auto", "coco", "yolo", "voc")
@@ -52,8 +53,17 @@ def detect(path: Path) -> Detection:
     return found[0]
 
 
-def load(path: Path | str, format: str = "auto", *, imgsz: int = 640) -> Dataset:
-    """Read a dataset of any supported format into the canonical ``Dataset``."""
+def load(
+    path: Path | str, format: str = "auto", *, imgsz: int = 640, limits: LimitsConfig | None = None
+) -> Dataset:
+    """Read a dataset of any supported format into the canonical ``Dataset``.
+
+    ``limits`` bounds what is read (file sizes, annotation counts); past them a file becomes a
+    ``load.file_too_large`` finding instead of a hang.
+    """
+    from sodaudit.config import LimitsConfig
+
+    limits = limits or LimitsConfig()
     path = Path(path)
     if format not in FORMATS:
         raise DatasetError(f"Unknown format {format!r}; use one of {', '.join(FORMATS)}.")
@@ -61,7 +71,7 @@ def load(path: Path | str, format: str = "auto", *, imgsz: int = 640) -> Dataset
         raise DatasetError(f"No such file or folder: {path}.")
     if format == "auto":
         detection = detect(path)
-        dataset = _loaders()[detection.format].load(path, imgsz=imgsz)
+        dataset = _loaders()[detection.format].load(path, imgsz=imgsz, limits=limits)
         note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
         return replace(dataset, notes=(note, *dataset.notes))
-    return _loaders()[format].load(path, imgsz=imgsz)
+    return _loaders()[format].load(path, imgsz=imgsz, limits=limits)

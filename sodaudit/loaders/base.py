@@ -22,6 +22,25 @@ class Detection:
     evidence: str
 
 
+MB = 1 << 20
+
+
+class TooLarge(Exception):
+    """A file past a configured size limit: reported as ``load.file_too_large``, never read."""
+
+
+def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
+    """The bytes of ``path``, or ``TooLarge`` when it is larger than ``limit_mb`` (the config key
+    ``key`` names the limit), reading at most one byte past the limit, so a 2 GB line never
+    reaches memory."""
+    limit = int(limit_mb * MB)
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it")
+    return data
+
+
 def relpath(path: Path | str, root: Path) -> str:
     """Path shown in findings: relative to the dataset root when inside it, POSIX style."""
     try:

@@ -24,10 +24,11 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_headers
-from sodaudit.loaders.base import Detection, relpath, resolve_inside
+from sodaudit.loaders.base import Detection, TooLarge, read_limited, relpath, resolve_inside
 
 FORMAT = "coco"
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -174,7 +175,7 @@ def split_name(json_path: Path) -> str:
 # Loading
 
 
-def load(path: Path, *, imgsz: int = 640) -> Dataset:
+def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
     """Read a COCO JSON file, or every instances file of a folder, into the canonical Dataset."""
     path = Path(path).absolute()
     if path.is_file():
@@ -206,7 +207,11 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
             failures.append(f"{rel} holds {kind}")
             continue
         try:
-            parsed = _read(json_path, rel)
+            parsed = _read(json_path, rel, limits or LimitsConfig())
+        except TooLarge as err:
+            issues.append(LoadIssue("load.file_too_large", rel, str(err), severity="error"))
+            failures.append(f"{rel}: {err}")
+            continue
         except _NotInstances as err:
             notes.append(f"Skipped {rel}: {err}.")
             failures.append(f"{rel}: {err}")
@@ -258,10 +263,10 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
     )
 
 
-def _read(json_path: Path, rel: str) -> _Parsed:
+def _read(json_path: Path, rel: str, limits: LimitsConfig) -> _Parsed:
     """Typed decode first; the tolerant path only when the file breaks the schema."""
     try:
-        raw = json_path.read_bytes()
+        raw = read_limited(json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb")
     except OSError as err:
         raise _Unreadable(f"cannot read the file ({err.strerror or err})") from err
     raw = raw.removeprefix(_BOM)
@@ -269,6 +274,7 @@ def _read(json_path: Path, rel: str) -> _Parsed:
         doc = _DECODER.decode(raw)
         if doc.annotations is None:
             raise _NotInstances("it has no annotations array")
+        _check_count(len(doc.annotations), limits)
         parsed = _Parsed(
             images=doc.images,
             image_index=list(range(len(doc.images))),
@@ -293,7 +299,17 @@ def _read(json_path: Path, rel: str) -> _Parsed:
         ) from err
     except RecursionError as err:
         raise _Unreadable("JSON nested too deeply to read") from err
+    if isinstance(data, dict) and isinstance(data.get("annotations"), list):
+        _check_count(len(data["annotations"]), limits)
     return _tolerant(data, rel)
+
+
+def _check_count(count: int, limits: LimitsConfig) -> None:
+    if count > limits.max_annotations:
+        raise TooLarge(
+            f"{count:,} annotations, more than limits.max_annotations={limits.max_annotations:,}; "
+            "not loaded — raise the limit to audit it"
+        )
 
 
 def _check_int64(parsed: _Parsed) -> None:

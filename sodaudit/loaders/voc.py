@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_header
-from sodaudit.loaders.base import Detection, resolve_inside
+from sodaudit.loaders.base import Detection, TooLarge, read_limited, resolve_inside
 
 FORMAT = "voc"
 
@@ -112,8 +113,9 @@ def _sets_dir(root: Path) -> Path:
 # --------------------------------------------------------------------------- loading
 
 
-def load(path: Path, *, imgsz: int = 640) -> Dataset:
+def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
     """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s."""
+    limit_mb = (limits or LimitsConfig()).max_label_file_mb
     layout = _layout(Path(path))
     issues: list[LoadIssue] = []
     image_names, stem_map, img_note = _list_images(layout)
@@ -124,7 +126,7 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
     for name in layout.xml_names:
         rel = f"{layout.ann_rel}/{name}" if layout.ann_rel else name
         n_before = len(issues)
-        root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues)
+        root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues, limit_mb)
         if root_el is None:
             if not first_problem and len(issues) > n_before:
                 first_problem = f"{rel}: {issues[-1].reason}"
@@ -239,11 +241,13 @@ def _list_images(layout: _Layout) -> tuple[set[str], dict[str, str], str]:
     return names, stem_map, ""
 
 
-def _parse(file: str, rel: str, issues: list[LoadIssue]) -> tuple[ET.Element | None, bytes]:
+def _parse(file: str, rel: str, issues: list[LoadIssue], limit_mb: float) -> tuple[ET.Element | None, bytes]:
     """Root element of one XML file, or ``None`` with an issue; DTDs are refused unparsed."""
     try:
-        with open(file, "rb") as f:
-            data = f.read()
+        data = read_limited(file, limit_mb, "limits.max_label_file_mb")
+    except TooLarge as err:
+        issues.append(LoadIssue("load.file_too_large", rel, str(err)))
+        return None, b""
     except OSError as err:
         issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read: {err.strerror or err}"))
         return None, b""

@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_headers
-from sodaudit.loaders.base import Detection, relpath
+from sodaudit.loaders.base import Detection, TooLarge, read_limited, relpath
 from sodaudit.loaders.yolo_rows import KIND_BOX, KIND_SEGMENT, attach, parse_rows, row_issues
 
 FORMAT = "yolo"
@@ -518,12 +519,14 @@ def _match_labels(layout: _Layout) -> _Labels:
     return _Labels(images, label_of, has_label, used, orphans)
 
 
-def _read_all(files: list[str], root: Path, issues: list[LoadIssue]) -> list[bytes]:
+def _read_all(files: list[str], root: Path, issues: list[LoadIssue], limit_mb: float) -> list[bytes]:
     blobs = []
     for label in files:
         try:
-            with open(label, "rb") as fh:
-                blobs.append(fh.read())
+            blobs.append(read_limited(label, limit_mb, "limits.max_label_file_mb"))
+        except TooLarge as err:
+            issues.append(LoadIssue("load.file_too_large", _rel(label, root), str(err)))
+            blobs.append(b"")
         except OSError as err:
             issues.append(LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}"))
             blobs.append(b"")
@@ -555,8 +558,9 @@ def _images_table(found: _Labels, root: Path, issues: list[LoadIssue]) -> pd.Dat
     )
 
 
-def load(path: Path, *, imgsz: int = 640) -> Dataset:
+def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
     """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``."""
+    limits = limits or LimitsConfig()
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"No such file or folder: {path}.")
@@ -570,7 +574,8 @@ def load(path: Path, *, imgsz: int = 640) -> Dataset:
         )
     files = found.used + found.orphans
     n_used = len(found.used)
-    rows = parse_rows(_read_all(files, root, issues), pose=layout.pose, pose_values=layout.pose_values)
+    blobs = _read_all(files, root, issues, limits.max_label_file_mb)
+    rows = parse_rows(blobs, pose=layout.pose, pose_values=layout.pose_values)
     file_rel = [_rel(f, root) for f in files]
     frame = _images_table(found, root, issues)
 
