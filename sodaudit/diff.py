@@ -36,6 +36,7 @@ from sodaudit.config import DiffConfig
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.geometry import iou_xywh
+from sodaudit.jsonable import jsonable
 from sodaudit.sizepresets import AITOD
 
 NAME = "diff"
@@ -61,10 +62,10 @@ class DiffResult:
         """JSON data: stats, findings, and every change table (``matched`` is left out: it
         lists every unchanged label too; its size is in ``stats``)."""
         return {
-            "stats": _plain(self.stats),
-            "findings": [_plain(f.to_dict()) for f in self.findings],
+            "stats": jsonable(self.stats),
+            "findings": [jsonable(f.to_dict()) for f in self.findings],
             "tables": {
-                name: _plain(table.to_dict(orient="records"))
+                name: jsonable(table.to_dict(orient="records"))
                 for name, table in self.tables.items()
                 if name != "matched"
             },
@@ -98,7 +99,7 @@ def diff_datasets(old: Dataset, new: Dataset, config: DiffConfig | None = None) 
     differs = ~matched.identical | matched.ignore_changed
     changed = np.concatenate([o.pair[removed], n.pair[added], o.pair[r_old], o.pair[m_old[differs]]])
     counts = _Counts(o, n, matched, relabelled, removed, added, names, config)
-    stats = _plain(
+    stats = jsonable(
         {
             "config": asdict(config),
             "old": _card(old),
@@ -762,20 +763,3 @@ def _mean(values: np.ndarray) -> float | None:
 
 def _n(value: float) -> str:
     return f"{value:g}" if math.isfinite(value) else str(value)
-
-
-def _plain(value):
-    """Plain JSON values: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value

@@ -195,12 +195,6 @@ def _iou_valid(x0, y0, x1, y1, area, p: np.ndarray, q: np.ndarray) -> np.ndarray
     return inter / (area[p] + area[q] - inter)
 
 
-def letterbox_scale(img_w: ArrayLike, img_h: ArrayLike, imgsz: float) -> np.ndarray:
-    """Scale of the letterbox resize a model applies: ``imgsz / max(img_w, img_h)``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return imgsz / np.maximum(np.asarray(img_w, np.float64), np.asarray(img_h, np.float64))
-
-
 def iou_after_shift(w: ArrayLike, h: ArrayLike, dx: ArrayLike, dy: ArrayLike) -> np.ndarray:
     """IoU of a ``w x h`` box with itself shifted by ``(dx, dy)``: the IoU noise floor.
 

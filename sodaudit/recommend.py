@@ -24,6 +24,7 @@ import pandas as pd
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
+from sodaudit.jsonable import jsonable
 from sodaudit.models import MODELS, ModelPreset
 from sodaudit.sizepresets import SIZE_PRESETS, SIZE_TOLERANCE_PX
 from sodaudit.tiling import TileSimulation, overlap_px, simulate, slicing_params
@@ -69,26 +70,11 @@ class Recommendation:
         return {
             "kind": self.kind,
             "summary": self.summary,
-            "params": _plain(self.params),
-            "evidence": _plain(self.evidence),
-            "effect": _plain(self.effect),
+            "params": jsonable(self.params),
+            "evidence": jsonable(self.evidence),
+            "effect": jsonable(self.effect),
             "priority": int(self.priority),
         }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able plain values (numpy scalars to Python, non-finite floats to None)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _pct(x: float) -> str:

@@ -6,19 +6,18 @@ JSON is the data and HTML is a view of it, so both are produced from ``to_dict``
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sodaudit import __version__
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, GateResult, apply_rules, gate, sort_findings
+from sodaudit.jsonable import jsonable
 
 SCHEMA_VERSION = "1.0"
 TOP_IMAGE_SIZES = 5
@@ -143,24 +142,3 @@ class AuditReport:
 def _num(value: Any) -> float | None:
     value = float(value) if value is not None else math.nan
     return value if math.isfinite(value) else None
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python numbers, NaN/inf to null."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sodaudit import geometry
+from sodaudit.convert import letterbox_params
 from sodaudit.geometry import (
     iou_after_shift,
     iou_xywh,
-    letterbox_scale,
     pairs_within_images,
     pairwise_iou,
 )
@@ -60,7 +60,8 @@ def test_pairwise_iou_matrix_by_hand():
     ],
 )
 def test_letterbox_scale(img_w, img_h, imgsz, expected):
-    assert letterbox_scale(img_w, img_h, imgsz) == pytest.approx(expected)
+    scale, _, _ = letterbox_params(img_w, img_h, imgsz)
+    assert scale == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

@@ -472,13 +472,12 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     by_path: dict[str, str | None] = {}
     hashes = []
     for path in images["path"].astype(str):  # a loop over files; each file is read once
-        full = path
-        if full not in by_path:
+        if path not in by_path:
             try:
-                by_path[full] = _file_hash(full)
+                by_path[path] = _file_hash(path)
             except OSError:
-                by_path[full] = None
-        hashes.append(by_path[full])
+                by_path[path] = None
+        hashes.append(by_path[path])
     table = pd.DataFrame(
         {
             "hash": hashes,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sodaudit.config import LimitsConfig
+from sodaudit.convert import voc_to_xywh
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_header
@@ -171,14 +172,15 @@ def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) ->
             "source_file": rows.xml_rel,
         }
     )
+    xywh = voc_to_xywh(np.stack([x0, y0, x1, y1], axis=1))
     boxes = pd.DataFrame(
         {
             "image_id": box_image,
             "class_id": class_id,
-            "x": x0,
-            "y": y0,
-            "w": x1 - x0,
-            "h": y1 - y0,
+            "x": xywh[:, 0],
+            "y": xywh[:, 1],
+            "w": xywh[:, 2],
+            "h": xywh[:, 3],
             "ignore": _flags(cols[6]),
             "truncated": _flags(cols[7]),
             # one XML per image, so the image id is also the index of its XML path

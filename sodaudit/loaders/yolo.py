@@ -325,7 +325,7 @@ def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
                     LoadIssue(
                         "load.split_path_missing",
                         layout.yaml_rel,
-                        f"{split}: {entry!r} resolves to {shown}, which does not exist",
+                        f"{entry!r} resolves to {shown}, which does not exist",
                         key=split,
                         severity="error",
                     )

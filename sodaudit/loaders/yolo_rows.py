@@ -212,7 +212,8 @@ def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: 
         group = np.concatenate([[0], np.cumsum(points)[:-1]])
         x0, x1 = np.minimum.reduceat(xs, group), np.maximum.reduceat(xs, group)
         y0, y1 = np.minimum.reduceat(ys, group), np.maximum.reduceat(ys, group)
-        left[segment], top[segment], width[segment], height[segment] = x0, y0, x1 - x0, y1 - y0
+        with np.errstate(invalid="ignore"):  # inf - inf in a broken polygon: NaN, left to integrity
+            left[segment], top[segment], width[segment], height[segment] = x0, y0, x1 - x0, y1 - y0
 
     # Out of [0, 1]: box values (cx cy w h) or polygon points; NaN/inf are left to integrity.
     checked = (position > 0) & np.where(kind[token_row] == KIND_SEGMENT, True, position <= 4)

@@ -21,11 +21,11 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.diff import DiffResult
 from sodaudit.findings import apply_rules, gate, sort_findings
+from sodaudit.jsonable import jsonable
 from sodaudit.render.blocks import LabelTable, csv_name, label_table
 from sodaudit.render.files import write_atomic
 from sodaudit.render.html import HTML_TABLE_ROWS, environment, template_dir
 from sodaudit.render.tables import _csv
-from sodaudit.report import jsonable
 
 TEMPLATE = "diff.html.j2"
 DIFF_SCHEMA_VERSION = "1.0"
