@@ -109,8 +109,11 @@ def test_classes_and_shares_by_hand():
     found = r.findings
     missing = [f for f in found if f.code == "splits.class_missing"]
     assert sorted(f.examples for f in missing) == [("bus",), ("person",)]
-    drift = {f.class_name: f.value for f in found if f.code == "splits.class_share_drift"}
-    assert drift == {"car": -0.25, "person": -0.25, "bus": 0.5}  # all beyond 0.1
+    # one finding for the split, the largest shift first: bus +50%, then car and person -25%
+    (drift,) = [f for f in found if f.code == "splits.class_share_drift"]
+    assert (drift.count, drift.value, drift.class_name) == (3, 0.5, "bus")
+    assert drift.examples[0] == "'bus' 50.0% vs 0.0% (+50.0%)"
+    assert {e.split(" ")[0] for e in drift.examples} == {"'bus'", "'car'", "'person'"}
     config = Config(splits=SplitsConfig(class_share_warn=0.3))
     drift = [f.class_name for f in splits.analyze(ds, config).findings if "share" in f.code]
     assert drift == ["bus"]

@@ -174,18 +174,26 @@ def _findings(config: Config, stats: dict, result: AnalyzerResult) -> None:
         )
     shares = stats["class_shares"]
     for split, diffs in stats["class_share_diff"].items():
-        for class_name, diff in diffs.items():
-            if abs(diff) > cfg.class_share_warn:
-                result.findings.append(
-                    Finding(
-                        "splits.class_share_drift",
-                        Severity.WARNING,
-                        f"Class {class_name!r} is {shares[split][class_name]:.1%} of the boxes "
-                        f"in {split!r} but {shares[ref][class_name]:.1%} in {ref!r} "
-                        f"({diff:+.1%})",
-                        NAME,
-                        value=diff,
-                        threshold=cfg.class_share_warn,
-                        class_name=class_name,
-                    )
-                )
+        # one finding per split, largest shifts first: a shifted class mix is one problem
+        drifted = sorted(
+            ((c, d) for c, d in diffs.items() if abs(d) > cfg.class_share_warn), key=lambda cd: -abs(cd[1])
+        )
+        if not drifted:
+            continue
+        parts = [f"{c!r} {shares[split][c]:.1%} vs {shares[ref][c]:.1%} ({d:+.1%})" for c, d in drifted]
+        result.findings.append(
+            Finding(
+                "splits.class_share_drift",
+                Severity.WARNING,
+                f"{len(drifted)} classes have a share of the boxes in {split!r} more than "
+                f"{cfg.class_share_warn:.0%} away from {ref!r}: "
+                + "; ".join(parts[:5])
+                + (f"; and {len(parts) - 5} more" if len(parts) > 5 else ""),
+                NAME,
+                value=float(max(abs(d) for _, d in drifted)),
+                threshold=cfg.class_share_warn,
+                class_name=drifted[0][0],
+                examples=tuple(parts),
+                count=len(drifted),
+            )
+        )
