@@ -187,7 +187,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
         (
             "integrity.nonfinite_box",
             nonfinite,
-            "boxes have a NaN or infinite coordinate",
+            ("box has", "boxes have", "a NaN or infinite coordinate"),
             lambda r: (
                 r["x"].astype(str)
                 + ","
@@ -201,19 +201,22 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
         (
             "integrity.degenerate_box",
             degenerate,
-            "boxes have zero or negative width or height",
+            ("box has", "boxes have", "zero or negative width or height"),
             lambda r: "w=" + r["w"].round(2).astype(str) + " h=" + r["h"].round(2).astype(str),
         ),
         (
             "integrity.box_outside_image",
             outside,
-            "boxes extend past the image border by more than "
-            f"{config.integrity.outside_tolerance_px:g} px "
-            f"(up to {result.stats['max_outside_px']:.1f} px)",
+            (
+                "box extends",
+                "boxes extend",
+                f"past the image border by more than {config.integrity.outside_tolerance_px:g} px "
+                f"(up to {result.stats['max_outside_px']:.1f} px)",
+            ),
             lambda r: overshoot_s.loc[r.index].round(1).astype(str) + " px past the edge",
         ),
     ]
-    for code, mask, text, detail in checks:
+    for code, mask, (one, many, text), detail in checks:
         if mask.any():
             rows = b[mask]
             shown = rows.head(MAX_EXAMPLES)
@@ -222,7 +225,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
                 Finding(
                     code,
                     Severity.WARNING,
-                    f"{int(mask.sum())} {text}",
+                    f"{int(mask.sum())} {one if mask.sum() == 1 else many} {text}",
                     NAME,
                     value=float(mask.sum()),
                     examples=label_examples(dataset, shown, detail(shown)),
@@ -302,13 +305,19 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
     result.stats["background_share"] = float(background.mean()) if n_images else 0.0
     result.stats["exif_rotated_images"] = int(images["exif_rotated"].sum())
 
-    for status, code, text in (
-        ("missing", "integrity.image_missing", "images named in the annotations are not on disk"),
-        ("corrupt", "integrity.image_corrupt", "image files are empty or corrupt"),
+    for status, code, (one, many), text in (
+        (
+            "missing",
+            "integrity.image_missing",
+            ("image named", "images named"),
+            "in the annotations {} not on disk",
+        ),
+        ("corrupt", "integrity.image_corrupt", ("image file", "image files"), "{} empty or corrupt"),
         (
             "unreadable-size",
             "integrity.image_unreadable",
-            "image files have a header that gives no size",
+            ("image file", "image files"),
+            "{} unreadable: the header gives no size",
         ),
     ):
         rows = images[images["status"] == status]
@@ -323,7 +332,7 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
                 Finding(
                     code,
                     Severity.WARNING,
-                    f"{n} {text}{extra}",
+                    f"{n} {one if n == 1 else many} " + text.format("is" if n == 1 else "are") + extra,
                     NAME,
                     value=float(n),
                     examples=tuple(examples[:MAX_EXAMPLES]),
