@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sodaudit.analyzers import run_all
@@ -16,6 +17,7 @@ def audit(
     format: str = "auto",
     config: Config | None = None,
     baseline: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
     **overrides: object,
 ) -> AuditReport:
     """Audit the dataset at ``path``; keyword overrides are config keys (``imgsz=1024``).
@@ -23,7 +25,9 @@ def audit(
     With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
     """
     config = (config or Config()).updated(**overrides)
-    dataset = load(path, format, imgsz=config.imgsz, limits=config.limits)
+    dataset = load(path, format, imgsz=config.imgsz, limits=config.limits, progress=progress)
+    if progress is not None:
+        progress("running the analyzers", 0, 0)
     results = run_all(dataset, config)
     report = AuditReport.build(dataset, config, results)
     if baseline is not None:

@@ -207,3 +207,37 @@ def test_progress_only_on_a_tty():
     with Progress("loading", stream=pipe, delay=0.0, interval=0.01):
         time.sleep(0.03)
     assert pipe.getvalue() == ""
+
+
+def test_loaders_report_file_loops_to_the_progress_bar(sample_data):
+    """Every long file loop reports done/total; the final call of each says all are done."""
+    from sodaudit.loaders import load
+
+    for fmt, what, expected in [
+        ("yolo", "reading label files", len(list((sample_data / "yolo").glob("*/labels/*.txt")))),
+        ("yolo", "reading image headers", len(list((sample_data / "yolo").glob("*/images/*.jpg")))),
+        ("voc", "reading XML files", len(list((sample_data / "voc" / "Annotations").glob("*.xml")))),
+        ("coco", "reading annotation files", 2),
+    ]:
+        calls = []
+        load(sample_data / fmt, progress=lambda w, d, t, calls=calls: calls.append((w, d, t)))
+        mine = [(d, t) for w, d, t in calls if w == what]
+        assert mine and mine[-1] == (expected, expected), (fmt, what, mine[-3:])
+        assert all(d <= t for d, t in mine)
+
+
+def test_progress_draws_a_bar_when_a_count_is_known():
+    import io
+    import time
+
+    from sodaudit.render.terminal import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    with Progress("auditing", stream=stream, delay=0.0, interval=0.01) as progress:
+        progress("reading label files", 50, 100)
+        time.sleep(0.1)
+    assert "[############------------] 50/100 reading label files" in stream.getvalue()

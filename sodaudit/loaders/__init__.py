@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection
+from sodaudit.loaders.base import Detection, ProgressFn
 
 if TYPE_CHECKING:
     from sodaudit.config import LimitsConfig
@@ -54,7 +54,12 @@ def detect(path: Path) -> Detection:
 
 
 def load(
-    path: Path | str, format: str = "auto", *, imgsz: int = 640, limits: LimitsConfig | None = None
+    path: Path | str,
+    format: str = "auto",
+    *,
+    imgsz: int = 640,
+    limits: LimitsConfig | None = None,
+    progress: ProgressFn | None = None,
 ) -> Dataset:
     """Read a dataset of any supported format into the canonical ``Dataset``.
 
@@ -71,7 +76,7 @@ def load(
         raise DatasetError(f"No such file or folder: {path}.")
     if format == "auto":
         detection = detect(path)
-        dataset = _loaders()[detection.format].load(path, imgsz=imgsz, limits=limits)
+        dataset = _loaders()[detection.format].load(path, imgsz=imgsz, limits=limits, progress=progress)
         note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
         return replace(dataset, notes=(note, *dataset.notes))
-    return _loaders()[format].load(path, imgsz=imgsz, limits=limits)
+    return _loaders()[format].load(path, imgsz=imgsz, limits=limits, progress=progress)

@@ -9,8 +9,10 @@ at the path can be read as their format.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,23 @@ class Detection:
     evidence: str
 
 
+T = TypeVar("T")
 MB = 1 << 20
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(what, done, total)``: loaders report long file loops to the terminal's bar."""
+PROGRESS_EVERY = 256
+
+
+def counted(items: Sequence[T], what: str, progress: ProgressFn | None) -> Iterator[T]:
+    """``items`` one by one, telling ``progress`` every few hundred items and at the end."""
+    total = len(items)
+    for done, item in enumerate(items):
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress(what, done, total)
+        yield item
+    if progress is not None:
+        progress(what, total, total)
 
 
 class TooLarge(Exception):

@@ -28,7 +28,15 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_headers
-from sodaudit.loaders.base import Detection, TooLarge, read_limited, relpath, resolve_inside
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    TooLarge,
+    counted,
+    read_limited,
+    relpath,
+    resolve_inside,
+)
 
 FORMAT = "coco"
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -175,7 +183,9 @@ def split_name(json_path: Path) -> str:
 # Loading
 
 
-def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
+def load(
+    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+) -> Dataset:
     """Read a COCO JSON file, or every instances file of a folder, into the canonical Dataset."""
     path = Path(path).absolute()
     if path.is_file():
@@ -199,7 +209,7 @@ def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) ->
     folders: dict[str, Path] = {}
     used_folders: dict[Path, list[str]] = {}
     listings: dict[str, frozenset[str]] = {}
-    for json_path in files:
+    for json_path in counted(files, "reading annotation files", progress):
         rel = relpath(json_path, root)
         kind = _skip_reason(json_path.name)
         if kind is not None:

@@ -27,7 +27,7 @@ from sodaudit.convert import voc_to_xywh
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_header
-from sodaudit.loaders.base import Detection, TooLarge, read_limited, resolve_inside
+from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, resolve_inside
 
 FORMAT = "voc"
 
@@ -114,7 +114,9 @@ def _sets_dir(root: Path) -> Path:
 # --------------------------------------------------------------------------- loading
 
 
-def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
+def load(
+    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+) -> Dataset:
     """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s."""
     limit_mb = (limits or LimitsConfig()).max_label_file_mb
     layout = _layout(Path(path))
@@ -124,7 +126,7 @@ def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) ->
 
     rows = _Rows()
     first_problem = ""
-    for name in layout.xml_names:
+    for name in counted(layout.xml_names, "reading XML files", progress):
         rel = f"{layout.ann_rel}/{name}" if layout.ann_rel else name
         n_before = len(issues)
         root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues, limit_mb)

@@ -25,7 +25,7 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_headers
-from sodaudit.loaders.base import Detection, TooLarge, read_limited, relpath
+from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, relpath
 from sodaudit.loaders.yolo_rows import KIND_BOX, KIND_SEGMENT, attach, parse_rows, row_issues
 
 FORMAT = "yolo"
@@ -519,9 +519,11 @@ def _match_labels(layout: _Layout) -> _Labels:
     return _Labels(images, label_of, has_label, used, orphans)
 
 
-def _read_all(files: list[str], root: Path, issues: list[LoadIssue], limit_mb: float) -> list[bytes]:
+def _read_all(
+    files: list[str], root: Path, issues: list[LoadIssue], limit_mb: float, progress: ProgressFn | None
+) -> list[bytes]:
     blobs = []
-    for label in files:
+    for label in counted(files, "reading label files", progress):
         try:
             blobs.append(read_limited(label, limit_mb, "limits.max_label_file_mb"))
         except TooLarge as err:
@@ -533,10 +535,12 @@ def _read_all(files: list[str], root: Path, issues: list[LoadIssue], limit_mb: f
     return blobs
 
 
-def _images_table(found: _Labels, root: Path, issues: list[LoadIssue]) -> pd.DataFrame:
+def _images_table(
+    found: _Labels, root: Path, issues: list[LoadIssue], progress: ProgressFn | None = None
+) -> pd.DataFrame:
     """One row per image with its size from the header; a missing label file is an issue."""
     paths = [p for p, _ in found.images]
-    headers = read_headers(paths)
+    headers = read_headers(paths, progress)
     sources = []
     for p, lab, ok, header in zip(paths, found.label_of, found.has_label, headers, strict=True):
         sources.append(_rel(lab, root) if ok else "")
@@ -558,7 +562,9 @@ def _images_table(found: _Labels, root: Path, issues: list[LoadIssue]) -> pd.Dat
     )
 
 
-def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) -> Dataset:
+def load(
+    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+) -> Dataset:
     """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``."""
     limits = limits or LimitsConfig()
     path = Path(path)
@@ -574,10 +580,10 @@ def load(path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None) ->
         )
     files = found.used + found.orphans
     n_used = len(found.used)
-    blobs = _read_all(files, root, issues, limits.max_label_file_mb)
+    blobs = _read_all(files, root, issues, limits.max_label_file_mb, progress)
     rows = parse_rows(blobs, pose=layout.pose, pose_values=layout.pose_values)
     file_rel = [_rel(f, root) for f in files]
-    frame = _images_table(found, root, issues)
+    frame = _images_table(found, root, issues, progress)
 
     # Boxes: each row of a used label file, once per image that uses the file.
     index = {f: i for i, f in enumerate(found.used)}

@@ -56,6 +56,7 @@ class Progress:
     """
 
     FRAMES = "|/-\\"
+    BAR = 24
 
     def __init__(
         self, label: str, *, stream: TextIO | None = None, delay: float = 0.5, interval: float = 0.1
@@ -69,9 +70,15 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._shown = False
         self._start = 0.0
+        self.done = self.total = 0
 
     def step(self, label: str) -> None:
         self.label = label
+        self.done = self.total = 0
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        """The loaders' progress callback: a bar while a file loop runs, else the step name."""
+        self.label, self.done, self.total = what, done, total
 
     def _run(self) -> None:
         if self._stop.wait(self.delay):
@@ -79,7 +86,12 @@ class Progress:
         frame = 0
         while not self._stop.is_set():
             elapsed = time.monotonic() - self._start
-            text = f"\r{self.FRAMES[frame % len(self.FRAMES)]} sodaudit: {self.label} ({elapsed:.0f}s)"
+            spin = self.FRAMES[frame % len(self.FRAMES)]
+            text = f"\r{spin} sodaudit: {self.label} ({elapsed:.0f}s)"
+            if self.total:
+                filled = int(self.BAR * self.done / self.total)
+                bar = "#" * filled + "-" * (self.BAR - filled)
+                text = f"\r[{bar}] {self.done:,}/{self.total:,} {self.label} ({elapsed:.0f}s)"
             self.stream.write(_clip(text, 100) + "\033[K")
             self.stream.flush()
             self._shown = True
