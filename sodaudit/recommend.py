@@ -26,7 +26,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.jsonable import jsonable
 from sodaudit.models import MODELS, ModelPreset
-from sodaudit.sizepresets import SIZE_PRESETS, SIZE_TOLERANCE_PX
+from sodaudit.sizepresets import COCO, SIZE_PRESETS, SIZE_TOLERANCE_PX
 from sodaudit.tiling import TileSimulation, overlap_px, simulate, slicing_params
 
 KINDS = (
@@ -52,7 +52,6 @@ SCALE_MATCH_MIN_GAIN = 0.05
 """... and the best rescale factor brings it closer by at least this much."""
 SCALE_MATCH_FACTORS = tuple(2.0 ** (k / 4) for k in range(-8, 17))
 """Rescale factors tried for scale matching: 0.25x to 16x in quarter octaves."""
-COCO_AREA_BOUNDS = (32.0**2, 96.0**2)
 
 
 @dataclass(frozen=True)
@@ -624,7 +623,7 @@ def _sampling_rec(ctx: _Ctx) -> Recommendation | None:
     if len(pool) == 0:
         return None
     area_model = ctx.rows["area"].to_numpy(np.float64) * ctx.final_scale**2
-    small = area_model < COCO_AREA_BOUNDS[0]
+    small = area_model < COCO.bounds[0]
     with_small = np.isin(pool["image_id"].to_numpy(), ctx.rows["image_id"].to_numpy()[small])
     s = float(with_small.mean())
     if s == 0 or s >= cfg.small_image_share:
@@ -712,7 +711,7 @@ def _augmentation_rec(ctx: _Ctx) -> Recommendation | None:
 
 def coco_mix(area_model: np.ndarray) -> np.ndarray:
     """Shares of COCO small / medium / large by w*h at model input."""
-    counts = np.bincount(np.digitize(area_model, COCO_AREA_BOUNDS), minlength=3)[:3]
+    counts = np.bincount(np.digitize(area_model, COCO.bounds), minlength=3)[:3]
     return counts / max(1, counts.sum())
 
 
@@ -723,7 +722,7 @@ def _sorted_mix(area_sorted: np.ndarray, factor: float) -> np.ndarray:
     exactly ``digitize``'s (NaN sorts last and lands in the last bucket, as there).
     """
     scaled = area_sorted * factor * factor
-    below = np.searchsorted(scaled, COCO_AREA_BOUNDS, side="left")
+    below = np.searchsorted(scaled, COCO.bounds, side="left")
     counts = np.diff(np.concatenate([[0], below, [len(scaled)]]))
     return counts / max(1, counts.sum())
 
