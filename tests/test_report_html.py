@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sodaudit.audit import audit
+from sodaudit.gallery import GalleryItem
 from sodaudit.render import html as html_render
 from sodaudit.render.html import to_html
 
@@ -195,19 +196,6 @@ class FakeFigure:
     alt: str
 
 
-@dataclass(frozen=True)
-class FakeItem:
-    data_uri: str
-    class_name: str
-    w: float
-    h: float
-    w_model: float
-    h_model: float
-    source: str
-    image: str
-    zoom: float
-
-
 PIXEL = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -222,7 +210,7 @@ def test_figures_and_gallery_are_placed_in_their_sections(sample_data: Path, mon
         FakeFigure("hist", "sizes", "Size histogram", "caption <b>", PIXEL, "alt"),
         FakeFigure("card", "dataset", "Dataset figure", "", PIXEL, "alt"),
     ]
-    items = [FakeItem(PIXEL, "<script>x</script>", 1.0, 2.0, 0.3, 0.7, "a.txt:3", "a.jpg", 32.0)]
+    items = [GalleryItem(PIXEL, "<script>x</script>", 1.0, 2.0, 0.3, 0.7, "a.txt:3", "a.jpg", 32.0)]
     monkeypatch.setattr(sodaudit.figures, "build_figures", lambda report: figs)
     monkeypatch.setattr(sodaudit.gallery, "smallest_labels", lambda dataset, limit=48, **kw: items)
     page = to_html(audit(sample_data / "yolo"))

@@ -6,42 +6,16 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from builders import tiny_dataset
 
 from sodaudit.analyzers import sizes
 from sodaudit.config import Config, SizesConfig
-from sodaudit.dataset import Dataset
 
 
 def build(images, boxes, classes=None, imgsz=640):
     """images: (id, w, h, split); boxes: (image_id, class_id, x, y, w, h[, ignore])."""
-    img = pd.DataFrame(
-        {
-            "image_id": [i[0] for i in images],
-            "file_name": [f"{i[0]}.jpg" for i in images],
-            "path": [""] * len(images),
-            "split": [i[3] for i in images],
-            "width": [float(i[1]) for i in images],
-            "height": [float(i[2]) for i in images],
-            "status": ["ok"] * len(images),
-        }
-    )
-    rows = [tuple(b) + (False,) * (7 - len(b)) for b in boxes]
-    box = pd.DataFrame(rows, columns=["image_id", "class_id", "x", "y", "w", "h", "ignore"]).astype(
-        {"x": float, "y": float, "w": float, "h": float, "ignore": bool}
-    )
-    box["source_file"] = "labels.txt"
-    box["source_line"] = np.arange(1, len(box) + 1)
-    return Dataset.build(
-        root=Path("/d"),
-        format="test",
-        boxes=box,
-        images=img,
-        classes=classes or {0: "car", 1: "person"},
-        imgsz=imgsz,
-    )
+    return tiny_dataset(boxes, images, classes, imgsz)
 
 
 # Image 1: 640x480 (scale 640/640 = 1), image 2: 1280x640 (scale 0.5), image 3: no boxes.
