@@ -44,7 +44,7 @@ FAIL_ON_OPTION = click.option(
     show_default=True,
     help="Lowest finding severity that fails the gate (exit code 1).",
 )
-CLI_CONFIG_KEYS = ("imgsz", "model", "fail_on", "deep", "pixels")
+CLI_CONFIG_KEYS = ("imgsz", "model", "fail_on", "deep", "pixels", "workers")
 """Options that are also config keys: they override config files only when given."""
 
 
@@ -105,6 +105,14 @@ def cli() -> None:
     "--pixels", is_flag=True, help="Run pixel analyses (appearance separability of look-alike classes)."
 )
 @click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes for large datasets: 0 = one per core (at most 4), 1 = no parallelism.",
+)
+@click.option(
     "--markdown",
     "markdown_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -143,6 +151,7 @@ def run(
     fail_on: str,
     deep: bool,
     pixels: bool,
+    workers: int,
     markdown_path: Path | None,
     export_path: Path | None,
     baseline_path: Path | None,
@@ -159,7 +168,15 @@ def run(
     from sodaudit.render.terminal import Progress, summary
 
     config = effective_config(
-        path, config_file, assignments, imgsz=imgsz, model=model, fail_on=fail_on, deep=deep, pixels=pixels
+        path,
+        config_file,
+        assignments,
+        imgsz=imgsz,
+        model=model,
+        fail_on=fail_on,
+        deep=deep,
+        pixels=pixels,
+        workers=workers,
     )
     _check_export_path(export_path)
     if baseline_path is not None:

@@ -221,6 +221,9 @@ class Config:
     """Decode every image to find corrupt ones (default: headers only)."""
     pixels: bool = False
     """Run pixel analyses (appearance separability of merge candidates)."""
+    workers: int = 0
+    """Processes for loading and analysing large datasets: 0 = one per core (at most 4), 1 =
+    everything in this process. Results are the same either way."""
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     sizes: SizesConfig = field(default_factory=SizesConfig)
     subthreshold: SubthresholdConfig = field(default_factory=SubthresholdConfig)
@@ -240,6 +243,8 @@ class Config:
             raise ConfigError(f"imgsz must be between 1 and 16384, got {self.imgsz}.")
         if self.fail_on not in ("error", "warning", "never"):
             raise ConfigError(f"fail_on must be error, warning or never, got {self.fail_on!r}.")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be 0 (one per core) or more, got {self.workers}.")
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
 

@@ -1,0 +1,102 @@
+"""Forked lanes give the results the serial path gives, and lose nothing when a lane fails."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import pandas as pd
+import pytest
+
+from sodaudit import analyzers, parallel
+from sodaudit.config import Config
+from sodaudit.loaders import load
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+
+
+def _square_and_pid(i: int) -> tuple[int, int]:
+    return i * i, os.getpid()
+
+
+@needs_fork
+def test_results_come_back_in_task_order_from_two_processes() -> None:
+    tasks = [partial(_square_and_pid, i) for i in range(7)]
+    results = parallel.fork_map(tasks, workers=2, weights=[7, 1, 1, 1, 1, 1, 5])
+    assert [value for value, _ in results] == [0, 1, 4, 9, 16, 25, 36]
+    pids = {pid for _, pid in results}
+    assert os.getpid() in pids and len(pids) == 2
+
+
+def test_one_worker_runs_everything_here_in_order() -> None:
+    calls: list[int] = []
+    results = parallel.fork_map([partial(calls.append, i) for i in range(4)], workers=1)
+    assert calls == [0, 1, 2, 3] and results == [None] * 4
+
+
+def _fail() -> None:
+    raise ValueError("bad box at line 3")
+
+
+@needs_fork
+def test_an_exception_in_a_child_is_raised_here() -> None:
+    with pytest.raises(ValueError, match="bad box at line 3"):
+        # the heavy first task stays here, so the failing one runs in the child
+        parallel.fork_map([partial(_square_and_pid, 1), _fail], workers=2, weights=[10, 1])
+
+
+def _die_in_child() -> str:
+    if parallel._IN_CHILD:
+        os._exit(9)  # as if the kernel had killed the worker
+    return "done here"
+
+
+@needs_fork
+def test_a_lane_whose_process_dies_is_run_here() -> None:
+    results = parallel.fork_map([partial(_square_and_pid, 2), _die_in_child], workers=2, weights=[10, 1])
+    assert results[0][0] == 4 and results[1] == "done here"
+
+
+def test_lanes_balance_expected_cost() -> None:
+    # 5 | 4 | 3+2 is the balanced deal of these costs into three lanes
+    assert parallel._deal(4, 3, [5, 4, 3, 2]) == [[0], [1], [2, 3]]
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    pd.testing.assert_frame_equal(a, b)
+    return True
+
+
+@needs_fork
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "voc"])
+def test_analyzers_in_two_lanes_match_one_lane(sample_data, monkeypatch, fmt: str) -> None:
+    dataset = load(sample_data / fmt, "auto")
+    config = Config().set("integrity.hash_max_images", 0)  # its timing differs run to run
+    serial = analyzers.run_all(dataset, config.updated(workers=1))
+    monkeypatch.setattr(analyzers, "PARALLEL_MIN_BOXES", 0)
+    monkeypatch.setattr(analyzers, "fork_map", _checked_fork_map(parallel.fork_map))
+    forked = analyzers.run_all(load(sample_data / fmt, "auto"), config.updated(workers=2))
+    assert list(forked) == list(serial)
+    for name, result in serial.items():
+        other = forked[name]
+        assert other.stats == result.stats, name
+        assert [f.to_dict() for f in other.findings] == [f.to_dict() for f in result.findings], name
+        assert other.tables.keys() == result.tables.keys()
+        assert all(_frames_equal(other.tables[k], t) for k, t in result.tables.items())
+
+
+def _checked_fork_map(real):
+    """fork_map that also proves some analyzer really ran in another process."""
+
+    def run(tasks, *, workers, weights=None):
+        parent = os.getpid()
+        wrapped = [partial(_with_pid, task) for task in tasks]
+        results = real(wrapped, workers=workers, weights=weights)
+        assert any(pid != parent for _, pid in results)
+        return [value for value, _ in results]
+
+    return run
+
+
+def _with_pid(task):
+    return task(), os.getpid()
