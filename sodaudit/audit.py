@@ -25,7 +25,14 @@ def audit(
     With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
     """
     config = (config or Config()).updated(**overrides)
-    dataset = load(path, format, imgsz=config.imgsz, limits=config.limits, progress=progress)
+    dataset = load(
+        path,
+        format,
+        imgsz=config.imgsz,
+        limits=config.limits,
+        progress=progress,
+        workers=config.workers,
+    )
     if progress is not None:
         progress("running the analyzers", 0, 0)
     results = run_all(dataset, config)

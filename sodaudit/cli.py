@@ -300,8 +300,8 @@ def diff_command(
     from sodaudit.render.diff import diff_report, write_diff_outputs
 
     config = effective_config(new, config_file, assignments, fail_on=fail_on)
-    old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
-    new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
+    old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits, workers=config.workers)
+    new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits, workers=config.workers)
     result = diff_datasets(old_ds, new_ds, config.diff)
     out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
     written = write_diff_outputs(result, old_ds, new_ds, config, out)

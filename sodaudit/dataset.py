@@ -116,40 +116,36 @@ class Dataset:
         bad_status = set(images["status"].unique()) - set(IMAGE_STATUSES)
         if bad_status:
             raise ValueError(f"images.status has unknown values {sorted(bad_status)}")
-        if images["image_id"].duplicated().any():
-            raise ValueError("images.image_id must be unique")
-
-        images = images.sort_values("image_id", kind="stable").reset_index(drop=True)
+        ids = images["image_id"].to_numpy()
+        if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():  # loaders give them sorted, unique
+            if images["image_id"].duplicated().any():
+                raise ValueError("images.image_id must be unique")
+            images = images.sort_values("image_id", kind="stable")
+        images = images.reset_index(drop=True)
         # One meaning for ``path``: absolute (or empty when the file cannot be located).
         images["path"] = [os.path.abspath(p) if p else "" for p in images["path"].tolist()]
         image_ids = images["image_id"].to_numpy()
-        pos = np.searchsorted(image_ids, boxes["image_id"].to_numpy())
-        pos_clipped = np.minimum(pos, max(len(image_ids) - 1, 0))
-        attached = (pos < len(image_ids)) & (image_ids[pos_clipped] == boxes["image_id"].to_numpy())
-        if not attached.all():
-            raise ValueError("every box must belong to an image in the images table")
 
         box_image = boxes["image_id"].to_numpy()
         if len(box_image) > 1 and not (box_image[1:] >= box_image[:-1]).all():
             boxes = boxes.sort_values(["image_id"], kind="stable")  # loaders mostly give them sorted
+            box_image = boxes["image_id"].to_numpy()
         boxes = boxes.reset_index(drop=True)
-        pos = np.searchsorted(image_ids, boxes["image_id"].to_numpy())
+        pos = _positions(image_ids, box_image)
         if "box_id" in boxes.columns:
             raise ValueError("cannot insert box_id, already exists")
         # Columns are gathered in a dict and the table made once: assigning them one by one
         # (and copying) made pandas consolidate a COCO-scale table several times over.
         columns = {"box_id": np.arange(len(boxes), dtype=np.int64), **_arrays(boxes)}
         # Codes of the 100k image splits, gathered: not a hash of 860k strings.
-        image_split = pd.Categorical(images["split"].to_numpy())
-        columns["split"] = pd.Categorical.from_codes(
-            image_split.codes[pos], image_split.categories
-        ).remove_unused_categories()
+        image_split = pd.Categorical(images["split"])
+        columns["split"] = _used_categories(image_split.codes[pos], image_split.categories)
         columns["img_w"] = images["width"].to_numpy()[pos]
         columns["img_h"] = images["height"].to_numpy()[pos]
         classes = dict(classes)
         columns["class_name"] = _class_names(boxes["class_id"].to_numpy(), classes)
         images["n_boxes"] = np.bincount(pos, minlength=len(images)).astype(np.int64)
-        images["split"] = images["split"].astype("category")
+        images["split"] = image_split
         boxes = pd.DataFrame(_derive_columns(columns, imgsz), copy=False)
         return cls(
             root=Path(root).absolute(),
@@ -229,14 +225,61 @@ def _arrays(columns: pd.DataFrame | Mapping[str, pd.Series]) -> dict[str, object
     return dict(columns)
 
 
+def _positions(image_ids: np.ndarray, box_image: np.ndarray) -> np.ndarray:
+    """Row of each box's image in the (sorted, unique) ``image_ids``; every box must have one.
+
+    Loaders number images 0..n-1, so the position is the id itself: no binary search."""
+    n = len(image_ids)
+    if n and image_ids[0] == 0 and image_ids[-1] == n - 1:  # sorted and unique: exactly 0..n-1
+        pos = box_image
+        attached = (pos >= 0) & (pos < n)
+    else:
+        pos = np.searchsorted(image_ids, box_image)
+        pos_clipped = np.minimum(pos, max(n - 1, 0))
+        attached = (pos < n) & (image_ids[pos_clipped] == box_image)
+    if not attached.all():
+        raise ValueError("every box must belong to an image in the images table")
+    return pos
+
+
+def _used_categories(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """``Categorical.from_codes(...).remove_unused_categories()`` by counting a few codes,
+    not by hashing every row."""
+    counts = np.bincount(codes[codes >= 0], minlength=len(categories)) if len(codes) else None
+    used = np.zeros(len(categories), dtype=bool) if counts is None else counts > 0
+    if used.all():
+        return pd.Categorical.from_codes(codes, categories)
+    remap = np.cumsum(used) - 1
+    new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    return pd.Categorical.from_codes(new_codes, categories[used])
+
+
+_LUT_SPAN = 1 << 20
+"""Class ids within a span this wide are looked up in a table (one gather), else hashed."""
+
+
 def _class_names(class_ids: np.ndarray, classes: Mapping[int, str]) -> pd.Categorical:
     known = list(classes)
-    extra = sorted(set(np.unique(class_ids).tolist()) - set(known))
+    low = int(class_ids.min()) if len(class_ids) else 0
+    high = int(class_ids.max()) if len(class_ids) else -1
+    if high - low < _LUT_SPAN:  # small ids (always, in practice): presence by counting
+        present = np.bincount(class_ids - low, minlength=high - low + 1) > 0
+        uniq = np.flatnonzero(present) + low
+        inverse = None
+    else:
+        uniq, inverse = np.unique(class_ids, return_inverse=True)
+    extra = sorted(set(uniq.tolist()) - set(known))
     categories = [classes[c] for c in known] + [unknown_class_name(c) for c in extra]
     lookup = {c: i for i, c in enumerate(known + extra)}
-    uniq, inverse = np.unique(class_ids, return_inverse=True)
     codes_of_uniq = np.array([lookup[int(c)] for c in uniq], dtype=np.int64)
-    codes = codes_of_uniq[inverse] if len(class_ids) else np.array([], dtype=np.int64)
+    if not len(class_ids):
+        codes = np.array([], dtype=np.int64)
+    elif inverse is None:
+        table = np.zeros(high - low + 1, dtype=np.int64)
+        table[uniq - low] = codes_of_uniq
+        codes = table[class_ids - low]
+    else:
+        codes = codes_of_uniq[inverse]
     # Names may repeat across ids (a dataset defect); keep categories unique.
     unique_categories = list(dict.fromkeys(categories))
     remap = np.array([unique_categories.index(c) for c in categories], dtype=np.int64)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,15 +86,35 @@ def _pillow_header(path: str) -> ImageHeader:
     return ImageHeader(float(width), float(height), "ok", exif_rotated=orientation != 1)
 
 
-def read_headers(paths: Sequence[str], progress: ProgressFn | None = None) -> list[ImageHeader]:
-    """Headers of many images, one after the other.
+def read_headers(
+    paths: Sequence[str], progress: ProgressFn | None = None, *, workers: int = 1
+) -> list[ImageHeader]:
+    """Headers of many images, in ``paths`` order.
 
     A header read is a few small syscalls; with a warm page cache a thread pool made them
     1.7-2x slower here (20,000 JPEGs on 2 cores: 1.2-1.5 s threaded, 0.72 s in a plain loop), and
     4-13x slower in earlier measurements, because the GIL hand-offs cost more than the reads.
+    Forked processes do not share a GIL: with ``workers`` != 1 and thousands of images the
+    list is read in chunks by ``workers`` processes (0 = one per core).
     """
-    if progress is None:
-        return [read_header(p) for p in paths]
-    from sodaudit.loaders.base import counted
+    from sodaudit.loaders.base import chunked_map
 
-    return [read_header(p) for p in counted(paths, "reading image headers", progress)]
+    chunks = chunked_map(_header_rows, paths, workers=workers, what=_WHAT, progress=progress)
+    # A status string from a child is a copy: intern it, so equal tables pickle the same way.
+    return [ImageHeader(w, h, sys.intern(s), r, why) for chunk in chunks for w, h, s, r, why in chunk]
+
+
+_WHAT = "reading image headers"
+
+
+def _header_rows(paths: Sequence[str], progress: ProgressFn | None) -> list[tuple]:
+    """Headers as plain tuples: they cross a process boundary as one cheap pickle."""
+    if progress is not None:
+        from sodaudit.loaders.base import counted
+
+        paths = counted(paths, _WHAT, progress)  # type: ignore[assignment]
+    return [_as_row(read_header(p)) for p in paths]
+
+
+def _as_row(h: ImageHeader) -> tuple:
+    return (h.width, h.height, h.status, h.exif_rotated, h.reason)

@@ -60,11 +60,13 @@ def load(
     imgsz: int = 640,
     limits: LimitsConfig | None = None,
     progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> Dataset:
     """Read a dataset of any supported format into the canonical ``Dataset``.
 
     ``limits`` bounds what is read (file sizes, annotation counts); past them a file becomes a
-    ``load.file_too_large`` finding instead of a hang.
+    ``load.file_too_large`` finding instead of a hang. ``workers``: processes the loader may use
+    for many files or a large JSON (0 = one per core, 1 = this process only); same result.
     """
     from sodaudit.config import LimitsConfig
 
@@ -76,7 +78,9 @@ def load(
         raise DatasetError(f"No such file or folder: {path}.")
     if format == "auto":
         detection = detect(path)
-        dataset = _loaders()[detection.format].load(path, imgsz=imgsz, limits=limits, progress=progress)
+        dataset = _loaders()[detection.format].load(
+            path, imgsz=imgsz, limits=limits, progress=progress, workers=workers
+        )
         note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
         return replace(dataset, notes=(note, *dataset.notes))
-    return _loaders()[format].load(path, imgsz=imgsz, limits=limits, progress=progress)
+    return _loaders()[format].load(path, imgsz=imgsz, limits=limits, progress=progress, workers=workers)

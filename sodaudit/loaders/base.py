@@ -8,11 +8,16 @@ at the path can be read as their format.
 
 from __future__ import annotations
 
+import mmap
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from sodaudit.parallel import available_workers, fork_map
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class Detection:
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 MB = 1 << 20
 
 ProgressFn = Callable[[str, int, int], None]
@@ -43,6 +49,54 @@ def counted(items: Sequence[T], what: str, progress: ProgressFn | None) -> Itera
         progress(what, total, total)
 
 
+PARALLEL_MIN_FILES = 2000
+"""Below this many files a loader reads them in this process: forking costs more than it saves."""
+CHUNKS_PER_WORKER = 4
+"""Chunks per process, so the parent's progress bar moves while children work."""
+
+
+def chunked_map(
+    fn: Callable[[Sequence[T], ProgressFn | None], R],
+    items: Sequence[T],
+    *,
+    workers: int,
+    what: str,
+    progress: ProgressFn | None,
+) -> list[R]:
+    """``fn`` over contiguous chunks of ``items``, in forked processes when there are many files.
+
+    Results come back in item order, so concatenating them gives what ``fn(items)`` gives: one
+    call here when serial (``workers == 1``, few items, or already inside a worker). ``fn`` gets
+    ``progress`` only in the serial case; in parallel the parent reports each chunk it finishes
+    (a child's calls could not reach the parent's terminal).
+    """
+    workers = available_workers(workers)
+    total = len(items)
+    if workers <= 1 or total < PARALLEL_MIN_FILES:
+        return [fn(items, progress)]
+    n_chunks = min(total, workers * CHUNKS_PER_WORKER)
+    bounds = [total * k // n_chunks for k in range(n_chunks + 1)]
+    parent = os.getpid()
+    done = [0]
+    if progress is not None:
+        progress(what, 0, total)
+
+    def task(lo: int, hi: int) -> Callable[[], R]:
+        def run() -> R:
+            result = fn(items[lo:hi], None)
+            if progress is not None and os.getpid() == parent:
+                done[0] += hi - lo  # children work at the same pace: an estimate of the whole
+                progress(what, min(total - 1, done[0] * workers), total)
+            return result
+
+        return run
+
+    results = fork_map([task(bounds[k], bounds[k + 1]) for k in range(n_chunks)], workers=workers)
+    if progress is not None:
+        progress(what, total, total)
+    return results
+
+
 class TooLarge(Exception):
     """A file past a configured size limit: reported as ``load.file_too_large``, never read."""
 
@@ -57,6 +111,43 @@ def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
     if len(data) > limit:
         raise TooLarge(f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it")
     return data
+
+
+@contextmanager
+def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memoryview]:
+    """The bytes of ``path`` as a read-only view of a memory map: a 370 MB JSON is decoded
+    without first copying it into a 370 MB ``bytes``. ``TooLarge`` as in :func:`read_limited`,
+    from the file's size, before anything is read. Files that cannot be mapped (empty, a pipe)
+    are read by :func:`read_limited`. The view is valid only inside the ``with`` block.
+    """
+    limit = int(limit_mb * MB)
+    with open(path, "rb") as handle:
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+        except OSError:
+            size, regular = 0, False
+        if regular and size > limit:
+            raise TooLarge(f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it")
+        mapped = None
+        if regular and size > 0:
+            try:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                mapped = None
+    if mapped is None or len(mapped) > limit:  # not mappable, or grown since the size check
+        if mapped is not None:
+            mapped.close()
+        with memoryview(read_limited(path, limit_mb, key)) as view:
+            yield view
+        return
+    view = memoryview(mapped)
+    try:
+        yield view
+    finally:
+        view.release()
+        with suppress(BufferError):  # a slice of the view still alive somewhere: the GC unmaps it
+            mapped.close()
 
 
 def relpath(path: Path | str, root: Path) -> str:

@@ -33,7 +33,7 @@ from sodaudit.loaders.base import (
     ProgressFn,
     TooLarge,
     counted,
-    read_limited,
+    mapped_limited,
     relpath,
     resolve_inside,
 )
@@ -98,9 +98,9 @@ class _Parsed:
     """One file's well-formed elements; ``*_index`` point back into the JSON arrays."""
 
     images: list[_Image]
-    image_index: list[int]
+    image_index: list[int] | np.ndarray
     annotations: list[_Annotation]
-    annotation_index: list[int]
+    annotation_index: list[int] | np.ndarray
     categories: list[tuple[int, str, int]]
     has_categories: bool
     issues: list[LoadIssue] = field(default_factory=list)
@@ -184,9 +184,17 @@ def split_name(json_path: Path) -> str:
 
 
 def load(
-    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+    path: Path,
+    *,
+    imgsz: int = 640,
+    limits: LimitsConfig | None = None,
+    progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> Dataset:
-    """Read a COCO JSON file, or every instances file of a folder, into the canonical Dataset."""
+    """Read a COCO JSON file, or every instances file of a folder, into the canonical Dataset.
+
+    ``workers``: processes that may decode a large file's annotations and read image headers
+    (0 = one per core, 1 = this process only); the result is the same either way."""
     path = Path(path).absolute()
     if path.is_file():
         root, files = _root_of(path), [path]
@@ -242,7 +250,7 @@ def load(
             folders[split] = folder
             used_folders.setdefault(folder, []).append(rel)
         _locate(images, folder, root, rel, listings, issues)
-        _fill_sizes(images, rel, issues, notes)
+        _fill_sizes(images, rel, issues, notes, workers)
         image_frames.append(images)
         box_frames.append(boxes)
 
@@ -274,31 +282,21 @@ def load(
 
 
 def _read(json_path: Path, rel: str, limits: LimitsConfig) -> _Parsed:
-    """Typed decode first; the tolerant path only when the file breaks the schema."""
+    """Typed decode first (from a memory map of the file); the tolerant path only when the file
+    breaks the schema."""
     try:
-        raw = read_limited(json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb")
+        with mapped_limited(
+            json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb"
+        ) as view:
+            body = view[len(_BOM) :] if view[: len(_BOM)] == _BOM else view
+            try:
+                return _typed(body, limits)
+            except (msgspec.DecodeError, OverflowError, UnicodeDecodeError):  # bad UTF-8 in a string
+                raw = bytes(body)  # the stdlib parser needs bytes; rare, so a copy is fine
+            finally:
+                body.release()
     except OSError as err:
         raise _Unreadable(f"cannot read the file ({err.strerror or err})") from err
-    raw = raw.removeprefix(_BOM)
-    try:
-        doc = _DECODER.decode(raw)
-        if doc.annotations is None:
-            raise _NotInstances("it has no annotations array")
-        _check_count(len(doc.annotations), limits)
-        parsed = _Parsed(
-            images=doc.images,
-            image_index=list(range(len(doc.images))),
-            annotations=doc.annotations,
-            annotation_index=list(range(len(doc.annotations))),
-            categories=[(c.id, c.name, i) for i, c in enumerate(doc.categories or [])],
-            has_categories=doc.categories is not None,
-        )
-        # int64 columns raise OverflowError for integers past int64: the tolerant path reports them.
-        parsed.columns = _columns(parsed)
-        _check_int64(parsed)
-        return parsed
-    except (msgspec.DecodeError, OverflowError, UnicodeDecodeError):  # bad UTF-8 inside a string
-        pass
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -312,6 +310,26 @@ def _read(json_path: Path, rel: str, limits: LimitsConfig) -> _Parsed:
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         _check_count(len(data["annotations"]), limits)
     return _tolerant(data, rel)
+
+
+def _typed(body: memoryview, limits: LimitsConfig) -> _Parsed:
+    """The typed decode: msgspec copies every string out, so nothing refers to ``body`` after."""
+    doc = _DECODER.decode(body)
+    if doc.annotations is None:
+        raise _NotInstances("it has no annotations array")
+    _check_count(len(doc.annotations), limits)
+    parsed = _Parsed(
+        images=doc.images,
+        image_index=np.arange(len(doc.images), dtype=np.int64),  # every element, in order
+        annotations=doc.annotations,
+        annotation_index=np.arange(len(doc.annotations), dtype=np.int64),
+        categories=[(c.id, c.name, i) for i, c in enumerate(doc.categories or [])],
+        has_categories=doc.categories is not None,
+    )
+    # int64 columns raise OverflowError for integers past int64: the tolerant path reports them.
+    parsed.columns = _columns(parsed)
+    _check_int64(parsed)
+    return parsed
 
 
 def _check_count(count: int, limits: LimitsConfig) -> None:
@@ -517,7 +535,7 @@ def _tables(
             "file_name": [i.file_name for i in imgs],
             "width": cols["width"],
             "height": cols["height"],
-            "index": np.array(parsed.image_index, dtype=np.int64),
+            "index": np.asarray(parsed.image_index, dtype=np.int64),
         }
     )
     dup = images["coco_id"].duplicated().to_numpy()
@@ -538,7 +556,7 @@ def _tables(
     bbox = cols["bbox"]
     ann_ids = pd.Series(cols["ann_id"])
     coco_image = cols["ann_image"]
-    line = np.array(parsed.annotation_index, dtype=np.int64)
+    line = np.asarray(parsed.annotation_index, dtype=np.int64)
     dup = (ann_ids.notna() & ann_ids.duplicated()).to_numpy()
     issues += [
         LoadIssue(
@@ -664,14 +682,16 @@ _SIZE_UNKNOWN = {
 }
 
 
-def _fill_sizes(images: pd.DataFrame, rel: str, issues: list[LoadIssue], notes: list[str]) -> None:
+def _fill_sizes(
+    images: pd.DataFrame, rel: str, issues: list[LoadIssue], notes: list[str], workers: int = 1
+) -> None:
     """Width/height missing, 0 or non-numeric: read the header when the file is there."""
     images["exif_rotated"] = False
     bad = _bad_size(images)
     if not bad.any():
         return
     rows = np.flatnonzero(bad & (images["status"] == "ok").to_numpy())
-    headers = read_headers(images["path"].to_numpy()[rows].tolist())
+    headers = read_headers(images["path"].to_numpy()[rows].tolist(), workers=workers)
     if headers:
         images.loc[rows, "width"] = [hdr.width for hdr in headers]
         images.loc[rows, "height"] = [hdr.height for hdr in headers]
@@ -702,7 +722,7 @@ def _images_not_in_annotations(
     images: pd.DataFrame, used_folders: dict[Path, list[str]], root: Path, listings: dict
 ) -> list[LoadIssue]:
     """Image files in a split folder that no JSON lists: unlabeled or forgotten."""
-    referenced = set(images["path"])
+    referenced = set(images["path"].tolist())
     issues = []
     for folder, jsons in used_folders.items():
         names = sorted(n for n in _listing(str(folder), listings) if is_image_file(n))

@@ -14,9 +14,11 @@ import math
 import os
 import posixpath
 import re
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,15 @@ from sodaudit.convert import voc_to_xywh
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_header
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, resolve_inside
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    TooLarge,
+    chunked_map,
+    counted,
+    read_limited,
+    resolve_inside,
+)
 
 FORMAT = "voc"
 
@@ -115,27 +125,37 @@ def _sets_dir(root: Path) -> Path:
 
 
 def load(
-    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+    path: Path,
+    *,
+    imgsz: int = 640,
+    limits: LimitsConfig | None = None,
+    progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> Dataset:
-    """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s."""
+    """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s.
+
+    ``workers``: processes that parse the XML files (0 = one per core, 1 = this process only);
+    thousands of files are parsed in contiguous chunks and joined in file order, so the result
+    is the same either way."""
     limit_mb = (limits or LimitsConfig()).max_label_file_mb
     layout = _layout(Path(path))
     issues: list[LoadIssue] = []
     image_names, stem_map, img_note = _list_images(layout)
     notes = [img_note] if img_note else []
 
+    chunks = chunked_map(
+        partial(_read_chunk, layout=layout, image_names=image_names, stem_map=stem_map, limit_mb=limit_mb),
+        layout.xml_names,
+        workers=workers,
+        what="reading XML files",
+        progress=progress,
+    )
     rows = _Rows()
     first_problem = ""
-    for name in counted(layout.xml_names, "reading XML files", progress):
-        rel = f"{layout.ann_rel}/{name}" if layout.ann_rel else name
-        n_before = len(issues)
-        root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues, limit_mb)
-        if root_el is None:
-            if not first_problem and len(issues) > n_before:
-                first_problem = f"{rel}: {issues[-1].reason}"
-            continue
-        _add_image(layout, rows, root_el, name, rel, image_names, stem_map, issues)
-        _add_objects(rows, root_el, data, rel, issues)
+    for chunk in chunks:
+        rows.extend(chunk.rows)
+        issues += chunk.issues
+        first_problem = first_problem or chunk.first_problem
 
     if not rows.xml_rel:
         where = layout.ann_dir
@@ -157,10 +177,9 @@ def load(
     stems = [n[:-4] for n in rows.xml_name]
     splits = ["all"] * len(stems) if split_of is None else [split_of.get(s, "unassigned") for s in stems]
 
-    cols = list(zip(*rows.objects, strict=True)) if rows.objects else [()] * 9
-    box_image = np.array(cols[0], dtype=np.int64)
-    classes, class_id = _classes(layout.root, cols[1], issues)
-    x0, y0, x1, y1 = (np.array(c, dtype=np.float64) for c in cols[2:6])
+    box_image = np.concatenate(rows.box_image) if rows.box_image else np.zeros(0, dtype=np.int64)
+    classes, class_id = _classes(layout.root, rows.box_class, issues)
+    x0, y0, x1, y1 = (np.array(c, dtype=np.float64) for c in rows.box_coords)
     images = pd.DataFrame(
         {
             "image_id": np.arange(len(rows.xml_rel), dtype=np.int64),
@@ -183,11 +202,11 @@ def load(
             "y": xywh[:, 1],
             "w": xywh[:, 2],
             "h": xywh[:, 3],
-            "ignore": _flags(cols[6]),
-            "truncated": _flags(cols[7]),
+            "ignore": _flags(rows.box_difficult),
+            "truncated": _flags(rows.box_truncated),
             # one XML per image, so the image id is also the index of its XML path
             "source_file": pd.Categorical.from_codes(box_image, categories=rows.xml_rel),
-            "source_line": np.array(cols[8], dtype=np.int64),
+            "source_line": np.array(rows.box_line, dtype=np.int64),
         }
     )
     return Dataset.build(
@@ -291,7 +310,79 @@ class _Rows:
         self.exif_rotated: list[bool] = []
         self.matched_images: list[str] = []
         self.objects: list[tuple] = []
-        """(image_id, name, xmin, ymin, xmax, ymax, difficult, truncated, line) per box."""
+        """(image_id, name, xmin, ymin, xmax, ymax, difficult, truncated, line) per box, while
+        a chunk is read; :meth:`seal` turns them into the ``box_*`` columns."""
+        self.box_image: list[np.ndarray] = []
+        self.box_class: list[str] = []
+        self.box_coords: tuple[list[float], ...] = ([], [], [], [])
+        self.box_difficult: list[str | None] = []
+        self.box_truncated: list[str | None] = []
+        self.box_line: list[int] = []
+
+    def seal(self) -> _Rows:
+        """Objects as columns (one transposition per chunk; cheap to send between processes)."""
+        if self.objects:
+            cols = list(zip(*self.objects, strict=True))
+            self.box_image.append(np.array(cols[0], dtype=np.int64))
+            self.box_class += cols[1]
+            for out, values in zip(self.box_coords, cols[2:6], strict=True):
+                out += values
+            self.box_difficult += cols[6]
+            self.box_truncated += cols[7]
+            self.box_line += cols[8]
+            self.objects = []
+        return self
+
+    def extend(self, other: _Rows) -> None:
+        """Append a later chunk; its image ids (0-based in the chunk) move past ours."""
+        offset = len(self.xml_rel)
+        for name in ("xml_rel", "xml_name", "file_name", "path", "width", "height"):
+            getattr(self, name).extend(getattr(other, name))
+        self.status += map(sys.intern, other.status)  # a child's copies: one object per status
+        self.exif_rotated += other.exif_rotated
+        self.matched_images += other.matched_images
+        self.box_image += [ids + offset for ids in other.box_image]
+        self.box_class += other.box_class
+        for out, values in zip(self.box_coords, other.box_coords, strict=True):
+            out += values
+        self.box_difficult += other.box_difficult
+        self.box_truncated += other.box_truncated
+        self.box_line += other.box_line
+
+
+@dataclass
+class _Chunk:
+    """What reading a run of XML files gives; chunks join in file order."""
+
+    rows: _Rows
+    issues: list[LoadIssue]
+    first_problem: str
+
+
+def _read_chunk(
+    names: Sequence[str],
+    progress: ProgressFn | None,
+    *,
+    layout: _Layout,
+    image_names: set[str],
+    stem_map: dict[str, str],
+    limit_mb: float,
+) -> _Chunk:
+    """Parse the XML files ``names`` (one image each) into rows, issues in file order."""
+    rows = _Rows()
+    issues: list[LoadIssue] = []
+    first_problem = ""
+    for name in counted(names, "reading XML files", progress) if progress else names:
+        rel = f"{layout.ann_rel}/{name}" if layout.ann_rel else name
+        n_before = len(issues)
+        root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues, limit_mb)
+        if root_el is None:
+            if not first_problem and len(issues) > n_before:
+                first_problem = f"{rel}: {issues[-1].reason}"
+            continue
+        _add_image(layout, rows, root_el, name, rel, image_names, stem_map, issues)
+        _add_objects(rows, root_el, data, rel, issues)
+    return _Chunk(rows.seal(), issues, first_problem)
 
 
 def _positive(text: str | None) -> float | None:

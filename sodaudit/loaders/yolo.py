@@ -13,8 +13,9 @@ Rows are parsed for all label files at once in :mod:`sodaudit.loaders.yolo_rows`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,15 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_headers
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, relpath
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    TooLarge,
+    chunked_map,
+    counted,
+    read_limited,
+    relpath,
+)
 from sodaudit.loaders.yolo_rows import KIND_BOX, KIND_SEGMENT, attach, parse_rows, row_issues
 
 FORMAT = "yolo"
@@ -520,10 +529,34 @@ def _match_labels(layout: _Layout) -> _Labels:
 
 
 def _read_all(
-    files: list[str], root: Path, issues: list[LoadIssue], limit_mb: float, progress: ProgressFn | None
+    files: list[str],
+    root: Path,
+    issues: list[LoadIssue],
+    limit_mb: float,
+    progress: ProgressFn | None,
+    workers: int = 1,
 ) -> list[bytes]:
-    blobs = []
-    for label in counted(files, "reading label files", progress):
+    """The bytes of every label file (``b""`` for one that cannot be read), in ``files`` order;
+    thousands of files are read by ``workers`` processes."""
+    chunks = chunked_map(
+        partial(_read_chunk, root=root, limit_mb=limit_mb),
+        files,
+        workers=workers,
+        what="reading label files",
+        progress=progress,
+    )
+    blobs: list[bytes] = []
+    for chunk_blobs, chunk_issues in chunks:
+        blobs += chunk_blobs
+        issues += chunk_issues
+    return blobs
+
+
+def _read_chunk(
+    files: Sequence[str], progress: ProgressFn | None, *, root: Path, limit_mb: float
+) -> tuple[list[bytes], list[LoadIssue]]:
+    blobs, issues = [], []
+    for label in counted(files, "reading label files", progress) if progress else files:
         try:
             blobs.append(read_limited(label, limit_mb, "limits.max_label_file_mb"))
         except TooLarge as err:
@@ -532,15 +565,19 @@ def _read_all(
         except OSError as err:
             issues.append(LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}"))
             blobs.append(b"")
-    return blobs
+    return blobs, issues
 
 
 def _images_table(
-    found: _Labels, root: Path, issues: list[LoadIssue], progress: ProgressFn | None = None
+    found: _Labels,
+    root: Path,
+    issues: list[LoadIssue],
+    progress: ProgressFn | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """One row per image with its size from the header; a missing label file is an issue."""
     paths = [p for p, _ in found.images]
-    headers = read_headers(paths, progress)
+    headers = read_headers(paths, progress, workers=workers)
     sources = []
     for p, lab, ok, header in zip(paths, found.label_of, found.has_label, headers, strict=True):
         sources.append(_rel(lab, root) if ok else "")
@@ -563,9 +600,17 @@ def _images_table(
 
 
 def load(
-    path: Path, *, imgsz: int = 640, limits: LimitsConfig | None = None, progress: ProgressFn | None = None
+    path: Path,
+    *,
+    imgsz: int = 640,
+    limits: LimitsConfig | None = None,
+    progress: ProgressFn | None = None,
+    workers: int = 0,
 ) -> Dataset:
-    """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``."""
+    """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``.
+
+    ``workers``: processes that read label files and image headers (0 = one per core, 1 = this
+    process only); the result is the same either way."""
     limits = limits or LimitsConfig()
     path = Path(path)
     if not path.exists():
@@ -580,10 +625,10 @@ def load(
         )
     files = found.used + found.orphans
     n_used = len(found.used)
-    blobs = _read_all(files, root, issues, limits.max_label_file_mb, progress)
+    blobs = _read_all(files, root, issues, limits.max_label_file_mb, progress, workers)
     rows = parse_rows(blobs, pose=layout.pose, pose_values=layout.pose_values)
     file_rel = [_rel(f, root) for f in files]
-    frame = _images_table(found, root, issues, progress)
+    frame = _images_table(found, root, issues, progress, workers)
 
     # Boxes: each row of a used label file, once per image that uses the file.
     index = {f: i for i, f in enumerate(found.used)}
