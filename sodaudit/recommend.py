@@ -14,14 +14,16 @@ still needed after it. Boxes judged are valid, non-ignore boxes of images with a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult
+from sodaudit.analyzers.sizes import image_positions
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.jsonable import jsonable
@@ -112,6 +114,21 @@ class _Ctx:
     def stats(self, name: str) -> dict:
         result = self.results.get(name)
         return result.stats if result is not None else {}
+
+    @cached_property
+    def image_pos(self) -> np.ndarray:
+        """Position of each judged box's image in ``dataset.images``."""
+        ids = self.dataset.images["image_id"].to_numpy()
+        return image_positions(ids, self.rows["image_id"].to_numpy())
+
+    def class_counts(self) -> dict[str, int]:
+        """Judged boxes per class name, classes without boxes left out (``value_counts``'
+        numbers, by a bincount of the category codes instead of 10^6 strings)."""
+        col = self.rows["class_name"]
+        if not isinstance(col.dtype, pd.CategoricalDtype):
+            return {str(k): int(v) for k, v in col.astype(str).value_counts().items()}
+        counts = np.bincount(col.cat.codes.to_numpy() + 1, minlength=len(col.cat.categories) + 1)[1:]
+        return {str(c): int(n) for c, n in zip(col.cat.categories, counts.tolist(), strict=True) if n}
 
 
 def recommend(
@@ -493,11 +510,11 @@ def _merges_rec(ctx: _Ctx) -> Recommendation | None:
     for c in parent:
         groups.setdefault(root(c), []).append(c)
     groups_list = [sorted(g) for g in groups.values() if len(g) > 1]
-    counts = ctx.rows["class_name"].astype(str).value_counts()
+    counts = ctx.class_counts()
     relabelled = sum(
         int(sum(counts.get(c, 0) for c in g) - max(counts.get(c, 0) for c in g)) for g in groups_list
     )
-    n_classes = int(ctx.rows["class_name"].nunique())
+    n_classes = len(counts)
     keys = ("class_a", "class_b", "n_a", "n_b", "reasons", "pairs", "share_a", "share_b")
     keys += ("median_px_a", "median_px_b", "ks_size", "ks_aspect", "appearance")
     evidence = {"candidates": [{k: c.get(k) for k in keys} for c in cands], "imgsz": ctx.imgsz}
@@ -555,16 +572,10 @@ def _labels_rec(ctx: _Ctx) -> Recommendation | None:
     if not too_small.any() and not ignore.any():
         return None
     # The ignore threshold in native px for the most common image size (scales differ by size).
-    sizes = ctx.rows.groupby(["img_w", "img_h"]).size().sort_values(ascending=False, kind="stable")
-    (cw, ch) = sizes.index[0]
+    cw, ch = most_common_box_image_size(ctx)
     common = (ctx.rows["img_w"].to_numpy() == cw) & (ctx.rows["img_h"].to_numpy() == ch)
-    scale_common = float(ctx.final_scale[common][0])
+    scale_common = float(ctx.final_scale[int(np.argmax(common))])
     ignore_native = sub.min_side_model_px / scale_common
-    per_class = (
-        pd.Series(ignore | too_small)
-        .groupby(ctx.rows["class_name"].astype(str).to_numpy())
-        .agg(["sum", "mean"])
-    )
     params = {
         "remove_below_native_px": sub.min_side_native_px,
         "ignore_below_model_px": sub.min_side_model_px,
@@ -577,11 +588,7 @@ def _labels_rec(ctx: _Ctx) -> Recommendation | None:
         "num_boxes": n,
         "change": ctx.change,
         "what_small_means": what_small_means(ctx),
-        "per_class": {
-            c: {"count": int(r["sum"]), "share": float(r["mean"])}
-            for c, r in per_class.iterrows()
-            if r["sum"] > 0
-        },
+        "per_class": _flagged_per_class(ctx, ignore | too_small),
     }
     effect = {
         "remove": int(too_small.sum()),
@@ -600,6 +607,48 @@ def _labels_rec(ctx: _Ctx) -> Recommendation | None:
     return Recommendation("labels", summary, params, evidence, effect, 50)
 
 
+def most_common_box_image_size(ctx: _Ctx) -> tuple[float, float]:
+    """The (img_w, img_h) holding most judged boxes; ties go to the smallest (w, h).
+
+    The pick of ``rows.groupby(["img_w", "img_h"]).size()`` sorted by count (stable), from
+    boxes per image and the image table's sizes: 10^5 images, not 10^6 box rows.
+    """
+    images = ctx.dataset.images
+    per_image = np.bincount(ctx.image_pos, minlength=len(images))
+    used = np.flatnonzero(per_image)
+    w = images["width"].to_numpy(np.float64)[used]
+    h = images["height"].to_numpy(np.float64)[used]
+    codes_w, uniq_w = pd.factorize(w)
+    codes_h, uniq_h = pd.factorize(h)
+    key = codes_w.astype(np.int64) * len(uniq_h) + codes_h
+    codes, uniq_key = pd.factorize(key)
+    boxes = np.bincount(codes, weights=per_image[used], minlength=len(uniq_key))
+    kw, kh = uniq_w[uniq_key // len(uniq_h)], uniq_h[uniq_key % len(uniq_h)]
+    best = np.flatnonzero(boxes == boxes.max())
+    first = best[np.lexsort((kh[best], kw[best]))[0]]
+    return float(kw[first]), float(kh[first])
+
+
+def _flagged_per_class(ctx: _Ctx, flagged: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per class name (sorted, as a groupby on the names): flagged boxes and their share of
+    the class, for classes with any; by bincounts of the category codes."""
+    col = ctx.rows["class_name"]
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        per_class = pd.Series(flagged).groupby(col.astype(str).to_numpy()).agg(["sum", "mean"])
+        return {
+            c: {"count": int(r["sum"]), "share": float(r["mean"])}
+            for c, r in per_class.iterrows()
+            if r["sum"] > 0
+        }
+    codes = col.cat.codes.to_numpy() + 1
+    size = len(col.cat.categories) + 1
+    total = np.bincount(codes, minlength=size)[1:].tolist()
+    hits = np.bincount(codes[flagged], minlength=size)[1:].tolist()
+    names = [str(c) for c in col.cat.categories]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    return {names[i]: {"count": hits[i], "share": hits[i] / total[i]} for i in order if hits[i] > 0}
+
+
 # --- sampling, augmentation, scale match -------------------------------------------------------
 
 
@@ -613,18 +662,23 @@ def _sampling_rec(ctx: _Ctx) -> Recommendation | None:
     """Oversample (and copy-paste from) the images holding small objects when they are rare."""
     cfg = ctx.config.recommend
     images = ctx.dataset.images
-    size_ok = np.isfinite(images["width"].to_numpy(np.float64)) & np.isfinite(
+    # Masks over the image table, not copies of it: the pool is the images of known size, in
+    # train when train has any of them.
+    pool = np.isfinite(images["width"].to_numpy(np.float64)) & np.isfinite(
         images["height"].to_numpy(np.float64)
     )
-    pool = images[size_ok]
-    split = "train" if "train" in set(pool["split"].astype(str)) else None
+    in_train = pool & _is_split(images["split"], "train")
+    split = "train" if in_train.any() else None
     if split is not None:
-        pool = pool[pool["split"].astype(str) == split]
-    if len(pool) == 0:
+        pool = in_train
+    num_pool = int(np.count_nonzero(pool))
+    if num_pool == 0:
         return None
     area_model = ctx.rows["area"].to_numpy(np.float64) * ctx.final_scale**2
     small = area_model < COCO.bounds[0]
-    with_small = np.isin(pool["image_id"].to_numpy(), ctx.rows["image_id"].to_numpy()[small])
+    has_small = np.zeros(len(images), bool)
+    has_small[ctx.image_pos[small]] = True
+    with_small = has_small[pool]  # image ids are unique: np.isin(pool ids, ids with small)
     s = float(with_small.mean())
     if s == 0 or s >= cfg.small_image_share:
         return None
@@ -634,7 +688,7 @@ def _sampling_rec(ctx: _Ctx) -> Recommendation | None:
     if repeat < 2:  # whole repeats cannot get closer to the target than no oversampling
         return None
     reached = s * repeat / (s * repeat + 1 - s)
-    in_pool = np.isin(ctx.rows["image_id"].to_numpy(), pool["image_id"].to_numpy())
+    in_pool = pool[ctx.image_pos]
     params = {
         "oversample_factor": round(k, 2),
         "repeat": repeat,
@@ -647,7 +701,7 @@ def _sampling_rec(ctx: _Ctx) -> Recommendation | None:
     }
     evidence = {
         "small_definition": f"COCO small at model input (w*h < 32^2) {ctx.change}",
-        "num_images": len(pool),
+        "num_images": num_pool,
         "images_with_small": int(with_small.sum()),
         "share_images_with_small": s,
         "threshold": cfg.small_image_share,
@@ -656,15 +710,37 @@ def _sampling_rec(ctx: _Ctx) -> Recommendation | None:
     effect = {
         "share_of_draws_before": s,
         "share_of_draws_after": reached,
-        "epoch_images_after": len(pool) + int(with_small.sum()) * (repeat - 1),
+        "epoch_images_after": num_pool + int(with_small.sum()) * (repeat - 1),
     }
     summary = (
-        f"Oversample the {int(with_small.sum())} of {len(pool)} {split or ''} images with small objects "
+        f"Oversample the {int(with_small.sum())} of {num_pool} {split or ''} images with small objects "
         f"({_pct(s)}, below {cfg.small_image_share:.0%}) {repeat}x (exact factor {k:.2f}) so they make "
         f"{_pct(reached)} of the draws (target {t:.0%}); copy-paste their "
         f"{params['copy_paste']['source_objects']} small objects into other images"
     ).replace("  ", " ")
     return Recommendation("sampling", summary, params, evidence, effect, 60)
+
+
+def _is_split(split: pd.Series, name: str) -> np.ndarray:
+    """``split.astype(str) == name`` per row, by the category codes when categorical."""
+    if isinstance(split.dtype, pd.CategoricalDtype):
+        hits = [i for i, c in enumerate(split.cat.categories) if str(c) == name]
+        return np.isin(split.cat.codes.to_numpy(), hits)
+    return split.astype(str).to_numpy() == name
+
+
+def count_prefix(sorted_values: np.ndarray, cut: float, holds: Callable[[np.ndarray], np.ndarray]) -> int:
+    """How many values ``holds`` is true for, when it is true below about ``cut`` and false
+    above (a scaled comparison: rounding keeps it monotone) on ascending ``sorted_values``.
+
+    Only the values within 1e-9 (relative) of ``cut`` are evaluated, so the count is exactly
+    ``np.count_nonzero(holds(sorted_values))`` at the cost of two binary searches.
+    """
+    if not (math.isfinite(cut) and cut > 0):
+        return int(np.count_nonzero(holds(sorted_values)))
+    lo = int(np.searchsorted(sorted_values, cut * (1 - 1e-9), side="left"))
+    hi = int(np.searchsorted(sorted_values, cut * (1 + 1e-9), side="right"))
+    return lo + int(np.count_nonzero(holds(sorted_values[lo:hi])))
 
 
 def drop_share(model_short: np.ndarray, scale: float, min_side: float) -> float:
@@ -675,15 +751,25 @@ def drop_share(model_short: np.ndarray, scale: float, min_side: float) -> float:
     )
 
 
+def sorted_drop_share(model_short: np.ndarray, scale: float, min_side: float) -> float:
+    """:func:`drop_share` of ascending ``model_short``, by binary searches."""
+    n = len(model_short)
+    if not n:
+        return math.nan
+    limit = min_side + SIZE_TOLERANCE_PX
+    dropped = count_prefix(model_short, limit / scale, lambda v: v * scale <= limit)
+    return float(np.float64(dropped) / n)  # np.mean of the bool mask: its exact count over n
+
+
 def _augmentation_rec(ctx: _Ctx) -> Recommendation | None:
     """How many boxes scale augmentation down to ``augment_min_scale`` loses to the 2 px rule."""
     cfg = ctx.config.recommend
-    model_short = ctx.short * ctx.final_scale
+    model_short = np.sort(ctx.short * ctx.final_scale)  # once: then each scale is a search
     floor = cfg.augment_min_side_px
     scales = sorted({*AUGMENT_SCALES, cfg.augment_min_scale, 1.0})
-    table = [{"scale": s, "drop_share": drop_share(model_short, s, floor)} for s in scales]
-    at_one = drop_share(model_short, 1.0, floor)
-    at_min = drop_share(model_short, cfg.augment_min_scale, floor)
+    table = [{"scale": s, "drop_share": sorted_drop_share(model_short, s, floor)} for s in scales]
+    at_one = sorted_drop_share(model_short, 1.0, floor)
+    at_min = sorted_drop_share(model_short, cfg.augment_min_scale, floor)
     if at_min - at_one <= AUGMENT_EXTRA_DROP_SHARE:
         return None
     safe = min(r["scale"] for r in table if r["drop_share"] - at_one <= AUGMENT_EXTRA_DROP_SHARE)
@@ -699,7 +785,7 @@ def _augmentation_rec(ctx: _Ctx) -> Recommendation | None:
         "drop_share_at_min_scale": at_min,
         "drop_share_at_1": at_one,
         "boxes_dropped_at_min_scale": round(at_min * n),
-        "drop_share_at_safe_scale": drop_share(model_short, safe, floor),
+        "drop_share_at_safe_scale": sorted_drop_share(model_short, safe, floor),
     }
     summary = (
         f"Limit scale augmentation to >= {safe:g}x (Ultralytics scale={params['ultralytics_scale']:g}): at "
@@ -721,9 +807,12 @@ def _sorted_mix(area_sorted: np.ndarray, factor: float) -> np.ndarray:
     Multiplying by a positive constant keeps the order, so the counts below each bound are
     exactly ``digitize``'s (NaN sorts last and lands in the last bucket, as there).
     """
-    scaled = area_sorted * factor * factor
-    below = np.searchsorted(scaled, COCO.bounds, side="left")
-    counts = np.diff(np.concatenate([[0], below, [len(scaled)]]))
+    # #(a * f * f < bound): binary searches for the cut, the product evaluated only near it.
+    below = [
+        count_prefix(area_sorted, b / factor / factor, lambda a, b=b: a * factor * factor < b)
+        for b in COCO.bounds
+    ]
+    counts = np.diff(np.array([0, *below, len(area_sorted)], dtype=np.int64))
     return counts / max(1, counts.sum())
 
 
@@ -731,10 +820,10 @@ def _scale_rec(ctx: _Ctx) -> Recommendation | None:
     """The rescale factor that makes the size mix at imgsz closest to COCO's (pretrained models)."""
     ref = np.asarray(ctx.config.recommend.coco_reference, np.float64)
     area_now = ctx.rows["area"].to_numpy(np.float64) * ctx.rows["scale"].to_numpy(np.float64) ** 2
-    now = coco_mix(area_now)
+    area_sorted = np.sort(area_now)  # once: then each factor is a few binary searches
+    now = _sorted_mix(area_sorted, 1.0)  # coco_mix(area_now): the same counts
     dist_now = 0.5 * float(np.abs(now - ref).sum())
     table = []
-    area_sorted = np.sort(area_now)  # once: then each factor is two binary searches
     for f in SCALE_MATCH_FACTORS:  # a loop over candidate factors
         mix = _sorted_mix(area_sorted, f)
         table.append({"factor": f, "mix": mix.tolist(), "distance": 0.5 * float(np.abs(mix - ref).sum())})
