@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -44,7 +45,7 @@ KMEANS_RESTARTS = 5
 """k-means++ restarts; the one with the lowest distortion wins (YOLOv5 uses 30 restarts of
 scipy ``kmeans``, which takes tens of seconds on 100k boxes)."""
 KMEANS_LLOYD_ITERS = 30
-"""Lloyd iterations per restart (scipy ``kmeans2``)."""
+"""Lloyd iterations per restart (scipy ``kmeans2``'s ``iter``)."""
 KMEANS_MIN_SIDE_PX = 2.0
 """YOLOv5 clusters only labels with a side of at least 2 px at imgsz."""
 EVOLVE_MUTATION_PROB = 0.9
@@ -55,6 +56,12 @@ MIN_ANCHOR_PX = 2.0
 _BLOCK = 1 << 15
 """Boxes per block in the per-anchor loops: a block's columns stay in the CPU cache while every
 anchor is applied to it, instead of streaming COCO-scale columns from memory once per anchor."""
+_IOU_BLOCK = 1 << 14
+"""Boxes per block of the grid IoU: blocks of similar area, small enough that an anchor's area
+bound rules out a whole block often, large enough to keep numpy's per-call cost small."""
+_IOU_SUBSET = 0.25
+"""Below this share of a block's boxes that an anchor could still improve, only those are
+evaluated (gathered), not the whole block."""
 
 
 @cache
@@ -72,9 +79,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     selected = _selected(config)
     result = AnalyzerResult(NAME, "Anchors")
     rows = _boxes(dataset)
-    wh = rows[["w_model", "h_model"]].to_numpy(dtype=np.float64)
-    buckets = _bucket_codes(rows["sqrt_area_model"].to_numpy(dtype=np.float64))
-    classes = _class_codes(rows)
+    w = rows["w_model"].to_numpy(dtype=np.float64)
+    h = rows["h_model"].to_numpy(dtype=np.float64)
+    groups = _Groups.of(rows)
     thr = config.anchors.ratio_thr
 
     ratio_names = list(RATIO_PRESETS)
@@ -84,31 +91,34 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     if selected.assigner == "iou" and selected.anchors and selected.name not in iou_names:
         iou_names.append(selected.name)
 
+    counter = _RatioCounter(w, h, thr)
     presets: dict[str, dict[str, object]] = {}
-    per_box: dict[str, dict[str, np.ndarray]] = {}
+    covered: dict[str, np.ndarray] = {}
     for name in ratio_names:
-        count, best = ratio_match(wh, _flat_anchors(MODELS[name]), thr)
-        per_box[name] = {"covered": best > 1.0 / thr, "best": best}
-        presets[name] = _ratio_stats(MODELS[name], thr, count, best, buckets, classes)
+        count = counter.count(_flat_anchors(MODELS[name]))
+        covered[name] = count > 0  # best > 1/thr exactly when some anchor has m > 1/thr
+        presets[name] = _ratio_stats(MODELS[name], thr, count, groups)
+    scale = rows["scale"].to_numpy(dtype=np.float64)
+    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
+    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
+    ious = _grid_ious(w, h, x0, y0, [MODELS[name] for name in iou_names], config.imgsz)
+    iou_best = dict(zip(iou_names, ious, strict=True))
     for name in iou_names:
-        preset = MODELS[name]
-        best = best_grid_iou(rows, preset, config.imgsz)
-        per_box[name] = {"covered": best >= preset.iou_pos, "best": best}
-        presets[name] = _iou_stats(preset, best, buckets, classes)
+        presets[name] = _iou_stats(MODELS[name], iou_best[name], groups)
 
-    suggestion = _suggest(wh, config, before_preset=_ratio_reference(selected))
+    suggestion = _suggest(w, h, config, _ratio_reference(selected), counter)
     result.stats.update(
         imgsz=config.imgsz,
         model=config.model,
         ratio_thr=float(thr),
         num_boxes=len(rows),
-        num_boxes_without_image_size=int(_unscaled(dataset).sum()),
+        num_boxes_without_image_size=len(dataset.selected_boxes()) - len(rows),
         presets=presets,
         suggested=suggestion,
     )
-    _low_bpr_finding(dataset, config, selected, rows, per_box, presets, suggestion, result)
+    _low_bpr_finding(dataset, config, selected, rows, covered, presets, suggestion, result)
     if selected.assigner == "iou" and selected.anchors:
-        _iou_finding(dataset, config, selected, rows, per_box, presets, result)
+        _iou_finding(dataset, config, selected, rows, iou_best[selected.name], presets, result)
     return result
 
 
@@ -137,6 +147,80 @@ def ratio_match(wh: np.ndarray, anchors: np.ndarray, thr: float) -> tuple[np.nda
     return count, best
 
 
+def ratio_count(w: np.ndarray, h: np.ndarray, anchors: np.ndarray, thr: float) -> np.ndarray:
+    """:func:`ratio_match`'s count, by comparisons instead of divisions.
+
+    Per anchor side a, the sides s that pass ``min(s / a, 1 / (s / a)) > 1 / thr`` (evaluated
+    in float64 exactly as :func:`ratio_match` does) form an interval: s / a rounds monotonically
+    in s, and 1 / r in r. Its two ends are found once by bisection over the floats, so the
+    count is exactly :func:`ratio_match`'s, at a quarter of the cost.
+    """
+    inv = 1.0 / thr
+    sides = [(_side_interval(float(aw), inv), _side_interval(float(ah), inv)) for aw, ah in anchors]
+    if any(iw is None or ih is None for iw, ih in sides):  # not the interval case: divide
+        return ratio_match(np.column_stack((w, h)), anchors, thr)[0]
+    count = np.zeros(len(w), dtype=np.int64)
+    ok = np.empty(min(len(w), _BLOCK), dtype=bool)
+    tmp = np.empty_like(ok)
+    for lo in range(0, len(w), _BLOCK):  # blocks that stay in cache across all anchors
+        wb, hb, c = w[lo : lo + _BLOCK], h[lo : lo + _BLOCK], count[lo : lo + _BLOCK]
+        o, t = ok[: len(wb)], tmp[: len(wb)]
+        for (w_lo, w_hi), (h_lo, h_hi) in sides:
+            np.greater_equal(wb, w_lo, out=o)
+            o &= np.less_equal(wb, w_hi, out=t)
+            o &= np.greater_equal(hb, h_lo, out=t)
+            o &= np.less_equal(hb, h_hi, out=t)
+            c += o
+    return count
+
+
+def _side_ok(s: float, a: float, inv: float) -> bool:
+    """One side of :func:`ratio_match`'s test, with the same float64 operations."""
+    r = np.float64(s) / np.float64(a)
+    return bool(r > inv and np.float64(1.0) / r > inv)
+
+
+def _side_interval(a: float, inv: float) -> tuple[float, float] | None:
+    """The first and last float s with ``_side_ok(s, a, inv)``; None unless a > 0 passes itself."""
+    if not (0 < a < math.inf) or not _side_ok(a, a, inv):
+        return None
+    bits = np.array([0.0, a, math.inf]).view(np.int64).tolist()
+
+    def last_true(lo: int, hi: int, rising: bool) -> int:
+        """Bisect the bit patterns (ordered like the positive floats they encode)."""
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            s = float(np.int64(mid).view(np.float64))
+            if _side_ok(s, a, inv) == rising:
+                hi = mid
+            else:
+                lo = mid
+        return hi if rising else lo
+
+    with np.errstate(all="ignore"):
+        first = last_true(bits[0], bits[1], rising=True)  # false at 0, true at a
+        last = last_true(bits[1], bits[2], rising=False)  # true at a, false at inf
+    return float(np.int64(first).view(np.float64)), float(np.int64(last).view(np.float64))
+
+
+class _RatioCounter:
+    """:func:`ratio_count` over one dataset's boxes, once per distinct anchor set.
+
+    The default anchors are both a reported preset and the suggestion's "before", and without
+    evolution the suggested anchors are the k-means ones: each is counted once.
+    """
+
+    def __init__(self, w: np.ndarray, h: np.ndarray, thr: float) -> None:
+        self.w, self.h, self.thr = w, h, thr
+        self._counts: dict[bytes, np.ndarray] = {}
+
+    def count(self, anchors: np.ndarray) -> np.ndarray:
+        key = np.ascontiguousarray(anchors, dtype=np.float64).tobytes()
+        if key not in self._counts:
+            self._counts[key] = ratio_count(self.w, self.h, anchors, self.thr)
+        return self._counts[key]
+
+
 def best_grid_iou(rows: pd.DataFrame, preset: ModelPreset, imgsz: int) -> np.ndarray:
     """Per box, the best IoU any anchor of ``preset`` on its stride grid can reach.
 
@@ -150,78 +234,137 @@ def best_grid_iou(rows: pd.DataFrame, preset: ModelPreset, imgsz: int) -> np.nda
     single boxes, not the distribution.
     """
     scale = rows["scale"].to_numpy(dtype=np.float64)
-    w_all = rows["w_model"].to_numpy(dtype=np.float64)
-    h_all = rows["h_model"].to_numpy(dtype=np.float64)
-    x_all = rows["x"].to_numpy(dtype=np.float64) * scale
-    y_all = rows["y"].to_numpy(dtype=np.float64) * scale
-    best = np.zeros(len(rows), dtype=np.float64)
-    # Blocks of boxes of similar area: an anchor whose area is far from all of a block's can be
-    # skipped once every box of the block has a better IoU than it could possibly reach.
+    w = rows["w_model"].to_numpy(dtype=np.float64)
+    h = rows["h_model"].to_numpy(dtype=np.float64)
+    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
+    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
+    return _grid_ious(w, h, x0, y0, [preset], imgsz)[0]
+
+
+def _grid_ious(
+    w: np.ndarray, h: np.ndarray, x0: np.ndarray, y0: np.ndarray, presets: list[ModelPreset], imgsz: int
+) -> list[np.ndarray]:
+    """:func:`best_grid_iou` for several presets, sharing one sort of the boxes by area.
+
+    Blocks of boxes of similar area: an anchor whose area is far from all of a block's can be
+    skipped once every box of the block has a better IoU than it could possibly reach.
+    """
     with np.errstate(invalid="ignore", over="ignore"):
-        by_area = np.argsort(w_all * h_all)
-    for lo in range(0, len(rows), _BLOCK):  # blocks that stay in cache across all anchors
-        idx = by_area[lo : lo + _BLOCK]
-        out = np.zeros(len(idx), dtype=np.float64)
-        _best_grid_iou_block(w_all[idx], h_all[idx], x_all[idx], y_all[idx], preset, imgsz, out)
-        best[idx] = out
-    return best
+        area = w * h
+        by_area = np.argsort(area)
+    w_s, h_s, area_s = w[by_area], h[by_area], area[by_area]
+    cx_s = x0[by_area] + w_s / 2
+    cy_s = y0[by_area] + h_s / 2
+    # (w + aw) / 2 == w / 2 + aw / 2 exactly (halving is exact), one operation fewer per anchor
+    half_w, half_h = w_s / 2, h_s / 2
+    best_s = [np.zeros(len(w), dtype=np.float64) for _ in presets]
+    for lo in range(0, len(w), _IOU_BLOCK):
+        block = slice(lo, lo + _IOU_BLOCK)
+        box = _IouBlock(w_s[block], h_s[block], area_s[block], half_w[block], half_h[block])
+        centres = (cx_s[block], cy_s[block])
+        offsets: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # shared by the presets
+        for preset, best in zip(presets, best_s, strict=True):
+            _best_grid_iou_block(box, centres, preset, imgsz, offsets, best[block])
+    out = []
+    for best in best_s:
+        unsorted = np.empty_like(best)
+        unsorted[by_area] = best
+        out.append(unsorted)
+    return out
+
+
+@dataclass(frozen=True)
+class _IouBlock:
+    """One block of boxes at model input (w, h, area, w / 2, h / 2), sorted by area."""
+
+    w: np.ndarray
+    h: np.ndarray
+    area: np.ndarray
+    half_w: np.ndarray
+    half_h: np.ndarray
+
+    def take(self, index: np.ndarray) -> _IouBlock:
+        return _IouBlock(*(getattr(self, f)[index] for f in ("w", "h", "area", "half_w", "half_h")))
 
 
 def _best_grid_iou_block(
-    w: np.ndarray,
-    h: np.ndarray,
-    x0: np.ndarray,
-    y0: np.ndarray,
+    box: _IouBlock,
+    centres: tuple[np.ndarray, np.ndarray],
     preset: ModelPreset,
     imgsz: int,
+    offsets: dict[float, tuple[np.ndarray, np.ndarray]],
     best: np.ndarray,
 ) -> None:
     """:func:`best_grid_iou` for one block of boxes, written into ``best``.
 
-    The IoU of a box of area a with an anchor of area A is at most min(a, A) / max(a, A).
-    Anchors are tried from the most promising (by that bound over the block's areas) down, and
-    one whose bound is below every box's best so far is skipped: it cannot change any maximum,
-    so the result is exactly that of trying every anchor.
+    An anchor of area A reaches at most min(a, A) / max(a, A) with a box of area a, and at most
+    min(w, aw) * min(h, ah) / max(a, A). Anchors are tried from the most promising (by these
+    bounds over the block) down; one whose bound is below every box's best so far is skipped,
+    and one that only a few boxes could gain from is computed for those boxes alone. Neither
+    can change any maximum, so the result is exactly that of trying every anchor on every box.
     """
-    cx, cy = x0 + w / 2, y0 + h / 2
-    area = w * h
     with np.errstate(invalid="ignore"):
-        a_lo, a_hi = (float(area.min()), float(area.max())) if len(area) else (math.nan, math.nan)
-    prunable = math.isfinite(a_lo) and math.isfinite(a_hi) and a_lo > 0
+        if len(box.area):
+            a_lo, a_hi = float(box.area.min()), float(box.area.max())
+            w_hi, h_hi = float(box.w.max()), float(box.h.max())
+        else:
+            a_lo = a_hi = w_hi = h_hi = math.nan
+    prunable = all(math.isfinite(v) for v in (a_lo, a_hi, w_hi, h_hi)) and a_lo > 0
     candidates = []
     for level, stride in zip(preset.anchors, preset.strides, strict=True):
         for aw, ah in level:
-            bound = _area_ratio_bound(aw * ah, a_lo, a_hi) if prunable else 1.0
+            bound = 1.0
+            if prunable:
+                shape = max(min(w_hi, aw), 0.0) * max(min(h_hi, ah), 0.0) / max(a_lo, aw * ah)
+                bound = min(_area_ratio_bound(aw * ah, a_lo, a_hi), shape)
             candidates.append((-bound, len(candidates), stride, aw, ah))
-    offsets: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     floor = 0.0  # min of ``best`` over the block, refreshed only when it may allow a skip
     for neg_bound, _, stride, aw, ah in sorted(candidates):
-        if prunable and -neg_bound * (1 + 1e-9) < floor:
+        limit = -neg_bound * (1 + 1e-9)
+        subset = None
+        if prunable and limit < floor:
             continue
         if prunable and -neg_bound < 1.0:
             floor = float(best.min())
-            if -neg_bound * (1 + 1e-9) < floor:
+            if limit < floor:
                 continue
+            need = np.flatnonzero(best <= limit)  # the others already beat this anchor
+            if len(need) < _IOU_SUBSET * len(best):
+                subset = need
         if stride not in offsets:
             cells = max(math.ceil(imgsz / stride), 1)
+            cx, cy = centres
             # distance from the box centre to the nearest grid centre, per axis
             offsets[stride] = (
                 np.abs(cx - (np.clip(np.floor(cx / stride), 0, cells - 1) + 0.5) * stride),
                 np.abs(cy - (np.clip(np.floor(cy / stride), 0, cells - 1) + 0.5) * stride),
             )
         dx, dy = offsets[stride]
-        # overlap of intervals of lengths p, q with centres d apart: min(p, q, (p+q)/2 - d)
-        ix = np.minimum(w, aw)
-        np.minimum(ix, (w + aw) / 2 - dx, out=ix)
-        np.clip(ix, 0, None, out=ix)
-        iy = np.minimum(h, ah)
-        np.minimum(iy, (h + ah) / 2 - dy, out=iy)
-        np.clip(iy, 0, None, out=iy)
-        ix *= iy
-        union = area + aw * ah
-        union -= ix
-        ix /= union
-        np.maximum(best, ix, out=best)
+        if subset is None:
+            np.maximum(best, _anchor_iou(box, dx, dy, aw, ah), out=best)
+        else:
+            iou = _anchor_iou(box.take(subset), dx[subset], dy[subset], aw, ah)
+            best[subset] = np.maximum(best[subset], iou)
+
+
+def _anchor_iou(box: _IouBlock, dx: np.ndarray, dy: np.ndarray, aw: float, ah: float) -> np.ndarray:
+    """IoU of each box with an aw x ah anchor whose centre is (dx, dy) from the box's."""
+    # overlap of intervals of lengths p, q with centres d apart: min(p, q, (p+q)/2 - d)
+    ix = np.minimum(box.w, aw)
+    t = box.half_w + aw / 2
+    t -= dx
+    np.minimum(ix, t, out=ix)
+    np.maximum(ix, 0, out=ix)
+    iy = np.minimum(box.h, ah)
+    t = box.half_h + ah / 2
+    t -= dy
+    np.minimum(iy, t, out=iy)
+    np.maximum(iy, 0, out=iy)
+    ix *= iy
+    union = box.area + aw * ah
+    union -= ix
+    ix /= union
+    return ix
 
 
 def _area_ratio_bound(a: float, lo: float, hi: float) -> float:
@@ -234,61 +377,95 @@ def _area_ratio_bound(a: float, lo: float, hi: float) -> float:
 # --- stats ----------------------------------------------------------------------------------
 
 
-def _ratio_stats(
-    preset: ModelPreset,
-    thr: float,
-    count: np.ndarray,
-    best: np.ndarray,
-    buckets: np.ndarray,
-    classes: tuple[np.ndarray, list[str]],
-) -> dict[str, object]:
-    covered = best > 1.0 / thr
-    columns = {"bpr": covered.astype(np.float64), "anchors_per_target": count.astype(np.float64)}
+@dataclass(frozen=True)
+class _Groups:
+    """Per box: AI-TOD bucket and class code, and the labels of both (computed once)."""
+
+    buckets: np.ndarray
+    classes: np.ndarray
+    class_labels: list[str]
+
+    @classmethod
+    def of(cls, rows: pd.DataFrame) -> _Groups:
+        codes, labels = _class_codes(rows)
+        return cls(bucket_codes(rows["sqrt_area_model"].to_numpy(dtype=np.float64)), codes, labels)
+
+    def joint(self, state: np.ndarray, states: int) -> np.ndarray:
+        """Boxes per (class, bucket, state): one pass gives every group's integer counts."""
+        nb = len(bucket_labels())
+        key = self.classes * nb
+        key += self.buckets
+        key *= states
+        key += state
+        counts = np.bincount(key, minlength=len(self.class_labels) * nb * states)
+        return counts.reshape(len(self.class_labels), nb, states)
+
+
+def _ratio_stats(preset: ModelPreset, thr: float, count: np.ndarray, groups: _Groups) -> dict[str, object]:
+    """BPR and anchors per target overall, per bucket and per class.
+
+    The means are integer sums over integer counts: the same floats as averaging the 0/1 and
+    count columns (every partial sum of small integers is exact in float64).
+    """
+    n = len(count)
+    hist = groups.joint(count, int(count.max()) + 1 if n else 1)  # class x bucket x count
+    values = np.arange(hist.shape[2])
+    sums = {"bpr": hist[:, :, 1:].sum(axis=2), "anchors_per_target": hist @ values}
+    num_covered = int(sums["bpr"].sum())
     return {
         "assigner": "ratio",
         "strides": list(preset.strides),
         "anchors": [[list(map(float, a)) for a in level] for level in preset.anchors],
         "ratio_thr": float(thr),
-        "bpr": _mean(covered),
-        "anchors_per_target": _mean(count),
-        "num_uncovered": int((~covered).sum()),
-        "by_bucket": _by_bucket(buckets, columns),
-        "by_class": _by_class(classes, columns),
+        "bpr": _ratio(num_covered, n),
+        "anchors_per_target": _ratio(int(sums["anchors_per_target"].sum()), n),
+        "num_uncovered": n - num_covered,
+        "by_bucket": _grouped_counts(
+            hist.sum(axis=(0, 2)), {k: v.sum(axis=0) for k, v in sums.items()}, bucket_labels()
+        ),
+        "by_class": _grouped_counts(
+            hist.sum(axis=(1, 2)), {k: v.sum(axis=1) for k, v in sums.items()}, groups.class_labels
+        ),
     }
 
 
-def _iou_stats(
-    preset: ModelPreset,
-    best: np.ndarray,
-    buckets: np.ndarray,
-    classes: tuple[np.ndarray, list[str]],
-) -> dict[str, object]:
+def _iou_stats(preset: ModelPreset, best: np.ndarray, groups: _Groups) -> dict[str, object]:
+    n = len(best)
     covered = best >= preset.iou_pos
-    band = (best >= preset.iou_neg) & ~covered
-    columns = {
-        "coverage": covered.astype(np.float64),
-        "ignore_band_share": band.astype(np.float64),
-        "mean_best_iou": best,
-    }
+    # state per box: 2 covered, 1 in the ignore band [iou_neg, iou_pos), 0 otherwise
+    state = np.maximum(covered.view(np.int8) * 2, (best >= preset.iou_neg).view(np.int8))
+    hist = groups.joint(state, 3)  # class x bucket x state
+    num = {"coverage": int(hist[:, :, 2].sum()), "ignore_band_share": int(hist[:, :, 1].sum())}
+
+    def group(axis: int, codes: np.ndarray, labels: list[str]) -> dict:
+        counts = hist.sum(axis=axis)  # group x state
+        sums = {"coverage": counts[:, 2], "ignore_band_share": counts[:, 1]}
+        iou_sums = np.bincount(codes, weights=best, minlength=len(labels)) if n else np.zeros(len(labels))
+        return _grouped_counts(counts.sum(axis=1), sums, labels, mean_best_iou=iou_sums)
+
     return {
         "assigner": "iou",
         "strides": list(preset.strides),
         "iou_pos": float(preset.iou_pos),
         "iou_neg": float(preset.iou_neg),
-        "coverage": _mean(covered),
-        "ignore_band_share": _mean(band),
+        "coverage": _ratio(num["coverage"], n),
+        "ignore_band_share": _ratio(num["ignore_band_share"], n),
         "below_neg_share": _mean(best < preset.iou_neg),
-        "median_best_iou": float(np.median(best)) if len(best) else math.nan,
-        "num_uncovered": int((~covered).sum()),
-        "by_bucket": _by_bucket(buckets, columns),
-        "by_class": _by_class(classes, columns),
+        "median_best_iou": float(np.median(best)) if n else math.nan,
+        "num_uncovered": n - num["coverage"],
+        "by_bucket": group(0, groups.buckets, bucket_labels()),
+        "by_class": group(1, groups.classes, groups.class_labels),
     }
 
 
-def _grouped(codes: np.ndarray, labels: list[str], columns: dict[str, np.ndarray]) -> dict:
-    """Mean of each column per group code, with the group size; empty groups are left out."""
-    n = np.bincount(codes, minlength=len(labels)) if len(codes) else np.zeros(len(labels), int)
-    sums = {k: np.bincount(codes, weights=v, minlength=len(labels)) for k, v in columns.items()}
+def _grouped_counts(
+    n: np.ndarray, int_sums: dict[str, np.ndarray], labels: list[str], **float_sums: np.ndarray
+) -> dict:
+    """Mean of each column per group from its sums, with the group size; empty groups left out.
+
+    ``int_sums`` hold exact integer sums (counts), ``float_sums`` bincount-weighted sums.
+    """
+    sums = {k: np.asarray(v, dtype=np.float64) for k, v in {**int_sums, **float_sums}.items()}
     out: dict[str, dict[str, object]] = {}
     for i, label in enumerate(labels):
         if n[i]:
@@ -296,13 +473,9 @@ def _grouped(codes: np.ndarray, labels: list[str], columns: dict[str, np.ndarray
     return out
 
 
-def _by_bucket(buckets: np.ndarray, columns: dict[str, np.ndarray]) -> dict:
-    return _grouped(buckets, bucket_labels(), columns)
-
-
-def _by_class(classes: tuple[np.ndarray, list[str]], columns: dict[str, np.ndarray]) -> dict:
-    codes, labels = classes
-    return _grouped(codes, labels, columns)
+def _ratio(count: int, n: int) -> float:
+    """``np.mean`` of a 0/1 (or small integer) column with this sum: the same float."""
+    return float(np.float64(count) / n) if n else math.nan
 
 
 def _class_codes(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -315,8 +488,15 @@ def bucket_labels() -> list[str]:
     return list(AITOD.labels)
 
 
-def _bucket_codes(sqrt_area_model: np.ndarray) -> np.ndarray:
-    return AITOD.codes(sqrt_area_model)
+def bucket_codes(sqrt_area_model: np.ndarray) -> np.ndarray:
+    """``AITOD.codes`` by one comparison per bound instead of a binary search per value."""
+    v = np.asarray(sqrt_area_model, dtype=np.float64)
+    if np.isnan(v).any():  # digitize puts NaN past the last bound
+        return AITOD.codes(v)
+    codes = np.zeros(len(v), dtype=np.int64)
+    for bound in AITOD.bounds:  # digitize: the number of (increasing) bounds <= v
+        codes += v >= bound
+    return codes
 
 
 def _mean(values: np.ndarray) -> float:
@@ -324,13 +504,6 @@ def _mean(values: np.ndarray) -> float:
 
 
 # --- boxes and presets ----------------------------------------------------------------------
-
-
-def _unscaled(dataset: Dataset) -> np.ndarray:
-    """Valid non-ignore boxes whose image size is unknown: no size at model input."""
-    b = dataset.boxes
-    finite = np.isfinite(b["w_model"].to_numpy()) & np.isfinite(b["h_model"].to_numpy())
-    return b["valid"].to_numpy() & ~b["ignore"].to_numpy() & ~finite
 
 
 def _boxes(dataset: Dataset) -> pd.DataFrame:
@@ -367,16 +540,21 @@ def suggest_anchors(dataset: Dataset, config: Config) -> dict[str, object]:
     prints :func:`anchors_yaml` of this."""
     if dataset.imgsz != config.imgsz:
         dataset = dataset.with_imgsz(config.imgsz)
-    wh = _boxes(dataset)[["w_model", "h_model"]].to_numpy(dtype=np.float64)
-    return _suggest(wh, config, before_preset=_ratio_reference(_selected(config)))
+    rows = _boxes(dataset)
+    w = rows["w_model"].to_numpy(dtype=np.float64)
+    h = rows["h_model"].to_numpy(dtype=np.float64)
+    counter = _RatioCounter(w, h, config.anchors.ratio_thr)
+    return _suggest(w, h, config, _ratio_reference(_selected(config)), counter)
 
 
-def _suggest(wh: np.ndarray, config: Config, before_preset: ModelPreset) -> dict[str, object]:
+def _suggest(
+    w: np.ndarray, h: np.ndarray, config: Config, before_preset: ModelPreset, counter: _RatioCounter
+) -> dict[str, object]:
     cfg = config.anchors
     thr = cfg.ratio_thr
     n = int(cfg.num_anchors)
     strides = list(MODELS["yolov5"].strides)
-    before_count, before_best = ratio_match(wh, _flat_anchors(before_preset), thr)
+    before_count = counter.count(_flat_anchors(before_preset))
     out: dict[str, object] = {
         "status": "ok",
         "imgsz": int(config.imgsz),
@@ -384,20 +562,21 @@ def _suggest(wh: np.ndarray, config: Config, before_preset: ModelPreset) -> dict
         "ratio_thr": float(thr),
         "seed": int(cfg.seed),
         "evolve_generations": int(cfg.evolve_generations),
-        "num_boxes": len(wh),
+        "num_boxes": len(w),
         "before_model": before_preset.name,
-        "bpr_before": _mean(before_best > 1.0 / thr),
-        "anchors_per_target_before": _mean(before_count),
+        "bpr_before": _ratio(int(np.count_nonzero(before_count)), len(w)),
+        "anchors_per_target_before": _ratio(int(before_count.sum()), len(w)),
         "strides": strides,
     }
     rng = np.random.default_rng(cfg.seed)
-    sample = wh[(wh >= KMEANS_MIN_SIDE_PX).any(axis=1)]
-    out["num_kmeans_boxes_total"] = len(sample)
-    if len(sample) > KMEANS_MAX_BOXES:
-        sample = sample[np.sort(rng.choice(len(sample), KMEANS_MAX_BOXES, replace=False))]
+    keep = np.flatnonzero((w >= KMEANS_MIN_SIDE_PX) | (h >= KMEANS_MIN_SIDE_PX))
+    out["num_kmeans_boxes_total"] = len(keep)
+    if len(keep) > KMEANS_MAX_BOXES:
+        keep = keep[np.sort(rng.choice(len(keep), KMEANS_MAX_BOXES, replace=False))]
+    sample = np.column_stack((w[keep], h[keep]))
     out["num_kmeans_boxes"] = len(sample)
     out["subsampled"] = len(sample) < out["num_kmeans_boxes_total"]
-    distinct = len(pd.DataFrame(sample).drop_duplicates())
+    distinct = _distinct_rows(sample, at_least=n)
     if n <= 0 or distinct < n:
         out.update(status="too_few_boxes", anchors=[], levels=[], bpr=math.nan)
         out["reason"] = (
@@ -408,23 +587,34 @@ def _suggest(wh: np.ndarray, config: Config, before_preset: ModelPreset) -> dict
 
     k = _kmeans(sample, n, rng)
     kmeans_int = _as_int_anchors(k)
-    _, best = ratio_match(wh, kmeans_int, thr)
-    out["bpr_kmeans"] = _mean(best > 1.0 / thr)
+    out["bpr_kmeans"] = _ratio(int(np.count_nonzero(counter.count(kmeans_int))), len(w))
     if cfg.evolve_generations > 0:
         k = _evolve(k, sample, thr, int(cfg.evolve_generations), rng)
     anchors = _as_int_anchors(k)
-    count, best = ratio_match(wh, anchors, thr)
+    count = counter.count(anchors)
     levels = [chunk.tolist() for chunk in np.array_split(anchors.astype(int), len(strides))]
-    bpr = _mean(best > 1.0 / thr)
+    bpr = _ratio(int(np.count_nonzero(count)), len(w))
     out.update(
         anchors=anchors.astype(int).tolist(),
         levels=levels,
         bpr=bpr,
-        anchors_per_target=_mean(count),
+        anchors_per_target=_ratio(int(count.sum()), len(w)),
         fitness=_fitness(anchors, sample, thr),
         improves=bool(bpr > out["bpr_before"]),
     )
     return out
+
+
+def _distinct_rows(sample: np.ndarray, at_least: int) -> int:
+    """Distinct (w, h) rows; exact below ``at_least``, and at least ``at_least`` otherwise.
+
+    Only "fewer than n" matters (and the count then, for the message): a prefix with enough
+    distinct rows settles it without hashing every row.
+    """
+    head = sample[: max(4 * at_least, 1024)] + 0.0  # + 0.0: -0.0 and 0.0 are one value
+    if at_least > 0 and len(head) < len(sample) and len(np.unique(head, axis=0)) >= at_least:
+        return at_least
+    return len(pd.DataFrame(sample).drop_duplicates())
 
 
 def _kmeans(sample: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -545,7 +735,7 @@ def _low_bpr_finding(
     config: Config,
     selected: ModelPreset,
     rows: pd.DataFrame,
-    per_box: dict[str, dict[str, np.ndarray]],
+    covered: dict[str, np.ndarray],
     presets: dict[str, dict[str, object]],
     suggestion: dict[str, object],
     result: AnalyzerResult,
@@ -562,18 +752,13 @@ def _low_bpr_finding(
     if not len(rows) or not bpr < warn:
         return
     uses_it = ref.name == selected.name
-    covered = per_box[ref.name]["covered"]
-    best = per_box[ref.name]["best"]
-    missed = rows[~covered]
+    missed = _label_rows(rows, np.flatnonzero(~covered[ref.name]))
+    # the best ratio of the missed boxes only: ratio_match is elementwise, so the same values
+    wh = missed[["w_model", "h_model"]].to_numpy(dtype=np.float64)
+    _, best = ratio_match(wh, _flat_anchors(ref), config.anchors.ratio_thr)
     head = missed.head(MAX_EXAMPLES)
-    detail = (
-        _size_text(head)
-        + ", best ratio "
-        + pd.Series(best[~covered][: len(head)]).round(3).astype(str).to_numpy()
-    )
-    result.tables[f"uncovered_{ref.name}"] = label_table(
-        dataset, missed, best_ratio=pd.Series(best[~covered], index=missed.index)
-    )
+    detail = _size_text(head) + ", best ratio " + pd.Series(best[: len(head)]).round(3).astype(str).to_numpy()
+    result.tables[f"uncovered_{ref.name}"] = label_table(dataset, missed, best_ratio=best)
     if suggestion.get("status") != "ok":
         after = ""
     elif suggestion["improves"]:
@@ -600,6 +785,15 @@ def _low_bpr_finding(
     )
 
 
+_LABEL_COLUMNS = ["image_id", "class_name", "x", "y", "w", "h", "source_file", "source_line"]
+
+
+def _label_rows(rows: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
+    """The rows at ``index`` with only the columns a label table, example and size text use:
+    a take of ten columns instead of every column of the box table."""
+    return rows[[*_LABEL_COLUMNS, "w_model", "h_model"]].take(index)
+
+
 def _size_text(rows: pd.DataFrame) -> pd.Series:
     """``w x h px at imgsz`` per row, for a finding's few examples."""
     return rows["w_model"].round(1).astype(str) + "x" + rows["h_model"].round(1).astype(str) + " px at imgsz"
@@ -610,7 +804,7 @@ def _iou_finding(
     config: Config,
     selected: ModelPreset,
     rows: pd.DataFrame,
-    per_box: dict[str, dict[str, np.ndarray]],
+    best_iou: np.ndarray,
     presets: dict[str, dict[str, object]],
     result: AnalyzerResult,
 ) -> None:
@@ -620,9 +814,9 @@ def _iou_finding(
     warn = config.anchors.bpr_warn
     if not len(rows) or not coverage < warn:
         return
-    covered = per_box[selected.name]["covered"]
-    best = pd.Series(per_box[selected.name]["best"][~covered], index=rows.index[~covered])
-    missed = rows[~covered]
+    at = np.flatnonzero(~(best_iou >= selected.iou_pos))
+    missed = _label_rows(rows, at)
+    best = pd.Series(best_iou[at], index=missed.index)
     result.tables[f"iou_uncovered_{selected.name}"] = label_table(dataset, missed, best_iou=best)
     head = missed.head(MAX_EXAMPLES)
     detail = _size_text(head) + ", best anchor IoU " + best.head(MAX_EXAMPLES).round(3).astype(str)

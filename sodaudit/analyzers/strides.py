@@ -17,10 +17,12 @@ Boxes are clipped to the image at model input first, as trainers clip labels.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sodaudit.analyzers.anchors import bucket_codes
 from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -44,6 +46,20 @@ def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
     """
     count = np.ceil(hi / stride - 0.5) - np.floor(lo / stride - 0.5) - 1
     return np.maximum(count, 0).astype(np.int64)
+
+
+def _grid_points_float(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
+    """:func:`grid_points_1d` as float64 (the same operations, in place): the product of two
+    small integer counts is exact in float64, so one conversion per stride suffices."""
+    count = hi / stride
+    count -= 0.5
+    np.ceil(count, out=count)
+    first = lo / stride
+    first -= 0.5
+    np.floor(first, out=first)
+    count -= first
+    count -= 1
+    return np.maximum(count, 0, out=count)
 
 
 def shifted_iou(w: np.ndarray, h: np.ndarray, d: float) -> np.ndarray:
@@ -71,12 +87,14 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     rows = _boxes(dataset)
     geo = _geometry(rows)
 
+    names = list(dict.fromkeys((selected.name, *ALWAYS_MODELS)))
+    strides = sorted({float(s) for name in names for s in MODELS[name].strides})
+    levels = _levels(geo, strides)  # models share strides: each is computed once
     models: dict[str, dict[str, object]] = {}
-    per_box: dict[str, dict[str, np.ndarray]] = {}
-    levels: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # models share strides: once each
-    for name in dict.fromkeys((selected.name, *ALWAYS_MODELS)):
-        models[name], per_box[name] = _model_stats(MODELS[name], geo, rows, levels)
-    models[selected.name]["by_class"] = _by_class(rows, per_box[selected.name])
+    for name in names:
+        models[name] = _model_stats(MODELS[name], levels, len(rows))
+    smallest = levels[float(min(selected.strides))]
+    models[selected.name]["by_class"] = _by_class(rows, smallest)
 
     d = config.strides.noise_shift_px
     noise = shifted_iou(geo["w"], geo["h"], d)
@@ -88,7 +106,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         models=models,
         iou_noise_floor=_noise_floor(noise, rows["sqrt_area_model"].to_numpy(dtype=np.float64)),
     )
-    _findings(dataset, config, selected, rows, geo, models, per_box, result)
+    _findings(dataset, config, selected, rows, smallest, models, result)
     return result
 
 
@@ -143,40 +161,137 @@ def center_collisions(image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stri
     return pd.Series(key).duplicated(keep=False).to_numpy()
 
 
-def _model_stats(
-    preset: ModelPreset,
-    geo: dict[str, np.ndarray],
-    rows: pd.DataFrame,
-    cache: dict[float, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-    n = len(rows)
-    levels = []
-    smallest: dict[str, np.ndarray] = {}
-    cache = {} if cache is None else cache
+def all_center_collisions(
+    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, strides: list[float]
+) -> dict[float, tuple[np.ndarray, int]]:
+    """:func:`center_collisions` at every stride, with the number of cells holding two or more
+    centres, from one sort.
+
+    When every stride is the smallest times a power of two, the cell at stride s * 2^k is the
+    cell at s shifted right by k bits (cx / (s * 2^k) is exactly cx / s halved k times). Sorting
+    once by (image, Morton code of the cell at s) puts every coarser cell's boxes next to each
+    other too: a box collides when its key without the low 2k Morton bits equals a neighbour's.
+    Otherwise (or when the keys would not fit 63 bits) each stride hashes its own keys.
+    """
+    n = len(image_id)
+    packed = _morton_keys(image_id, cx, cy, strides) if n else None
+    if packed is None:
+        out = {}
+        for stride in strides:
+            collide = center_collisions(image_id, cx, cy, stride)
+            cells = pd.DataFrame(
+                {
+                    "i": image_id[collide],
+                    "x": np.floor(cx[collide] / stride),
+                    "y": np.floor(cy[collide] / stride),
+                }
+            ).drop_duplicates()
+            out[stride] = (collide, len(cells))
+        return out
+    keys, index_bits = packed
+    keys.sort()
+    box = keys & ((1 << index_bits) - 1)
+    out = {}
+    for stride in strides:
+        shift = index_bits + 2 * round(math.log2(stride / strides[0]))
+        cell = keys >> shift
+        same = cell[1:] == cell[:-1]  # sorted neighbours in one cell of one image
+        hit = np.zeros(n, dtype=bool)
+        hit[1:] = same
+        hit[:-1] |= same
+        collide = np.empty(n, dtype=bool)
+        collide[box] = hit
+        # a cell with two or more centres is a run of ``same``: count the runs' starts
+        cells = int(np.count_nonzero(same[1:] & ~same[:-1])) + int(same[:1].sum())
+        out[stride] = (collide, cells)
+    return out
+
+
+def _morton_keys(
+    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, strides: list[float]
+) -> tuple[np.ndarray, int] | None:
+    """Per box (image code, Morton code of its cell at the smallest stride, box index) packed
+    in one int64, and the number of index bits; None when the shortcut does not apply."""
+    smallest = strides[0]
+    ratios = [s / smallest for s in strides]
+    if not all(r >= 1 and r == 2 ** round(math.log2(r)) for r in ratios):
+        return None
+    levels = round(math.log2(ratios[-1]))
+    # cells at coarser strides are shifted cells only while halving stays exact (no subnormals)
+    with np.errstate(invalid="ignore"):
+        scaled = [v / smallest for v in (cx, cy)]
+        ok = all(bool(((v == 0) | ((v >= 1e-290) & (v < 2.0**15))).all()) for v in scaled)
+    if not ok:
+        return None
+    cells = [np.floor(v).astype(np.int64) for v in scaled]
+    bits = max(max(int(c.max()) for c in cells).bit_length(), levels, 1)
+    image_code = dense_codes(image_id)
+    n = len(image_id)
+    index_bits = max((n - 1).bit_length(), 1)
+    image_bits = int(image_code.max()).bit_length()
+    if image_bits + 2 * bits + index_bits > 62:
+        return None
+    spread = np.zeros(1 << bits, dtype=np.int64)  # bit b of a value goes to bit 2b
+    values = np.arange(1 << bits, dtype=np.int64)
+    for b in range(bits):
+        spread |= ((values >> b) & 1) << (2 * b)
+    key = image_code << (2 * bits)
+    key |= spread[cells[0]]
+    key |= spread[cells[1]] << 1
+    key <<= index_bits
+    key |= np.arange(n, dtype=np.int64)
+    return key, index_bits
+
+
+@dataclass(frozen=True)
+class _Level:
+    """Per box at one stride: short side below it, grid points inside, centre cell shared."""
+
+    stride: float
+    below: np.ndarray
+    points: np.ndarray
+    collide: np.ndarray
+    collision_cells: int
+    """Cells (of one image) holding two or more box centres."""
+
+    @property
+    def empty(self) -> np.ndarray:
+        return self.points == 0
+
+
+def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, _Level]:
+    """Every stride's per-box arrays; centre collisions of all strides from one sort."""
+    collisions = all_center_collisions(geo["image_id"], geo["cx"], geo["cy"], strides)
+    out = {}
+    for stride in strides:
+        points = _grid_points_float(geo["x0"], geo["x1"], stride)
+        points *= _grid_points_float(geo["y0"], geo["y1"], stride)
+        points = points.astype(np.int64)
+        collide, cells = collisions[stride]
+        out[stride] = _Level(stride, geo["short"] < stride, points, collide, cells)
+    return out
+
+
+def _model_stats(preset: ModelPreset, levels: dict[float, _Level], n: int) -> dict[str, object]:
+    stats_by_stride = {}
     for stride in sorted(preset.strides):
-        below = geo["short"] < stride
-        if stride not in cache:
-            cache[stride] = (
-                grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride),
-                center_collisions(geo["image_id"], geo["cx"], geo["cy"], stride),
-            )
-        points, collide = cache[stride]
-        levels.append(
-            {
-                "stride": int(stride),
-                "below_stride": int(below.sum()),
-                "below_stride_share": _share(below),
-                "no_grid_point": int((points == 0).sum()),
-                "no_grid_point_share": _share(points == 0),
-                "median_grid_points": float(np.median(points)) if n else math.nan,
-                "center_collision_boxes": int(collide.sum()),
-                "center_collision_share": _share(collide),
-            }
-        )
-        if not smallest:
-            smallest = {"below": below, "points": points, "collide": collide}
-    first = levels[0]
-    stats = {
+        level = levels[float(stride)]
+        below = int(np.count_nonzero(level.below))
+        empty = int(np.count_nonzero(level.empty))
+        collide = int(np.count_nonzero(level.collide))
+        stats_by_stride[stride] = {
+            "stride": int(stride),
+            "below_stride": below,
+            "below_stride_share": _share(below, n),
+            "no_grid_point": empty,
+            "no_grid_point_share": _share(empty, n),
+            "median_grid_points": _median_count(level.points) if n else math.nan,
+            "center_collision_boxes": collide,
+            "center_collision_share": _share(collide, n),
+        }
+    stats_levels = list(stats_by_stride.values())
+    first = stats_levels[0]
+    return {
         "assigner": preset.assigner,
         "strides": sorted(int(s) for s in preset.strides),
         "smallest_stride": first["stride"],
@@ -186,24 +301,48 @@ def _model_stats(
         "no_grid_point_share": first["no_grid_point_share"],
         "center_collision_boxes": first["center_collision_boxes"],
         "center_collision_share": first["center_collision_share"],
-        "levels": levels,
+        "levels": stats_levels,
     }
-    return stats, smallest
 
 
-def _by_class(rows: pd.DataFrame, per_box: dict[str, np.ndarray]) -> dict[str, object]:
-    """Smallest-stride shares per class, for the selected model (grouped by category code)."""
+def _median_count(values: np.ndarray) -> float:
+    """``np.median`` of non-negative integers from their histogram instead of a partition.
+
+    The middle one or two order statistics are found in the cumulative counts; the result is
+    their float mean, as ``np.median`` computes it.
+    """
+    top = int(values.max())
+    if top > 4 * len(values) + 1024 or int(values.min()) < 0:
+        return float(np.median(values))
+    cum = np.cumsum(np.bincount(values, minlength=top + 1))
+    n = len(values)
+    kth = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    middle = np.searchsorted(cum, np.array(kth), side="right").astype(np.float64)
+    return float(np.mean(middle))
+
+
+def _by_class(rows: pd.DataFrame, level: _Level) -> dict[str, object]:
+    """Smallest-stride shares per class, for the selected model (grouped by category code).
+
+    One histogram over (class, below, no point, collide): the shares are integer counts over
+    integer counts, the same floats as averaging the 0/1 columns.
+    """
     names = rows["class_name"].astype("category")
     codes = names.cat.codes.to_numpy().astype(np.int64)
     labels = [str(c) for c in names.cat.categories]
-    n = np.bincount(codes, minlength=len(labels))
+    key = codes * 8
+    key += level.below.view(np.int8) * 4
+    key += level.empty.view(np.int8) * 2
+    key += level.collide.view(np.int8)
+    hist = np.bincount(key, minlength=len(labels) * 8).reshape(len(labels), 2, 2, 2)
+    n = hist.sum(axis=(1, 2, 3))
     sums = {
-        "below_smallest_stride_share": np.bincount(codes, weights=per_box["below"], minlength=len(labels)),
-        "no_grid_point_share": np.bincount(codes, weights=per_box["points"] == 0, minlength=len(labels)),
-        "center_collision_share": np.bincount(codes, weights=per_box["collide"], minlength=len(labels)),
+        "below_smallest_stride_share": hist[:, 1].sum(axis=(1, 2)),
+        "no_grid_point_share": hist[:, :, 1].sum(axis=(1, 2)),
+        "center_collision_share": hist[:, :, :, 1].sum(axis=(1, 2)),
     }
     return {
-        str(label): {"n": int(n[i]), **{k: float(v[i] / n[i]) for k, v in sums.items()}}
+        str(label): {"n": int(n[i]), **{k: float(np.float64(v[i]) / n[i]) for k, v in sums.items()}}
         for i, label in enumerate(labels)
         if n[i]
     }
@@ -211,7 +350,7 @@ def _by_class(rows: pd.DataFrame, per_box: dict[str, np.ndarray]) -> dict[str, o
 
 def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, object]:
     """Median shifted-box IoU per AI-TOD bucket (at model input) and over all boxes."""
-    codes = AITOD.codes(sqrt_area_model)
+    codes = bucket_codes(sqrt_area_model)
     labels = AITOD.labels
     out: dict[str, object] = {}
     for i, label in enumerate(labels):  # a loop over four buckets
@@ -227,8 +366,9 @@ def _pct(share: float) -> str:
     return f"{share:.2%}" if 0 < share < 0.001 else f"{share:.1%}"
 
 
-def _share(mask: np.ndarray) -> float:
-    return float(np.mean(mask)) if len(mask) else math.nan
+def _share(count: int, n: int) -> float:
+    """``np.mean`` of a 0/1 column with ``count`` ones: the same float."""
+    return float(np.float64(count) / n) if n else math.nan
 
 
 def _findings(
@@ -236,15 +376,13 @@ def _findings(
     config: Config,
     selected: ModelPreset,
     rows: pd.DataFrame,
-    geo: dict[str, np.ndarray],
+    level: _Level,
     models: dict[str, dict[str, object]],
-    per_box: dict[str, dict[str, np.ndarray]],
     result: AnalyzerResult,
 ) -> None:
     if not len(rows):
         return
     stats = models[selected.name]
-    box = per_box[selected.name]
     stride = stats["smallest_stride"]
     n = len(rows)
     p2 = models["yolov8-p2"]
@@ -255,34 +393,34 @@ def _findings(
             return ""
         return f"; with a stride-{p2['smallest_stride']} (P2) head: {text}"
 
-    def examples(mask: np.ndarray) -> tuple[str, ...]:
-        head = rows[mask].head(MAX_EXAMPLES)
+    def examples(at: np.ndarray) -> tuple[str, ...]:
+        head = _label_rows(rows, at[:MAX_EXAMPLES])
         size = head["w_model"].round(1).astype(str) + "x" + head["h_model"].round(1).astype(str)
         return label_examples(dataset, head, size + " px at imgsz")
 
-    below = box["below"]
-    if below.any():
+    below = np.flatnonzero(level.below)
+    if len(below):
         share = stats["below_smallest_stride_share"]
         result.findings.append(
             Finding(
                 "strides.below_smallest_stride",
                 Severity.WARNING if share > config.strides.below_stride_warn_share else Severity.INFO,
-                f"{int(below.sum())} of {n} boxes ({_pct(share)}) have a short side below "
+                f"{len(below)} of {n} boxes ({_pct(share)}) have a short side below "
                 f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
                 + with_p2(f"{_pct(p2['below_smallest_stride_share'])}"),
                 NAME,
                 value=share,
                 threshold=config.strides.below_stride_warn_share,
                 examples=examples(below),
-                count=int(below.sum()),
+                count=len(below),
             )
         )
 
-    empty = box["points"] == 0
-    if empty.any():
+    empty = np.flatnonzero(level.empty)
+    if len(empty):
         share = stats["no_grid_point_share"]
         warn = config.strides.no_point_warn_share
-        missed = rows[empty]
+        missed = _label_rows(rows, empty)
         result.tables["no_grid_point"] = label_table(
             dataset, missed, w_model=missed["w_model"], h_model=missed["h_model"]
         )
@@ -290,7 +428,7 @@ def _findings(
             Finding(
                 "strides.no_grid_point",
                 Severity.WARNING if share > warn else Severity.INFO,
-                f"{int(empty.sum())} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
+                f"{len(empty)} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
                 f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
                 "inside the box has no candidate for them"
                 + with_p2(f"{_pct(p2['no_grid_point_share'])} without a point"),
@@ -298,29 +436,20 @@ def _findings(
                 value=share,
                 threshold=warn,
                 examples=examples(empty),
-                count=int(empty.sum()),
+                count=len(empty),
             )
         )
 
-    collide = box["collide"]
-    if collide.any():
+    collide = np.flatnonzero(level.collide)
+    if len(collide):
         share = stats["center_collision_share"]
-        hit = rows[collide]
-        cells = len(
-            pd.DataFrame(
-                {
-                    "i": geo["image_id"][collide],
-                    "x": np.floor(geo["cx"][collide] / stride),
-                    "y": np.floor(geo["cy"][collide] / stride),
-                }
-            ).drop_duplicates()
-        )
-        result.tables["center_collisions"] = label_table(dataset, hit)
+        cells = level.collision_cells
+        result.tables["center_collisions"] = label_table(dataset, _label_rows(rows, collide))
         result.findings.append(
             Finding(
                 "strides.center_collisions",
                 Severity.WARNING if share > config.strides.collision_warn_share else Severity.INFO,
-                f"{int(collide.sum())} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
+                f"{len(collide)} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
                 f"cell with another box's centre in the same image ({cells} "
                 f"{'cell holds' if cells == 1 else 'cells hold'} two or more centres) at imgsz "
                 f"{config.imgsz}" + with_p2(f"{_pct(p2['center_collision_share'])} collide"),
@@ -328,6 +457,15 @@ def _findings(
                 value=share,
                 threshold=config.strides.collision_warn_share,
                 examples=examples(collide),
-                count=int(collide.sum()),
+                count=len(collide),
             )
         )
+
+
+_LABEL_COLUMNS = ["image_id", "class_name", "x", "y", "w", "h", "source_file", "source_line"]
+
+
+def _label_rows(rows: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
+    """The rows at ``index`` with only the columns a label table, example and size text use:
+    a take of ten columns instead of every column of the box table."""
+    return rows[[*_LABEL_COLUMNS, "w_model", "h_model"]].take(index)
