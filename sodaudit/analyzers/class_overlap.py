@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, pair_examples, pair_table
+from sodaudit.analyzers.base import AnalyzerResult, pair_examples, pair_table, pairs_in_sorted_images
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, Severity
-from sodaudit.geometry import pairs_within_images
 
 NAME = "class_overlap"
 
@@ -43,9 +42,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     codes = rows["class_name"].cat.codes.to_numpy().astype(np.int64)
     counts = np.bincount(codes, minlength=len(names)) if len(rows) else np.zeros(len(names), int)
 
-    pairs = pairs_within_images(
+    pairs = pairs_in_sorted_images(
         rows["image_id"].to_numpy(),
-        rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+        *(rows[c].to_numpy(dtype=np.float64) for c in ("x", "y", "w", "h")),
         min(cfg.cross_class_iou, cfg.nms_iou),
     )
     ci, cj = codes[pairs.i], codes[pairs.j]
@@ -271,18 +270,29 @@ def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
     return float(np.max(np.abs(cdf_a - cdf_b)))
 
 
-def _sorted_samples(values: np.ndarray, codes: np.ndarray, k: int) -> list[np.ndarray]:
-    """Per class, its finite values sorted; thinned to KS_MAX_SAMPLES evenly spaced quantiles."""
-    ok = np.isfinite(values)
-    vals, cls = values[ok], codes[ok]
-    # Sort by value, then stably by class: the same values as a lexsort, several times faster
-    # (a stable sort of small integers is a radix sort).
-    by_value = np.argsort(vals)
-    small = cls.astype(np.int16) if k < np.iinfo(np.int16).max else cls
-    order = by_value[np.argsort(small[by_value], kind="stable")]
-    cuts = np.searchsorted(cls[order], np.arange(k + 1))
+def _by_class(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row order grouping the classes (``order``) and where each class starts in it (``cuts``).
+
+    One stable sort of small integers (a radix sort) shared by every per-class sample.
+    """
+    small = codes.astype(np.int16) if k < np.iinfo(np.int16).max else codes
+    order = np.argsort(small, kind="stable")
+    cuts = np.zeros(k + 1, np.int64)
+    np.cumsum(np.bincount(codes, minlength=k), out=cuts[1:])
+    return order, cuts
+
+
+def _sorted_samples(values: np.ndarray, order: np.ndarray, cuts: np.ndarray) -> list[np.ndarray]:
+    """Per class, its finite values sorted; thinned to KS_MAX_SAMPLES evenly spaced quantiles.
+
+    ``order``/``cuts`` from :func:`_by_class`. Each class's values are sorted on their own
+    (a value sort, not an argsort of every row): the same sorted values as one global sort.
+    """
+    grouped = values[order]
     out = []
-    for part in np.split(vals[order], cuts[1:-1]):
+    for lo, hi in itertools.pairwise(cuts.tolist()):  # a loop over classes, not boxes
+        part = grouped[lo:hi]
+        part = np.sort(part[np.isfinite(part)])
         if len(part) > KS_MAX_SAMPLES:
             part = part[np.linspace(0, len(part) - 1, KS_MAX_SAMPLES).round().astype(np.int64)]
         out.append(part)
@@ -298,8 +308,9 @@ def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candi
         log_size = np.log(size)
         log_aspect = np.log(rows["w"].to_numpy(dtype=np.float64) / rows["h"].to_numpy())
     log_aspect = np.where(np.isfinite(log_size), log_aspect, np.nan)
-    sizes = _sorted_samples(log_size, codes, k)
-    aspects = _sorted_samples(log_aspect, codes, k)
+    order, cuts = _by_class(codes, k)
+    sizes = _sorted_samples(log_size, order, cuts)
+    aspects = _sorted_samples(log_aspect, order, cuts)
     medians = [float(np.exp(np.median(v))) if len(v) else math.nan for v in sizes]
 
     index = {n: c for c, n in enumerate(names)}

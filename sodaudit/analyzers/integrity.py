@@ -16,11 +16,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table, pair_examples, pair_table
+from sodaudit.analyzers.base import (
+    AnalyzerResult,
+    label_examples,
+    label_rows,
+    label_table,
+    pair_examples,
+    pair_table,
+    pairs_in_sorted_images,
+)
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
-from sodaudit.geometry import pairs_within_images
 
 NAME = "integrity"
 TOO_LARGE = "too large to decode safely"
@@ -142,32 +149,28 @@ def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) 
 
 def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
     b = dataset.boxes
-    coords = b[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
-    finite = np.isfinite(coords).all(axis=1)
+    x, y, w, h = (b[c].to_numpy(dtype=np.float64) for c in ("x", "y", "w", "h"))
+    img_w, img_h = b["img_w"].to_numpy(), b["img_h"].to_numpy()
+    finite = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & np.isfinite(h)
     nonfinite = ~finite
-    degenerate = finite & ((b["w"].to_numpy() <= 0) | (b["h"].to_numpy() <= 0))
+    degenerate = finite & ((w <= 0) | (h <= 0))
     valid = b["valid"].to_numpy()
 
+    # How far past the border, the largest of the four sides ignoring NaN (-inf when all are):
+    # ``np.nanmax(..., initial=-inf)`` over the stacked sides is this same ``fmax`` in order.
+    # One scratch array for the sides: a new array per side costs page faults at 10^6 boxes.
+    overshoot = np.full(len(b), -np.inf)
+    side = np.empty(len(b))
     with np.errstate(invalid="ignore"):
-        overshoot = (
-            np.nanmax(
-                np.stack(
-                    [
-                        -b["x"].to_numpy(),
-                        -b["y"].to_numpy(),
-                        (b["x"] + b["w"] - b["img_w"]).to_numpy(),
-                        (b["y"] + b["h"] - b["img_h"]).to_numpy(),
-                    ]
-                ),
-                axis=0,
-                initial=-np.inf,
-            )
-            if len(b)
-            else np.zeros(0)
-        )
-    known_size = np.isfinite(b["img_w"].to_numpy()) & np.isfinite(b["img_h"].to_numpy())
+        np.fmax(overshoot, np.negative(x, out=side), out=overshoot)
+        np.fmax(overshoot, np.negative(y, out=side), out=overshoot)
+        np.add(x, w, out=side)
+        np.fmax(overshoot, np.subtract(side, img_w, out=side), out=overshoot)
+        np.add(y, h, out=side)
+        np.fmax(overshoot, np.subtract(side, img_h, out=side), out=overshoot)
+    known_size = np.isfinite(img_w) & np.isfinite(img_h)
     outside = valid & known_size & (overshoot > config.integrity.outside_tolerance_px)
-    unknown_class = ~b["class_id"].isin(list(dataset.classes)).to_numpy()
+    unknown_class = ~np.isin(b["class_id"].to_numpy(), list(dataset.classes))
 
     result.stats.update(
         num_boxes=len(b),
@@ -177,7 +180,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
         num_outside_image=int(outside.sum()),
         max_outside_px=float(overshoot[outside].max()) if outside.any() else 0.0,
         num_unknown_class_boxes=int(unknown_class.sum()),
-        num_ignored_boxes=int(b["ignore"].sum()),
+        num_ignored_boxes=int(b["ignore"].to_numpy().sum()),
     )
 
     overshoot_s = pd.Series(overshoot, index=b.index)
@@ -218,7 +221,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
     ]
     for code, mask, (one, many, text), detail in checks:
         if mask.any():
-            rows = b[mask]
+            rows = label_rows(b, mask)
             shown = rows.head(MAX_EXAMPLES)
             result.tables[code.split(".")[1]] = label_table(dataset, rows)
             result.findings.append(
@@ -233,7 +236,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
                 )
             )
     if unknown_class.any():
-        rows = b[unknown_class]
+        rows = label_rows(b, unknown_class)
         ids = sorted(rows["class_id"].unique().tolist())
         shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
         result.tables["unknown_class"] = label_table(dataset, rows)
@@ -265,9 +268,11 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
     wh = b["area"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         mismatch = has_area & (np.abs(area_field - wh) > config.integrity.area_mismatch_ratio * wh)
-    bucket_field = np.digitize(area_field, [32**2, 96**2])
-    bucket_wh = np.digitize(wh, [32**2, 96**2])
-    other_bucket = has_area & (bucket_field != bucket_wh)
+    # COCOeval's buckets (small < 32**2 <= medium < 96**2 <= large) differ exactly when one of
+    # the two bounds falls between the two areas; both are finite (or +inf) here.
+    other_bucket = has_area & (
+        ((area_field >= 32**2) != (wh >= 32**2)) | ((area_field >= 96**2) != (wh >= 96**2))
+    )
     result.stats.update(
         num_area_mismatch=int(mismatch.sum()),
         num_area_other_coco_bucket=int(other_bucket.sum()),
@@ -298,6 +303,7 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
 def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]) -> None:
     images = dataset.images
     status_counts = images["status"].value_counts()
+    statuses = images["status"].to_numpy()
     result.stats["images_by_status"] = {str(k): int(v) for k, v in status_counts.items()}
     background = images["n_boxes"].to_numpy() == 0
     n_images = len(images)
@@ -320,9 +326,9 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
             "{} unreadable: the header gives no size",
         ),
     ):
-        rows = images[images["status"] == status]
-        examples = [str(n) for n in rows["file_name"].head(MAX_EXAMPLES)]
-        n, extra = len(rows), ""
+        is_status = statuses == status
+        n, extra = int(is_status.sum()), ""
+        examples = [str(f) for f in images["file_name"].iloc[np.flatnonzero(is_status)[:MAX_EXAMPLES]]]
         if status == "corrupt" and decode_failures:
             n += len(decode_failures)
             extra = f" ({len(decode_failures)} found by decoding every image)"
@@ -339,8 +345,9 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
                     count=n,
                 )
             )
-    rotated = images[images["exif_rotated"]]
-    if len(rotated):
+    is_rotated = images["exif_rotated"].to_numpy()
+    if is_rotated.any():
+        rotated = images[is_rotated]
         result.findings.append(
             Finding(
                 "integrity.exif_rotated",
@@ -376,19 +383,26 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> Non
     de-duplication would remove (each box that duplicates an earlier one in the table).
     """
     b = dataset.boxes
-    rows = b[b["valid"].to_numpy()].reset_index(drop=True)
+    valid = b["valid"].to_numpy()
+    keep = None if valid.all() else np.flatnonzero(valid)
+
+    def column(name: str) -> np.ndarray:
+        values = b[name].to_numpy()
+        return values if keep is None else values[keep]
+
     thr = config.integrity.duplicate_iou
-    pairs = pairs_within_images(
-        rows["image_id"].to_numpy(),
-        rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+    pairs = pairs_in_sorted_images(
+        column("image_id"),
+        *(column(c) for c in ("x", "y", "w", "h")),
         thr,
-        same_group=rows["class_id"].to_numpy(),
+        same_group=column("class_id"),
     )
     redundant = len(np.unique(pairs.j))
     result.stats.update(num_duplicates=len(pairs), num_duplicate_boxes=redundant)
     if not len(pairs):
         return
-    table = pair_table(dataset, rows.iloc[pairs.i], rows.iloc[pairs.j], pairs.iou)
+    first, second = (pairs.i, pairs.j) if keep is None else (keep[pairs.i], keep[pairs.j])
+    table = pair_table(dataset, label_rows(b, first), label_rows(b, second), pairs.iou)
     result.tables["duplicate_box"] = table
     result.findings.append(
         Finding(
@@ -468,10 +482,10 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     # None (JSON null) while not checked: unknown, not zero.
     result.stats["num_cross_split_duplicate_groups"] = None
     result.stats["num_cross_split_duplicate_images"] = None
-    images = _readable(dataset)
     if len(dataset.images) > limit:
         stats["reason"] = f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
         return
+    images = _readable(dataset)
     if images["split"].astype(str).nunique() < 2:
         stats["reason"] = "skipped: fewer than two splits with readable image files"
         result.stats["num_cross_split_duplicate_groups"] = 0

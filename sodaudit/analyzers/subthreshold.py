@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
 from sodaudit.analyzers.sizes import quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -36,8 +36,12 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     result = AnalyzerResult(NAME, "Sub-threshold labels")
     sel = selected(dataset)
     n = len(sel)
-    class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
-    codes = pd.Categorical(sel["class_name"], categories=class_names).codes
+    categories = list(dataset.boxes["class_name"].cat.categories)
+    class_names = [str(c) for c in categories]
+    if categories == class_names and list(sel["class_name"].cat.categories) == class_names:
+        codes = sel["class_name"].cat.codes.to_numpy()  # already these categories: no re-coding
+    else:
+        codes = pd.Categorical(sel["class_name"], categories=class_names).codes
     class_totals = np.bincount(codes, minlength=len(class_names))
 
     with np.errstate(invalid="ignore"):
@@ -95,7 +99,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         "share_at_least_flag": float(needs.mean()) if n else 0.0,
     }
 
-    rows = sel[union]
+    rows = label_rows(sel, union, "w_model", "h_model")
     which = np.full(len(rows), "", dtype=object)
     for name, (_, mask) in rules.items():
         hit = mask[union]
@@ -108,7 +112,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         zoom=zoom[union],
         rules=which,
     )
-    _findings(dataset, config, sel, rules, union, stats, result)
+    _findings(dataset, config, sel, codes, rules, union, stats, result)
     return result
 
 
@@ -116,6 +120,7 @@ def _findings(
     dataset: Dataset,
     config: Config,
     sel: pd.DataFrame,
+    codes: np.ndarray,
     rules: dict[str, tuple[float, np.ndarray]],
     union: np.ndarray,
     stats: dict,
@@ -137,15 +142,16 @@ def _findings(
                 NAME,
                 value=share,
                 threshold=float(thr),
-                examples=_examples(dataset, sel[mask]),
+                examples=_examples(dataset, sel, mask),
                 count=count,
             )
         )
     rule_text = " or ".join(_rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items())
-    names = sel["class_name"].to_numpy()
+    class_names = [str(c) for c in sel["class_name"].cat.categories]
     for class_name, entry in stats["union"]["per_class"].items():
         if entry["share"] > config.subthreshold.class_mostly_share:
-            in_class = names == class_name
+            # ``codes`` are positions in the class names (unique): the rows named class_name.
+            in_class = codes == class_names.index(class_name)
             mask = union & in_class
             result.findings.append(
                 Finding(
@@ -157,15 +163,15 @@ def _findings(
                     value=entry["share"],
                     threshold=config.subthreshold.class_mostly_share,
                     class_name=class_name,
-                    examples=_examples(dataset, sel[mask]),
+                    examples=_examples(dataset, sel, mask),
                     count=entry["count"],
                 )
             )
 
 
-def _examples(dataset: Dataset, rows: pd.DataFrame) -> tuple[str, ...]:
-    """The first labels of a finding; the detail text is built for those rows only."""
-    head = rows.head(MAX_EXAMPLES)
+def _examples(dataset: Dataset, sel: pd.DataFrame, mask: np.ndarray) -> tuple[str, ...]:
+    """The first labels of a finding; the rows and detail text are taken for those only."""
+    head = label_rows(sel, np.flatnonzero(mask)[:MAX_EXAMPLES], "w_model", "h_model")
     detail = (
         head["w"].round(2).astype(str)
         + "x"
