@@ -160,27 +160,33 @@ class LabelTable:
         return self.total - len(self.rows)
 
 
+def _cells(col: str, is_num: bool, values: list[Any]) -> list[str]:
+    """One column's display strings: numbers rounded by column kind, missing values empty."""
+    digits = next((d for k, d in DIGITS.items() if col.startswith(k)), 1)
+    out = []
+    for v in values:
+        if is_num and v is not None and not (isinstance(v, float) and not math.isfinite(v)):
+            out.append(f"{v:.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
+        elif v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append("")
+        else:
+            out.append(str(v))
+    return out
+
+
 def label_table(analyzer: str, name: str, df: pd.DataFrame, limit: int) -> LabelTable:
     """The first ``limit`` rows as display strings; the CSV holds all of them."""
     head = df.head(limit)
     columns = [str(c) for c in df.columns]
     numeric = [
-        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns
+        pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) for dtype in df.dtypes
     ]
-    rows = []
-    values = [head[c].tolist() for c in df.columns]
-    for i in range(len(head)):
-        row = []
-        for col, is_num, vals in zip(columns, numeric, values, strict=True):
-            v = vals[i]
-            if is_num and v is not None and not (isinstance(v, float) and not math.isfinite(v)):
-                digits = next((d for k, d in DIGITS.items() if col.startswith(k)), 1)
-                row.append(f"{v:.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
-            elif v is None or (isinstance(v, float) and math.isnan(v)):
-                row.append("")
-            else:
-                row.append(str(v))
-        rows.append(row)
+    # Column by column: the digits are looked up once per column, not once per cell.
+    cells = [
+        _cells(col, is_num, head.iloc[:, j].tolist())
+        for j, (col, is_num) in enumerate(zip(columns, numeric, strict=True))
+    ]
+    rows = [list(row) for row in zip(*cells, strict=True)] if cells else [[] for _ in range(len(head))]
     return LabelTable(
         analyzer,
         name,

@@ -97,14 +97,16 @@ class Extras:
     notes: list[str] = field(default_factory=list)
 
 
-def _extras(report: AuditReport, figures: bool = True) -> Extras:
+def _extras(report: AuditReport, figures: bool = True, workers: int = 1) -> Extras:
     extras = Extras()
     if not figures:
         return extras
     try:
         from sodaudit.figures import build_figures
 
-        for fig in build_figures(report):
+        # The one-argument call when serial: replacements of build_figures (tests) need not take workers.
+        made = build_figures(report, workers=workers) if workers != 1 else build_figures(report)
+        for fig in made:
             extras.figures[fig.section].append(fig)
     except Exception as exc:  # a figure bug must not cost the user the whole report
         extras.notes.append(f"Figures could not be drawn ({type(exc).__name__}: {exc}).")
@@ -119,8 +121,12 @@ def _extras(report: AuditReport, figures: bool = True) -> Extras:
     return extras
 
 
-def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
-    """Everything the template shows; numbers come from ``report.to_dict()``."""
+def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> dict[str, Any]:
+    """Everything the template shows; numbers come from ``report.to_dict()``.
+
+    ``workers`` other than 1 draws the figures in that many processes, 0 meaning one per core
+    (see ``sodaudit.figures.build_figures``); the page is the same.
+    """
     data = report.to_dict()
     ctx = {"config": data["config"], "imgsz": data["config"].get("imgsz")}
     findings_by = defaultdict(list)
@@ -141,7 +147,7 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
         }
         for name, a in data["analyzers"].items()
     ]
-    extras = _extras(report, figures)
+    extras = _extras(report, figures, workers)
     severity_counts = {
         s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
     }
@@ -160,9 +166,9 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
     }
 
 
-def to_html(report: AuditReport, *, figures: bool = True) -> str:
-    return environment().get_template(TEMPLATE).render(**context(report, figures=figures))
+def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1) -> str:
+    return environment().get_template(TEMPLATE).render(**context(report, figures=figures, workers=workers))
 
 
-def write_html(report: AuditReport, path: Path) -> Path:
-    return write_atomic(path, to_html(report))
+def write_html(report: AuditReport, path: Path, *, workers: int = 1) -> Path:
+    return write_atomic(path, to_html(report, workers=workers))
