@@ -175,7 +175,10 @@ class Dataset:
     @cached_property
     def _selected_boxes(self) -> pd.DataFrame:
         b = self.boxes
-        return b[b["valid"].to_numpy() & ~b["ignore"].to_numpy()]
+        keep = b["valid"].to_numpy() & ~b["ignore"].to_numpy()
+        if keep.all():  # the common case: a take of every column would copy the whole table
+            return b.copy(deep=False)
+        return b[keep]
 
     @property
     def splits(self) -> list[str]:

@@ -116,3 +116,22 @@ def test_source_formats_file_and_line():
     boxes = _boxes(source_file=["l/b.txt", "l/a.txt", "l/a.txt"], source_line=[3, 1, -1])
     ds = build(boxes=boxes)
     assert sorted(ds.source(ds.boxes).tolist()) == ["l/a.txt", "l/a.txt:1", "l/b.txt:3"]
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected_ids"),
+    [
+        # all valid and kept: the shortcut returns every row
+        ([(0, 0, 1, 1, 5, 5), (0, 1, 10, 10, 3, 4)], [0, 1]),
+        # a zero-width box (invalid) and an ignored box are left out, in order
+        ([(0, 0, 1, 1, 5, 5), (0, 0, 1, 1, 0, 5), (0, 1, 2, 2, 4, 4, True), (0, 1, 9, 9, 2, 2)], [0, 3]),
+    ],
+)
+def test_selected_boxes_are_the_valid_not_ignored_rows(boxes, expected_ids) -> None:
+    from builders import tiny_dataset
+
+    ds = tiny_dataset(boxes)
+    selected = ds.selected_boxes()
+    assert selected.index.tolist() == expected_ids
+    assert list(selected.columns) == list(ds.boxes.columns)
+    pd.testing.assert_frame_equal(selected, ds.boxes.loc[expected_ids])
