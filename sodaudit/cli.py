@@ -217,13 +217,15 @@ def _check_export_path(export_path: Path | None) -> None:
 def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: Path | None) -> list[Path]:
     """report.json, report.html, the per-label CSV files, and the optional Markdown and box table.
     Only the two reports and the extras the user asked for are listed; the CSV folder once."""
+    from sodaudit.parallel import workers_for
     from sodaudit.render.html import write_html
     from sodaudit.render.json import write_json
     from sodaudit.render.markdown import write_markdown
     from sodaudit.render.tables import export_boxes, write_tables
 
     written = [write_json(report, out / "report.json")]
-    html = write_html(report, out / "report.html")
+    workers = workers_for(len(report.dataset.boxes), report.config.workers)
+    html = write_html(report, out / "report.html", workers=workers)
     written.append(html)
     if write_tables(report, out):
         written.append(out / "tables")

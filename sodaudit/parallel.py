@@ -19,6 +19,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+PARALLEL_MIN_BOXES = 100_000
+"""Below this many boxes, forking costs more than it saves: analyzers and figures run here."""
+
 _IN_CHILD = False
 """True inside a forked worker: work started there runs serially (no grandchildren)."""
 
@@ -34,6 +37,11 @@ def available_workers(requested: int = 0) -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(1, min(4, cores))
+
+
+def workers_for(num_boxes: int, requested: int) -> int:
+    """Workers for per-box work on a dataset this large: one for small ones."""
+    return requested if num_boxes >= PARALLEL_MIN_BOXES else 1
 
 
 def fork_map(

@@ -73,7 +73,7 @@ def test_analyzers_in_two_lanes_match_one_lane(sample_data, monkeypatch, fmt: st
     dataset = load(sample_data / fmt, "auto")
     config = Config().set("integrity.hash_max_images", 0)  # its timing differs run to run
     serial = analyzers.run_all(dataset, config.updated(workers=1))
-    monkeypatch.setattr(analyzers, "PARALLEL_MIN_BOXES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BOXES", 0)
     monkeypatch.setattr(analyzers, "fork_map", _checked_fork_map(parallel.fork_map))
     forked = analyzers.run_all(load(sample_data / fmt, "auto"), config.updated(workers=2))
     assert list(forked) == list(serial)

@@ -17,7 +17,7 @@ from sodaudit.analyzers import (
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.parallel import fork_map
+from sodaudit.parallel import fork_map, workers_for
 
 Analyzer = Callable[[Dataset, Config], AnalyzerResult]
 
@@ -39,10 +39,6 @@ COST_PER_MILLION_BOXES: dict[str, float] = {
 }
 """Rough seconds per analyzer at 1M boxes (measured at 860k): how work is dealt into lanes."""
 
-PARALLEL_MIN_BOXES = 100_000
-"""Below this, forking costs more than it saves; every analyzer runs in this process."""
-
-
 def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:
     """Every analyzer in report order; on large datasets in parallel lanes (same results).
 
@@ -50,7 +46,7 @@ def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:
     same inputs as this process and hand back their results.
     """
     names = list(ANALYZERS)
-    workers = config.workers if len(dataset.boxes) >= PARALLEL_MIN_BOXES else 1
+    workers = workers_for(len(dataset.boxes), config.workers)
     if workers != 1:
         dataset.selected_boxes()  # computed once here, inherited by every lane
     results = fork_map(
