@@ -11,7 +11,7 @@ import pytest
 import yaml
 from builders import tiny_dataset
 
-from sodaudit.analyzers import anchors
+from sodaudit.analyzers import anchor_fit, anchors
 from sodaudit.config import AnchorsConfig, Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Severity
@@ -289,9 +289,9 @@ def test_evolution_never_lowers_fitness():
     wh = np.array(CLUSTERS, dtype=float).repeat(5, axis=0)
     start = np.full((9, 2), 10.0)
     rng = np.random.default_rng(0)
-    evolved = anchors._evolve(start, wh, 4.0, 300, rng)
-    assert anchors._fitness(evolved, wh, 4.0) > anchors._fitness(start, wh, 4.0)
-    assert (evolved >= anchors.MIN_ANCHOR_PX).all()
+    evolved = anchor_fit.evolve(start, wh, 4.0, 300, rng)
+    assert anchor_fit.fitness(evolved, wh, 4.0) > anchor_fit.fitness(start, wh, 4.0)
+    assert (evolved >= anchor_fit.MIN_ANCHOR_PX).all()
 
     ds = _clustered_dataset(10)
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=50, seed=1))

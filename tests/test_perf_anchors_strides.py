@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sodaudit.analyzers import anchors, strides
+from sodaudit.analyzers import anchor_fit, anchor_match, anchors, strides
 from sodaudit.models import MODELS
 from sodaudit.sizepresets import AITOD
 
@@ -52,7 +52,7 @@ def _brute_grid_iou(w, h, x0, y0, preset, imgsz) -> np.ndarray:
 
 
 def test_grid_ious_equal_every_anchor_on_every_box(monkeypatch):
-    monkeypatch.setattr(anchors, "_IOU_BLOCK", 256)  # many blocks, so pruning and subsets happen
+    monkeypatch.setattr(anchor_match, "_IOU_BLOCK", 256)  # many blocks, so pruning and subsets happen
     rng = np.random.default_rng(5)
     n = 3000
     w = np.exp(rng.uniform(np.log(1), np.log(600), n))
@@ -60,7 +60,7 @@ def test_grid_ious_equal_every_anchor_on_every_box(monkeypatch):
     x0 = rng.uniform(0, 640, n)
     y0 = rng.uniform(0, 640, n)
     presets = [MODELS["retinanet"], MODELS["faster-rcnn"]]
-    got = anchors._grid_ious(w, h, x0, y0, presets, 640)
+    got = anchor_match.grid_ious(w, h, x0, y0, presets, 640)
     for preset, best in zip(presets, got, strict=True):
         assert np.array_equal(best, _brute_grid_iou(w, h, x0, y0, preset, 640))
 
@@ -108,7 +108,7 @@ def test_distinct_rows_settles_the_same_question(distinct):
     base = rng.uniform(2, 50, size=(distinct, 2))
     sample = base[rng.integers(0, distinct, 5000)]
     exact = len(pd.DataFrame(sample).drop_duplicates())
-    got = anchors._distinct_rows(sample, at_least=9)
+    got = anchor_fit.distinct_rows(sample, at_least=9)
     assert (got < 9) == (exact < 9)
     if exact < 9:
         assert got == exact
