@@ -22,7 +22,7 @@ def test_every_emitted_code_is_in_the_catalogue():
     )
     emitted = set()
     for path in SOURCE.rglob("*.py"):
-        if path.name in ("rules.py", "figures.py"):
+        if path.name == "rules.py" or path.parent == SOURCE / "figures":  # figure keys, not codes
             continue
         emitted |= set(pattern.findall(path.read_text()))
     config_keys = {"anchors.evolve_generations"}  # a config key named in a message, not a code
