@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from functools import partial
 from pathlib import Path
 
 import click
@@ -216,23 +217,37 @@ def _check_export_path(export_path: Path | None) -> None:
 
 def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: Path | None) -> list[Path]:
     """report.json, report.html, the per-label CSV files, and the optional Markdown and box table.
-    Only the two reports and the extras the user asked for are listed; the CSV folder once."""
-    from sodaudit.parallel import workers_for
-    from sodaudit.render.html import write_html
-    from sodaudit.render.json import write_json
-    from sodaudit.render.markdown import write_markdown
-    from sodaudit.render.tables import export_boxes, write_tables
+    Only the two reports and the extras the user asked for are listed; the CSV folder once.
 
-    written = [write_json(report, out / "report.json")]
+    On large datasets report.json and the CSV files are written by a forked process while this
+    one draws the figures and renders the HTML.
+    """
+    from sodaudit.parallel import Background, workers_for
+    from sodaudit.render.html import write_html
+    from sodaudit.render.markdown import write_markdown
+    from sodaudit.render.tables import export_boxes
+
     workers = workers_for(len(report.dataset.boxes), report.config.workers)
-    html = write_html(report, out / "report.html", workers=workers)
-    written.append(html)
-    if write_tables(report, out):
+    data_files = Background(partial(_write_data_files, report, out), workers=workers)
+    try:
+        html = write_html(report, out / "report.html", workers=workers)
+    finally:  # never leave the writer behind, even when the HTML fails
+        json_path, tables = data_files.result()
+    written = [json_path, html]
+    if tables:
         written.append(out / "tables")
     written += write_markdown(report, markdown_path, html_path=html)
     if export_path is not None:
         written.append(export_boxes(report.dataset, export_path))
     return written
+
+
+def _write_data_files(report, out: Path) -> tuple[Path, bool]:
+    """report.json and the CSV tables; whether any table was written."""
+    from sodaudit.render.json import write_json
+    from sodaudit.render.tables import write_tables
+
+    return write_json(report, out / "report.json"), bool(write_tables(report, out))
 
 
 @cli.command("config")

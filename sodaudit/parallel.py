@@ -15,7 +15,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -74,6 +74,31 @@ def fork_map(
                 raise value
             results[index] = value
     return [results[i] for i in range(len(tasks))]
+
+
+class Background(Generic[T]):
+    """One task started now in a forked process, its result collected later with :meth:`result`.
+
+    For work whose result is not needed until the end (writing report.json and the CSV files
+    while this process draws the figures). Without a second worker the task runs in
+    :meth:`result`, here; a child that dies has its task re-run here, as in :func:`fork_map`.
+    """
+
+    def __init__(self, task: Callable[[], T], *, workers: int) -> None:
+        self._task = task
+        self._child = _spawn([task], [0]) if available_workers(workers) > 1 else None
+
+    def result(self) -> T:
+        if self._child is None:
+            return self._task()
+        child, self._child = self._child, None
+        answer = _collect(*child)
+        if answer is None:
+            return self._task()
+        ok, value = answer[0]
+        if not ok:
+            raise value
+        return value
 
 
 def _deal(count: int, workers: int, weights: Sequence[float] | None) -> list[list[int]]:

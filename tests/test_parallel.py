@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -100,3 +101,55 @@ def _checked_fork_map(real):
 
 def _with_pid(task):
     return task(), os.getpid()
+
+
+@needs_fork
+def test_background_task_runs_elsewhere_and_hands_back_its_result() -> None:
+    pending = parallel.Background(partial(_square_and_pid, 12), workers=2)
+    value, pid = pending.result()
+    assert value == 144 and pid != os.getpid()
+
+
+def test_background_without_a_second_worker_runs_here_when_asked() -> None:
+    calls: list[int] = []
+    pending = parallel.Background(partial(calls.append, 1), workers=1)
+    assert calls == []  # nothing ran yet: the work happens in result()
+    pending.result()
+    assert calls == [1]
+
+
+@needs_fork
+def test_background_exception_is_raised_here() -> None:
+    with pytest.raises(ValueError, match="bad box"):
+        parallel.Background(_fail, workers=2).result()
+
+
+@needs_fork
+def test_reports_written_in_parallel_match_the_serial_ones(sample_data, tmp_path, monkeypatch) -> None:
+    import json
+
+    from sodaudit.cli import main
+
+    def run(workers: int) -> Path:
+        out = tmp_path / f"w{workers}"
+        args = ["run", str(sample_data / "yolo"), "--out", str(out), "--workers", str(workers)]
+        assert main([*args, "--set", "integrity.hash_max_images=0", "--fail-on", "never"]) == 0
+        return out
+
+    serial = run(1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BOXES", 0)
+    forked = run(2)
+
+    def report(out: Path) -> dict:
+        data = json.loads((out / "report.json").read_text())
+        data["tool"].pop("created")
+        data["config"].pop("workers")
+        return data
+
+    assert report(forked) == report(serial)
+    tables = sorted(p.name for p in (serial / "tables").iterdir())
+    assert tables and tables == sorted(p.name for p in (forked / "tables").iterdir())
+    for name in tables:
+        assert (forked / "tables" / name).read_bytes() == (serial / "tables" / name).read_bytes(), name
+    html_serial, html_forked = ((o / "report.html").read_text() for o in (serial, forked))
+    assert html_forked.count("<img") == html_serial.count("<img") > 0

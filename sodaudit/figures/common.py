@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from matplotlib.font_manager import FontProperties
 from PIL import Image
 
 from sodaudit.dataset import Dataset
+from sodaudit.figures.record import Figure as Figure
 from sodaudit.models import MODELS
 
 DPI = 100
@@ -27,16 +27,6 @@ NATIVE_COLOR = "#4c72b0"
 MODEL_COLOR = "#dd8452"
 STRIDE_COLOR = "#555555"
 THRESHOLD_COLOR = "#c44e52"
-
-
-@dataclass(frozen=True)
-class Figure:
-    key: str
-    section: str
-    title: str
-    caption: str
-    data_uri: str
-    alt: str
 
 
 Margins = tuple[float, float, float, float]
