@@ -68,13 +68,21 @@ def voc_floor(path: Path) -> None:
             ET.parse(os.path.join(ann, name))
 
 
+def _as_the_cli() -> None:
+    """The parts run with the process settings the ``sodaudit`` command makes (before numpy is
+    imported), so ``run - json`` and ``json - load`` compare like with like."""
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
 def load_only(path: Path) -> None:
+    _as_the_cli()
     from sodaudit.loaders import load
 
     load(path, "auto")
 
 
 def json_only(path: Path, out: Path) -> None:
+    _as_the_cli()
     from sodaudit.audit import audit
     from sodaudit.config import Config
     from sodaudit.render.json import write_json
