@@ -202,7 +202,8 @@ def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: 
     plain = good & (kind != KIND_SEGMENT)
     first = row_first[plain]
     cx, cy, w, h = (values[first + k] for k in (1, 2, 3, 4))
-    left[plain], top[plain], width[plain], height[plain] = cx - w / 2, cy - h / 2, w, h
+    with np.errstate(invalid="ignore", over="ignore"):  # inf/nan text stays NaN: integrity reports it
+        left[plain], top[plain], width[plain], height[plain] = cx - w / 2, cy - h / 2, w, h
     segment = good & (kind == KIND_SEGMENT)
     if segment.any():
         in_segment = segment[token_row] & (position > 0)
