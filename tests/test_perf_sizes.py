@@ -1,26 +1,21 @@
-"""The fast paths of sizes, splits, recommendations and CSV writing against the plain numpy,
-scipy and pandas computations they replace, on data where the two could differ (ties, NaN,
-inf, empty groups, values on bin edges, quoting)."""
+"""The fast paths of sizes, splits and recommendations against the plain numpy and pandas
+computations they replace, on data where the two could differ (ties, NaN, inf, empty groups,
+values on bin edges)."""
 
 from __future__ import annotations
 
-import io
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import ks_2samp
 
 from sodaudit.analyzers.sizes import (
     Segments,
-    _heatmap,
-    heatmap_cells,
     image_positions,
     quantile_dict,
     sorted_percentiles,
 )
-from sodaudit.analyzers.splits import ks_2samp_sorted
 from sodaudit.recommend import (
     _flagged_per_class,
     _sorted_mix,
@@ -29,7 +24,6 @@ from sodaudit.recommend import (
     most_common_box_image_size,
     sorted_drop_share,
 )
-from sodaudit.render.tables import _csv
 from sodaudit.sizepresets import AITOD, COCO, TINYPERSON, bucket_counts
 
 Q = (0.0, 1.0, 5.0, 10.0, 25.0, 33.3, 50.0, 75.0, 90.0, 95.0, 99.0, 100.0)
@@ -94,35 +88,6 @@ def test_segments_merge_runs_of_few_groups() -> None:
         assert np.array_equal(seg.merged("v"), np.sort(v), equal_nan=True)
 
 
-@pytest.mark.parametrize("bins", [1, 3, 7, 10, 20, 32, 33, 64, 100])
-def test_heatmap_cells_match_searchsorted_on_edges(bins: int) -> None:
-    rng = np.random.default_rng(bins)
-    edges = np.linspace(0, 1, bins + 1)
-    near = np.concatenate([edges, np.nextafter(edges, -1), np.nextafter(edges, 2)])
-    v = np.clip(np.concatenate([rng.random(2000), near, [np.nan]]), 0, 1)
-    want = np.searchsorted(edges, v, side="right")
-    want[v == 1.0] -= 1
-    want = np.where((want >= 1) & (want <= bins), want - 1, -1)
-    assert np.array_equal(heatmap_cells(v, bins), want)
-
-
-@pytest.mark.parametrize("bins", [5, 32])
-def test_heatmap_matches_histogram2d(bins: int) -> None:
-    rng = np.random.default_rng(1)
-    n = 3000
-    img = rng.choice([100.0, 640.0], n)
-    x = np.round(rng.uniform(-20, 660, n), 2)
-    w = np.round(rng.uniform(0.5, 100, n), 2)
-    x[:10] = img[:10] * np.arange(10) / 10 - w[:10] / 2  # centres exactly on edges
-    sel = pd.DataFrame({"x": x, "y": x[::-1].copy(), "w": w, "h": w[::-1].copy(), "img_w": img, "img_h": img})
-    cx = np.clip((x + w / 2) / img, 0, 1)
-    cy = np.clip((sel["y"] + sel["h"] / 2).to_numpy() / img, 0, 1)
-    hist, _, _ = np.histogram2d(cy, cx, bins=bins, range=[[0, 1], [0, 1]])
-    got = _heatmap(sel, None, bins)
-    assert got["num_boxes"] == int(hist.sum())
-    assert got["shares"] == (hist / hist.sum()).tolist()
-
-
 def test_image_positions_sorted_and_unsorted() -> None:
     rng = np.random.default_rng(2)
     ids = np.unique(rng.integers(0, 10**6, 500))
@@ -145,16 +110,6 @@ def test_bucket_counts_match_digitize() -> None:
             np.searchsorted([10.0, 10.0, 50.0], v[np.isfinite(v)], side="right"), minlength=4
         ).tolist()
     )
-
-
-@pytest.mark.parametrize(("n1", "n2"), [(50, 80), (9000, 3000), (30000, 2000), (1500, 25000)])
-def test_ks_2samp_sorted_matches_scipy(n1: int, n2: int) -> None:
-    rng = np.random.default_rng(n1 + n2)
-    a = np.sort(np.round(rng.normal(0, 1, n1), 2))  # ties within and across the samples
-    b = np.sort(np.round(rng.normal(0.03, 1.1, n2), 2))
-    want = ks_2samp(a, b)
-    assert ks_2samp_sorted(a, b) == (float(want.statistic), float(want.pvalue))
-    assert ks_2samp_sorted(b, a) == (float(ks_2samp(b, a).statistic), float(ks_2samp(b, a).pvalue))
 
 
 def test_sorted_shares_match_full_passes() -> None:
@@ -206,49 +161,3 @@ def test_label_policy_helpers_match_pandas_groupby() -> None:
     got = _flagged_per_class(_ctx(rows, images), flagged)
     assert got == want
     assert list(got) == list(want)
-
-
-def _pandas_csv(df: pd.DataFrame) -> str:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue()
-
-
-def test_csv_writer_byte_identical_to_pandas() -> None:
-    rng = np.random.default_rng(6)
-    n = 600  # above the per-distinct-value threshold
-    floats = np.round(rng.uniform(0, 640, n), 2)
-    floats[:12] = [
-        np.nan,
-        -0.0,
-        0.0,
-        np.inf,
-        -np.inf,
-        1e-5,
-        1e16,
-        123456789012345678.0,
-        0.1,
-        5e-324,
-        -1.5,
-        2.0,
-    ]
-    df = pd.DataFrame(
-        {
-            "image": [f"img {i}.jpg" for i in range(n)],
-            "class_name": pd.Categorical(rng.choice(["a", "b,c", 'say "hi"'], n)),
-            "x": floats,
-            "zoom": rng.lognormal(0, 3, n),
-            "n": rng.integers(-5, 10**12, n),
-            "ok": rng.random(n) < 0.5,
-            "rules": pd.array(rng.choice(["min_side", "min_side,min_area", None], n), dtype="str"),
-            "obj": np.array(rng.choice(["p", "line\nbreak", "cr\rhere", ""], n), dtype=object),
-        }
-    )
-    assert _csv(df) == _pandas_csv(df)
-    assert _csv(df.iloc[:5]) == _pandas_csv(df.iloc[:5])  # short columns, no de-duplication
-    assert _csv(df.iloc[:0]) == _pandas_csv(df.iloc[:0])
-    assert _csv(df[["x"]]) == _pandas_csv(df[["x"]])
-    odd = pd.DataFrame({"f32": np.array([0.1, 2.5], np.float32), "mixed": [1.5, "a"]})
-    assert _csv(odd) == _pandas_csv(odd)
-    empty_field = pd.DataFrame({"a": ["", "x"], "b": [np.nan, 1.0], "c": np.array(["q", None], dtype=object)})
-    assert _csv(empty_field) == _pandas_csv(empty_field)

@@ -308,38 +308,8 @@ def _per_image(counts: np.ndarray, config: Config) -> dict[str, object]:
     }
 
 
-def heatmap_cells(values: np.ndarray, bins: int) -> np.ndarray:
-    """Bin (0 .. bins-1) of each value in [0, 1], as ``np.histogram2d(..., range=[0, 1])`` bins it.
-
-    numpy searches the edges ``linspace(0, 1, bins + 1)`` (a value on an edge goes right, 1.0
-    into the last bin); here the arithmetic guess ``floor(v * bins)`` is corrected by one step
-    against those same edges (the guess is off by at most one bin), which is several times
-    cheaper than a binary search per value. NaN gets -1.
-    """
-    edges = np.linspace(0, 1, bins + 1)
-    scaled = values * bins
-    nan = np.isnan(scaled)
-    has_nan = bool(nan.any())
-    if has_nan:
-        scaled[nan] = 0
-    cell = np.minimum(scaled.astype(np.intp), bins - 1)  # values >= 0: truncation is floor
-    if bins & (bins - 1) or not np.array_equal(edges, np.arange(bins + 1) / bins):
-        # Not a power of two: v * bins and the edges k / bins are rounded, so check the guess.
-        upper = edges.copy()
-        upper[-1] = np.inf  # 1.0 stays in the last bin
-        cell -= values < edges[cell]
-        cell += values >= upper[cell + 1]
-    # else: edges k / 2^j and v * 2^j are exact, so floor(v * bins) is the bin exactly.
-    if has_nan:
-        cell[nan] = -1
-    return cell
-
-
 def _heatmap(sel: pd.DataFrame, known: np.ndarray | None, bins: int) -> dict[str, object]:
-    """Shares of box centres in a bins x bins grid over the normalised image; rows are y.
-
-    The counts of ``np.histogram2d(cy, cx, bins, range=[[0, 1], [0, 1]])`` (see
-    :func:`heatmap_cells`), without its generic N-d machinery."""
+    """Shares of box centres in a bins x bins grid over the normalised image; rows are y."""
 
     def col(name: str) -> np.ndarray:
         v = sel[name].to_numpy(np.float64)
@@ -349,13 +319,7 @@ def _heatmap(sel: pd.DataFrame, known: np.ndarray | None, bins: int) -> dict[str
         cx = (col("x") + col("w") / 2) / col("img_w")
         cy = (col("y") + col("h") / 2) / col("img_h")
     # Centres of boxes hanging past the border land in the edge cells rather than vanish.
-    iy = heatmap_cells(np.clip(cy, 0, 1, out=cy), bins)
-    ix = heatmap_cells(np.clip(cx, 0, 1, out=cx), bins)
-    flat = iy * bins + ix
-    inside = (iy >= 0) & (ix >= 0)
-    if not inside.all():
-        flat = flat[inside]
-    hist = np.bincount(flat, minlength=bins * bins).reshape(bins, bins).astype(np.float64)
+    hist, _, _ = np.histogram2d(np.clip(cy, 0, 1), np.clip(cx, 0, 1), bins=bins, range=[[0, 1], [0, 1]])
     total = hist.sum()
     shares = hist / total if total else hist
     return {
