@@ -1,8 +1,6 @@
 """``python -m sodaudit`` is the same as the ``sodaudit`` command."""
 
-import sys
-
-from sodaudit.cli import main
+from sodaudit.cli import console_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
