@@ -116,6 +116,7 @@ def _deal(count: int, workers: int, weights: Sequence[float] | None) -> list[lis
 
 
 def _spawn(tasks: Sequence[Callable[[], Any]], lane: list[int]) -> tuple[int, int]:
+    _reap()
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():
         # Python 3.12+ warns on fork when native threads exist (numpy's BLAS pool, our progress
@@ -161,12 +162,35 @@ def _portable(exc: BaseException) -> BaseException:
 
 
 def _collect(pid: int, read_fd: int) -> list[tuple[bool, Any]] | None:
+    """The child's answer, or None when it died without a complete one.
+
+    A complete pickle is the proof of a good answer, so the child is not waited for then: a
+    child that built a large heap takes ~0.1 s to be torn down by the kernel after it answered.
+    It is reaped later (:func:`_reap`), on the next spawn or collect.
+    """
     with os.fdopen(read_fd, "rb") as pipe:
         data = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0 or not data:
-        return None
     try:
-        return pickle.loads(data)
+        answer = pickle.loads(data) if data else None
     except Exception:  # a truncated answer: re-run the lane here
+        answer = None
+    if answer is None:
+        os.waitpid(pid, 0)
         return None
+    _UNREAPED.append(pid)
+    _reap()
+    return answer
+
+
+_UNREAPED: list[int] = []
+"""Children that answered but may still be exiting."""
+
+
+def _reap() -> None:
+    for pid in list(_UNREAPED):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (a SIGCHLD handler of the host program)
+            done = pid
+        if done:
+            _UNREAPED.remove(pid)

@@ -41,7 +41,7 @@ def test_wheel_ships_templates_and_entry_point(wheel: Path):
     source_templates = {p.name for p in (ROOT / "report_templates").iterdir() if p.is_file()}
     assert source_templates and templates == source_templates
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "sodaudit = sodaudit.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "sodaudit = sodaudit.cli:console_main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_installed_wheel_finds_templates(wheel: Path, tmp_path: Path):

@@ -114,11 +114,16 @@ def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
 
 
 @contextmanager
-def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memoryview]:
+def mapped_limited(
+    path: str | Path, limit_mb: float, key: str, *, private: bool = False
+) -> Iterator[memoryview]:
     """The bytes of ``path`` as a read-only view of a memory map: a 370 MB JSON is decoded
     without first copying it into a 370 MB ``bytes``. ``TooLarge`` as in :func:`read_limited`,
     from the file's size, before anything is read. Files that cannot be mapped (empty, a pipe)
     are read by :func:`read_limited`. The view is valid only inside the ``with`` block.
+
+    ``private``: a writable copy-on-write mapping instead; writes stay in this process's (or a
+    forked child's) own pages and never reach the file.
     """
     limit = int(limit_mb * MB)
     with open(path, "rb") as handle:
@@ -132,7 +137,8 @@ def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memo
         mapped = None
         if regular and size > 0:
             try:
-                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                access = mmap.ACCESS_COPY if private else mmap.ACCESS_READ
+                mapped = mmap.mmap(handle.fileno(), 0, access=access)
             except (OSError, ValueError):
                 mapped = None
     if mapped is None or len(mapped) > limit:  # not mappable, or grown since the size check
