@@ -18,11 +18,14 @@ def audit(
     config: Config | None = None,
     baseline: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    prepare_figures: bool = False,
     **overrides: object,
 ) -> AuditReport:
     """Audit the dataset at ``path``; keyword overrides are config keys (``imgsz=1024``).
 
     With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
+    ``prepare_figures``: import the figure renderer while the analyzers run, for a caller that
+    draws the HTML report next (the CLI).
     """
     config = (config or Config()).updated(**overrides)
     dataset = load(
@@ -35,7 +38,12 @@ def audit(
     )
     if progress is not None:
         progress("running the analyzers", 0, 0)
-    results = run_all(dataset, config)
+    here = []
+    if prepare_figures:
+        from sodaudit import figures
+
+        here.append((figures.prepare, figures.PREPARE_COST))
+    results = run_all(dataset, config, here=here)
     report = AuditReport.build(dataset, config, results)
     if baseline is not None:
         from sodaudit.baseline import NAME, compare, read_baseline

@@ -188,7 +188,9 @@ def run(
 
         read_baseline(baseline_path)  # a bad baseline is a usage error before the audit
     with Progress(f"auditing {path}") as progress:
-        report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
+        report = audit(
+            path, format=fmt, config=config, baseline=baseline_path, progress=progress, prepare_figures=True
+        )
         out = _output_dir(report.dataset.root, out_dir)
         progress.step("writing the report")
         written = _write_outputs(report, out, markdown_path, export_path)

@@ -51,6 +51,7 @@ def fork_map(
     *,
     workers: int,
     weights: Sequence[float] | None = None,
+    here: Sequence[tuple[Callable[[], object], float]] = (),
 ) -> list[T]:
     """Call every zero-argument task and return their results in order.
 
@@ -58,12 +59,20 @@ def fork_map(
     the lightest lane). This process runs the first lane while forked children run the others.
     An exception in a task is raised here as if the task had run here; a child that dies
     without answering (killed, out of memory) has its lane re-run here, so nothing is lost.
+
+    ``here``: (task, expected cost) pairs that must run in this process, first, whatever the
+    number of workers (work whose effect stays in the process, such as imports that processes
+    forked later inherit); the first lane is dealt that much less of ``tasks``.
     """
     workers = min(available_workers(workers), len(tasks))
     if workers <= 1:
+        for task, _ in here:
+            task()
         return [task() for task in tasks]
-    lanes = _deal(len(tasks), workers, weights)
+    lanes = _deal(len(tasks), workers, weights, head_start=sum(cost for _, cost in here))
     children = [_spawn(tasks, lane) for lane in lanes[1:]]
+    for task, _ in here:
+        task()
     results: dict[int, Any] = {}
     for index in lanes[0]:
         results[index] = tasks[index]()
@@ -103,16 +112,19 @@ class Background(Generic[T]):
         return value
 
 
-def _deal(count: int, workers: int, weights: Sequence[float] | None) -> list[list[int]]:
-    """Longest-processing-time-first: each task onto the lane with the least work so far."""
+def _deal(
+    count: int, workers: int, weights: Sequence[float] | None, head_start: float = 0.0
+) -> list[list[int]]:
+    """Longest-processing-time-first: each task onto the lane with the least work so far. The
+    first lane (this process) starts with ``head_start`` of work and is kept even if empty."""
     cost = list(weights) if weights is not None else [1.0] * count
     lanes: list[list[int]] = [[] for _ in range(workers)]
-    load = [0.0] * workers
+    load = [head_start] + [0.0] * (workers - 1)
     for index in sorted(range(count), key=lambda i: -cost[i]):
         lane = load.index(min(load))
         lanes[lane].append(index)
         load[lane] += cost[index]
-    return [sorted(lane) for lane in lanes if lane]
+    return [sorted(lanes[0])] + [sorted(lane) for lane in lanes[1:] if lane]
 
 
 def _spawn(tasks: Sequence[Callable[[], Any]], lane: list[int]) -> tuple[int, int]:

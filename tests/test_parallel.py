@@ -61,6 +61,9 @@ def test_a_lane_whose_process_dies_is_run_here() -> None:
 def test_lanes_balance_expected_cost() -> None:
     # 5 | 4 | 3+2 is the balanced deal of these costs into three lanes
     assert parallel._deal(4, 3, [5, 4, 3, 2]) == [[0], [1], [2, 3]]
+    # this process's lane starts with 2.5 s of its own work: the child lane gets 3 of 4 tasks
+    assert parallel._deal(4, 2, [1, 1, 1, 1], head_start=2.5) == [[3], [0, 1, 2]]
+    assert parallel._deal(2, 2, [1, 1], head_start=10) == [[], [0, 1]]
 
 
 def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -89,10 +92,10 @@ def test_analyzers_in_two_lanes_match_one_lane(sample_data, monkeypatch, fmt: st
 def _checked_fork_map(real):
     """fork_map that also proves some analyzer really ran in another process."""
 
-    def run(tasks, *, workers, weights=None):
+    def run(tasks, *, workers, weights=None, here=()):
         parent = os.getpid()
         wrapped = [partial(_with_pid, task) for task in tasks]
-        results = real(wrapped, workers=workers, weights=weights)
+        results = real(wrapped, workers=workers, weights=weights, here=here)
         assert any(pid != parent for _, pid in results)
         return [value for value, _ in results]
 
@@ -153,3 +156,28 @@ def test_reports_written_in_parallel_match_the_serial_ones(sample_data, tmp_path
         assert (forked / "tables" / name).read_bytes() == (serial / "tables" / name).read_bytes(), name
     html_serial, html_forked = ((o / "report.html").read_text() for o in (serial, forked))
     assert html_forked.count("<img") == html_serial.count("<img") > 0
+
+
+@needs_fork
+@pytest.mark.parametrize("workers", [1, 2])
+def test_here_tasks_run_first_in_this_process(workers: int) -> None:
+    """Work whose effect must stay in this process (imports for later forks) runs here, once,
+    before this process's share of the tasks, whatever the number of workers."""
+    events: list[tuple[str, int]] = []
+    parent = os.getpid()
+
+    def here_task() -> None:
+        events.append(("here", os.getpid()))
+
+    def task(i: int) -> tuple[int, int]:
+        events.append(("task", os.getpid()))  # only this process's appends are seen here
+        return i * i, os.getpid()
+
+    results = parallel.fork_map(
+        [partial(task, i) for i in range(4)], workers=workers, weights=[1, 1, 1, 1], here=[(here_task, 2.5)]
+    )
+    assert [value for value, _ in results] == [0, 1, 4, 9]
+    assert events[0] == ("here", parent)
+    assert [kind for kind, _ in events].count("here") == 1
+    children = {pid for _, pid in results if pid != parent}
+    assert len(children) == (1 if workers == 2 else 0)

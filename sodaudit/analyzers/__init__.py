@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from sodaudit.analyzers import (
@@ -55,11 +55,14 @@ def expected_cost(name: str, dataset: Dataset) -> float:
     return fixed + per_million * len(dataset.boxes) / 1e6
 
 
-def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:
+def run_all(
+    dataset: Dataset, config: Config, *, here: Sequence[tuple[Callable[[], object], float]] = ()
+) -> dict[str, AnalyzerResult]:
     """Every analyzer in report order; on large datasets in parallel lanes (same results).
 
     Each analyzer reads the dataset and the config only, so lanes in forked processes see the
-    same inputs as this process and hand back their results.
+    same inputs as this process and hand back their results. ``here``: (task, expected
+    seconds) to run in this process meanwhile, such as importing the figure renderer.
     """
     names = list(ANALYZERS)
     workers = workers_for(len(dataset.boxes), config.workers)
@@ -69,6 +72,7 @@ def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:
         [partial(ANALYZERS[name], dataset, config) for name in names],
         workers=workers,
         weights=[expected_cost(name, dataset) for name in names],
+        here=here,
     )
     return dict(zip(names, results, strict=True))
 
