@@ -99,7 +99,12 @@ def read_headers(
     """
     from sodaudit.loaders.base import chunked_map
 
-    chunks = chunked_map(_header_rows, paths, workers=workers, what=_WHAT, progress=progress)
+    chunks = chunked_map(header_rows, paths, workers=workers, what=_WHAT, progress=progress)
+    return headers_of(chunks)
+
+
+def headers_of(chunks: Sequence[list[tuple]]) -> list[ImageHeader]:
+    """The headers of :func:`header_rows` chunks, in order."""
     # A status string from a child is a copy: intern it, so equal tables pickle the same way.
     return [ImageHeader(w, h, sys.intern(s), r, why) for chunk in chunks for w, h, s, r, why in chunk]
 
@@ -107,7 +112,7 @@ def read_headers(
 _WHAT = "reading image headers"
 
 
-def _header_rows(paths: Sequence[str], progress: ProgressFn | None) -> list[tuple]:
+def header_rows(paths: Sequence[str], progress: ProgressFn | None) -> list[tuple]:
     """Headers as plain tuples: they cross a process boundary as one cheap pickle."""
     if progress is not None:
         from sodaudit.loaders.base import counted

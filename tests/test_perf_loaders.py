@@ -99,7 +99,7 @@ def test_yolo_forked_reading_equals_serial(tmp_path: Path, forks: list[int]) -> 
     assert forks == []
     seen: list[tuple[str, int, int]] = []
     forked = load(tmp_path, "yolo", limits=limits, workers=2, progress=lambda *a: seen.append(a))
-    assert len(forks) == 2  # label files, then image headers
+    assert forks == [16]  # label files and image headers: 8 chunks each, one round of forks
     assert_same(serial, forked)
     # Independent numbers: every kind of defect is there, boxes as written.
     assert len(serial.boxes) == counts["boxes"]
@@ -108,9 +108,8 @@ def test_yolo_forked_reading_equals_serial(tmp_path: Path, forks: list[int]) -> 
     assert {"load.malformed_row", "load.orphan_label", "load.file_too_large"} <= codes
     assert {"load.label_missing", "load.value_out_of_range"} <= codes
     assert (serial.images["status"] == "corrupt").sum() == len(range(3, N_FILES, 37))
-    for what in ("reading label files", "reading image headers"):
-        ours = [s for s in seen if s[0] == what]
-        assert ours[-1][1] == ours[-1][2] and ours[0][1] == 0  # starts at 0, ends full
+    ours = [s for s in seen if s[0] == "reading label files and image headers"]
+    assert ours[0][1] == 0 and ours[-1][1] == ours[-1][2] > N_FILES  # starts at 0, ends full
 
 
 def _voc(root: Path) -> int:
@@ -319,3 +318,42 @@ def test_build_with_unsorted_sparse_ids_equals_sorted_dense() -> None:
     pd.testing.assert_frame_equal(dense.boxes.drop(columns="image_id"), sparse.boxes.drop(columns="image_id"))
     with pytest.raises(ValueError, match="unique"):
         build([5, 5, 1], [0, 1, 2])
+
+
+def test_rows_parsed_in_parts_equal_one_parse() -> None:
+    """Chunks of label files parsed apart and joined give the rows and problems of one parse,
+    wherever the files are cut (defects force the slow number path in some chunks only)."""
+    from sodaudit.loaders.yolo_rows import concat_rows, parse_rows
+
+    blobs = [
+        b"0 0.5 0.5 0.1 0.2\n1 0.25 0.25 0.05 0.05\n",
+        b"",
+        b"2 0.1 0.1 0.3 0.3 0.2 0.4\n",  # a polygon
+        b"0 0.5 abc 0.1 0.1\n3 0.5 0.5 0.1 0.1",  # text (slow path), no final newline
+        b"\xef\xbb\xbf1 1.5 0.5 0.2 0.2\r\n1 0.5 0.5 0.2\r\n",  # BOM, CRLF, out of range, short row
+        b"4 " + b"9" * 80 + b" 0.5 0.1 0.1\n",  # a long token
+        b"5 0.3 0.3 0.1 0.1\n\xff\xfe 0.1\n",  # not UTF-8
+        b"6 nan 0.5 0.1 0.1\n7 0.9 0.9 0.01 0.01\n",
+    ]
+    whole = parse_rows(blobs)
+    for cut in range(1, len(blobs)):
+        for cut2 in range(cut + 1, len(blobs) + 1):
+            parts = [blobs[:cut], blobs[cut:cut2], blobs[cut2:]]
+            joined = concat_rows([parse_rows(p) for p in parts], [len(p) for p in parts])
+            for name in (
+                "file",
+                "line",
+                "class_id",
+                "kind",
+                "left",
+                "top",
+                "width",
+                "height",
+                "out_of_range",
+            ):
+                np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name), err_msg=name)
+            np.testing.assert_array_equal(joined.out_of_range, whole.out_of_range)
+            assert joined.problems == whole.problems
+    # by hand: rows kept per file 2, 0, 1 (polygon), 1, 1 (out of range), 0 (long token is
+    # text), 1, 2 (a nan value is kept for integrity to report)
+    assert list(whole.file) == [0, 0, 2, 3, 4, 6, 7, 7]

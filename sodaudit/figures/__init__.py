@@ -27,7 +27,7 @@ from __future__ import annotations
 import gc
 import importlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -101,14 +101,18 @@ def prepare() -> None:
         pass
 
 
-def build_figures(report: Any, workers: int = 1) -> list[Figure]:
+def build_figures(
+    report: Any, workers: int = 1, here: Sequence[tuple[Callable[[], object], float]] = ()
+) -> list[Figure]:
     """All figures the report's data supports, in reading order; never raises on odd data.
 
     With ``workers`` > 1 (0: one per core) the figures are drawn in forked processes
     (:func:`fork_map`), dealt by their expected cost; the result is the same list either way.
+    ``here``: (task, expected seconds) for this process to do meanwhile (the CLI writes
+    report.json and the CSV files), so two cores run two processes, not three.
     """
     tasks = [partial(_draw, module, builder, report) for module, builder, _ in BUILDERS]
-    made = fork_map(tasks, workers=workers, weights=[cost for _, _, cost in BUILDERS])
+    made = fork_map(tasks, workers=workers, weights=[cost for _, _, cost in BUILDERS], here=here)
     return [figure for figure in made if figure is not None]
 
 

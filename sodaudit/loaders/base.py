@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sodaudit.parallel import available_workers, fork_map
 
@@ -70,19 +70,30 @@ def chunked_map(
     ``progress`` only in the serial case; in parallel the parent reports each chunk it finishes
     (a child's calls could not reach the parent's terminal).
     """
+    return chunked_maps([(fn, items)], workers=workers, what=what, progress=progress)[0]
+
+
+def chunked_maps(
+    jobs: Sequence[tuple[Callable[[Sequence[Any], ProgressFn | None], Any], Sequence[Any]]],
+    *,
+    workers: int,
+    what: str,
+    progress: ProgressFn | None,
+) -> list[list[Any]]:
+    """Several :func:`chunked_map` jobs (function, items) in one round of forked processes:
+    one fork and one wait for, say, label files and image headers instead of two. The result
+    holds each job's chunk results in item order."""
     workers = available_workers(workers)
-    total = len(items)
+    total = sum(len(items) for _, items in jobs)
     if workers <= 1 or total < PARALLEL_MIN_FILES:
-        return [fn(items, progress)]
-    n_chunks = min(total, workers * CHUNKS_PER_WORKER)
-    bounds = [total * k // n_chunks for k in range(n_chunks + 1)]
+        return [[fn(items, progress)] for fn, items in jobs]
     parent = os.getpid()
     done = [0]
     if progress is not None:
         progress(what, 0, total)
 
-    def task(lo: int, hi: int) -> Callable[[], R]:
-        def run() -> R:
+    def task(fn: Callable, items: Sequence[Any], lo: int, hi: int) -> Callable[[], Any]:
+        def run() -> Any:
             result = fn(items[lo:hi], None)
             if progress is not None and os.getpid() == parent:
                 done[0] += hi - lo  # children work at the same pace: an estimate of the whole
@@ -91,10 +102,18 @@ def chunked_map(
 
         return run
 
-    results = fork_map([task(bounds[k], bounds[k + 1]) for k in range(n_chunks)], workers=workers)
+    tasks, sizes, owner = [], [], []
+    for job, (fn, items) in enumerate(jobs):
+        n_chunks = max(1, min(len(items), workers * CHUNKS_PER_WORKER))
+        bounds = [len(items) * k // n_chunks for k in range(n_chunks + 1)]
+        for k in range(n_chunks):
+            tasks.append(task(fn, items, bounds[k], bounds[k + 1]))
+            sizes.append(bounds[k + 1] - bounds[k])
+            owner.append(job)
+    results = fork_map(tasks, workers=workers, weights=sizes)
     if progress is not None:
         progress(what, total, total)
-    return results
+    return [[r for r, j in zip(results, owner, strict=True) if j == job] for job in range(len(jobs))]
 
 
 class TooLarge(Exception):

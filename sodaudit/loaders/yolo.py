@@ -25,17 +25,25 @@ import yaml
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.imageinfo import is_image_file, read_headers
+from sodaudit.imageinfo import ImageHeader, header_rows, headers_of, is_image_file
 from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     TooLarge,
-    chunked_map,
+    chunked_maps,
     counted,
     read_limited,
     relpath,
 )
-from sodaudit.loaders.yolo_rows import KIND_BOX, KIND_SEGMENT, attach, parse_rows, row_issues
+from sodaudit.loaders.yolo_rows import (
+    KIND_BOX,
+    KIND_SEGMENT,
+    ParsedRows,
+    attach,
+    concat_rows,
+    parse_rows,
+    row_issues,
+)
 
 FORMAT = "yolo"
 YAML_NAMES = ("data.yaml", "dataset.yaml")
@@ -528,33 +536,48 @@ def _match_labels(layout: _Layout) -> _Labels:
     return _Labels(images, label_of, has_label, used, orphans)
 
 
-def _read_all(
+def _read_labels_and_headers(
     files: list[str],
+    image_paths: list[str],
     root: Path,
     issues: list[LoadIssue],
-    limit_mb: float,
+    limits: LimitsConfig,
+    layout: _Layout,
     progress: ProgressFn | None,
     workers: int = 1,
-) -> list[bytes]:
-    """The bytes of every label file (``b""`` for one that cannot be read), in ``files`` order;
-    thousands of files are read by ``workers`` processes."""
-    chunks = chunked_map(
-        partial(_read_chunk, root=root, limit_mb=limit_mb),
-        files,
+) -> tuple[ParsedRows, list[ImageHeader]]:
+    """Every label file read and parsed, and every image header read, in one round of forked
+    processes for thousands of files (each chunk parses its own files: the same rows as one
+    parse of all of them)."""
+    read = partial(
+        _read_chunk,
+        root=root,
+        limit_mb=limits.max_label_file_mb,
+        pose=layout.pose,
+        pose_values=layout.pose_values,
+    )
+    label_chunks, header_chunks = chunked_maps(
+        [(read, files), (header_rows, image_paths)],
         workers=workers,
-        what="reading label files",
+        what="reading label files and image headers",
         progress=progress,
     )
-    blobs: list[bytes] = []
-    for chunk_blobs, chunk_issues in chunks:
-        blobs += chunk_blobs
+    for _, _, chunk_issues in label_chunks:
         issues += chunk_issues
-    return blobs
+    rows = concat_rows([r for r, _, _ in label_chunks], [n for _, n, _ in label_chunks])
+    return rows, headers_of(header_chunks)
 
 
 def _read_chunk(
-    files: Sequence[str], progress: ProgressFn | None, *, root: Path, limit_mb: float
-) -> tuple[list[bytes], list[LoadIssue]]:
+    files: Sequence[str],
+    progress: ProgressFn | None,
+    *,
+    root: Path,
+    limit_mb: float,
+    pose: bool,
+    pose_values: int | None,
+) -> tuple[ParsedRows, int, list[LoadIssue]]:
+    """Rows of some label files (``b""`` for one that cannot be read), their count, and issues."""
     blobs, issues = [], []
     for label in counted(files, "reading label files", progress) if progress else files:
         try:
@@ -565,19 +588,14 @@ def _read_chunk(
         except OSError as err:
             issues.append(LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}"))
             blobs.append(b"")
-    return blobs, issues
+    return parse_rows(blobs, pose=pose, pose_values=pose_values), len(files), issues
 
 
 def _images_table(
-    found: _Labels,
-    root: Path,
-    issues: list[LoadIssue],
-    progress: ProgressFn | None = None,
-    workers: int = 1,
+    found: _Labels, headers: list[ImageHeader], root: Path, issues: list[LoadIssue]
 ) -> pd.DataFrame:
     """One row per image with its size from the header; a missing label file is an issue."""
     paths = [p for p, _ in found.images]
-    headers = read_headers(paths, progress, workers=workers)
     sources = []
     for p, lab, ok, header in zip(paths, found.label_of, found.has_label, headers, strict=True):
         sources.append(_rel(lab, root) if ok else "")
@@ -625,10 +643,11 @@ def load(
         )
     files = found.used + found.orphans
     n_used = len(found.used)
-    blobs = _read_all(files, root, issues, limits.max_label_file_mb, progress, workers)
-    rows = parse_rows(blobs, pose=layout.pose, pose_values=layout.pose_values)
+    rows, headers = _read_labels_and_headers(
+        files, [p for p, _ in found.images], root, issues, limits, layout, progress, workers
+    )
     file_rel = [_rel(f, root) for f in files]
-    frame = _images_table(found, root, issues, progress, workers)
+    frame = _images_table(found, headers, root, issues)
 
     # Boxes: each row of a used label file, once per image that uses the file.
     index = {f: i for i, f in enumerate(found.used)}

@@ -237,6 +237,35 @@ def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: 
     )
 
 
+def concat_rows(parts: Sequence[ParsedRows], files_per_part: Sequence[int]) -> ParsedRows:
+    """Rows parsed part by part (consecutive runs of files) as one :func:`parse_rows` of all the
+    files gives them: file indexes shifted by the files before each part. Files never share a
+    row, so the parts are independent; problems stay in (file, line) order."""
+    offsets = np.concatenate([[0], np.cumsum(files_per_part)[:-1]]).astype(np.int64)
+    if len(parts) == 1:
+        return parts[0]
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return ParsedRows(
+        file=np.concatenate([p.file + off for p, off in zip(parts, offsets, strict=True)]),
+        line=joined("line"),
+        class_id=joined("class_id"),
+        kind=joined("kind"),
+        left=joined("left"),
+        top=joined("top"),
+        width=joined("width"),
+        height=joined("height"),
+        out_of_range=joined("out_of_range"),
+        problems=[
+            RowProblem(q.file + int(off), q.line, q.code, q.reason)
+            for p, off in zip(parts, offsets, strict=True)
+            for q in p.problems
+        ],
+    )
+
+
 def _why(
     tokens: list[bytes], not_number: np.ndarray, shape_ok: bool, pose: bool, pose_values: int | None
 ) -> str:

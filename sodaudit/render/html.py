@@ -97,15 +97,17 @@ class Extras:
     notes: list[str] = field(default_factory=list)
 
 
-def _extras(report: AuditReport, figures: bool = True, workers: int = 1) -> Extras:
+def _extras(report: AuditReport, figures: bool = True, workers: int = 1, drawn: list | None = None) -> Extras:
     extras = Extras()
     if not figures:
         return extras
     try:
         from sodaudit.figures import build_figures
 
-        # The one-argument call when serial: replacements of build_figures (tests) need not take workers.
-        made = build_figures(report, workers=workers) if workers != 1 else build_figures(report)
+        if drawn is not None:
+            made = drawn
+        else:  # the one-argument call when serial: replacements (tests) need not take workers
+            made = build_figures(report, workers=workers) if workers != 1 else build_figures(report)
         for fig in made:
             extras.figures[fig.section].append(fig)
     except Exception as exc:  # a figure bug must not cost the user the whole report
@@ -121,11 +123,14 @@ def _extras(report: AuditReport, figures: bool = True, workers: int = 1) -> Extr
     return extras
 
 
-def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> dict[str, Any]:
+def context(
+    report: AuditReport, *, figures: bool = True, workers: int = 1, drawn: list | None = None
+) -> dict[str, Any]:
     """Everything the template shows; numbers come from ``report.to_dict()``.
 
     ``workers`` other than 1 draws the figures in that many processes, 0 meaning one per core
-    (see ``sodaudit.figures.build_figures``); the page is the same.
+    (see ``sodaudit.figures.build_figures``); the page is the same. ``drawn``: the figures,
+    already drawn by the caller.
     """
     data = report.to_dict()
     ctx = {"config": data["config"], "imgsz": data["config"].get("imgsz")}
@@ -147,7 +152,7 @@ def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> d
         }
         for name, a in data["analyzers"].items()
     ]
-    extras = _extras(report, figures, workers)
+    extras = _extras(report, figures, workers, drawn)
     severity_counts = {
         s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
     }
@@ -166,9 +171,10 @@ def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> d
     }
 
 
-def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1) -> str:
-    return environment().get_template(TEMPLATE).render(**context(report, figures=figures, workers=workers))
+def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1, drawn: list | None = None) -> str:
+    ctx = context(report, figures=figures, workers=workers, drawn=drawn)
+    return environment().get_template(TEMPLATE).render(**ctx)
 
 
-def write_html(report: AuditReport, path: Path, *, workers: int = 1) -> Path:
-    return write_atomic(path, to_html(report, workers=workers))
+def write_html(report: AuditReport, path: Path, *, workers: int = 1, drawn: list | None = None) -> Path:
+    return write_atomic(path, to_html(report, workers=workers, drawn=drawn))
