@@ -154,3 +154,22 @@ def test_command_turns_off_numpys_huge_page_advice_unless_set(setting, numpy_fir
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split()[-1] == expected
+
+
+def test_run_writes_every_output_when_the_figures_fail(
+    sample_data: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The figures are drawn alongside report.json and the CSVs; when drawing fails outright
+    (no matplotlib, a bug), the JSON, the tables and the page are still written."""
+    import sodaudit.figures
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("no backend")
+
+    monkeypatch.setattr(sodaudit.figures, "build_figures", boom)
+    out = tmp_path / "out"
+    assert main(["run", str(sample_data / "yolo"), "--out", str(out), "--fail-on", "never"]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Figures could not be drawn (RuntimeError: no backend)" in page
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["dataset"]["num_boxes"] > 0
+    assert 'id="analyzer-sizes"' in page

@@ -97,10 +97,7 @@ class Extras:
     notes: list[str] = field(default_factory=list)
 
 
-def _extras(report: AuditReport, figures: bool = True, workers: int = 1, drawn: list | None = None) -> Extras:
-    extras = Extras()
-    if not figures:
-        return extras
+def _figures(report: AuditReport, workers: int, drawn: list | None, extras: Extras) -> None:
     try:
         from sodaudit.figures import build_figures
 
@@ -112,6 +109,9 @@ def _extras(report: AuditReport, figures: bool = True, workers: int = 1, drawn: 
             extras.figures[fig.section].append(fig)
     except Exception as exc:  # a figure bug must not cost the user the whole report
         extras.notes.append(f"Figures could not be drawn ({type(exc).__name__}: {exc}).")
+
+
+def _gallery(report: AuditReport, extras: Extras) -> None:
     try:
         from sodaudit.gallery import smallest_labels
 
@@ -120,7 +120,6 @@ def _extras(report: AuditReport, figures: bool = True, workers: int = 1, drawn: 
         extras.notes.append(
             f"The gallery of the smallest labels could not be made ({type(exc).__name__}: {exc})."
         )
-    return extras
 
 
 def context(
@@ -132,6 +131,12 @@ def context(
     (see ``sodaudit.figures.build_figures``); the page is the same. ``drawn``: the figures,
     already drawn by the caller.
     """
+    return with_figures(page_context(report, gallery=figures), report, figures, workers, drawn)
+
+
+def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]:
+    """The template's context without the figures: the CLI makes it while the figures are
+    being drawn in another process, then adds them with :func:`with_figures`."""
     data = report.to_dict()
     ctx = {"config": data["config"], "imgsz": data["config"].get("imgsz")}
     findings_by = defaultdict(list)
@@ -152,7 +157,9 @@ def context(
         }
         for name, a in data["analyzers"].items()
     ]
-    extras = _extras(report, figures, workers, drawn)
+    extras = Extras()
+    if gallery:
+        _gallery(report, extras)
     severity_counts = {
         s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
     }
@@ -171,8 +178,27 @@ def context(
     }
 
 
+def with_figures(
+    ctx: dict[str, Any],
+    report: AuditReport,
+    figures: bool = True,
+    workers: int = 1,
+    drawn: list | None = None,
+) -> dict[str, Any]:
+    """``ctx`` from :func:`page_context` with the figures (drawn here unless ``drawn``) and their
+    note when they could not be drawn, in the order the page shows the notes."""
+    if not figures:
+        return ctx
+    extras = Extras()
+    _figures(report, workers, drawn, extras)
+    return dict(ctx, figures=extras.figures, extra_notes=extras.notes + ctx["extra_notes"])
+
+
 def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1, drawn: list | None = None) -> str:
-    ctx = context(report, figures=figures, workers=workers, drawn=drawn)
+    return render(context(report, figures=figures, workers=workers, drawn=drawn))
+
+
+def render(ctx: dict[str, Any]) -> str:
     return environment().get_template(TEMPLATE).render(**ctx)
 
 
