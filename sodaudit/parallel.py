@@ -112,6 +112,16 @@ class Background(Generic[T]):
         return value
 
 
+def busiest_lane(weights: Sequence[float], workers: int, head_start: float = 0.0) -> float:
+    """Expected seconds of the busiest lane when :func:`fork_map` deals ``weights`` (with
+    ``here`` costing ``head_start``) into ``workers`` lanes: for comparing ways to cut work."""
+    workers = max(1, min(workers, len(weights)))
+    lanes = _deal(len(weights), workers, weights, head_start)
+    loads = [sum(weights[i] for i in lane) for lane in lanes]
+    loads[0] += head_start
+    return max(loads)
+
+
 def _deal(
     count: int, workers: int, weights: Sequence[float] | None, head_start: float = 0.0
 ) -> list[list[int]]:

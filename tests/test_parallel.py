@@ -181,3 +181,35 @@ def test_here_tasks_run_first_in_this_process(workers: int) -> None:
     assert [kind for kind, _ in events].count("here") == 1
     children = {pid for _, pid in results if pid != parent}
     assert len(children) == (1 if workers == 2 else 0)
+
+
+def test_busiest_lane_matches_hand_dealt_lanes() -> None:
+    # LPT by hand: 5 -> lane 1 (lane 0 starts at 2), 4 -> lane 0 (2 < 5): 6, 3 -> lane 1: 8
+    assert parallel.busiest_lane([5, 4, 3], 2, head_start=2) == 8
+    assert parallel.busiest_lane([5, 4, 3], 1) == 12
+    assert parallel.busiest_lane([1, 1], 4) == 1  # more workers than tasks
+
+
+@needs_fork
+def test_analyzers_sharing_imports_share_a_lane_only_when_it_helps(sample_data, monkeypatch) -> None:
+    """anchors and splits (scipy.cluster and scipy.stats) go into one lane task when the
+    dataset has two splits and that lightens the busiest lane; results stay the same."""
+    dataset = load(sample_data / "yolo", "auto")
+    assert len(dataset.splits) >= 2
+    config = Config().set("integrity.hash_max_images", 0)
+    serial = analyzers.run_all(dataset, config.updated(workers=1))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BOXES", 0)
+    pair = ("anchors", "splits")
+    saving = analyzers.SHARED_IMPORTS[pair]
+    # by hand, costs 1, 1 and five of 0.5: apart the lanes are 2.5 and 2.0; together the pair
+    # costs 1.87 and the lanes 2.37 and 2.0, so they go together
+    monkeypatch.setattr(analyzers, "expected_cost", lambda name, ds: 1.0 if name in pair else 0.5)
+    groups = analyzers._groups(dataset, 2, 0.0)
+    assert (pair, 2.0 - saving) in groups
+    assert len(groups) == len(analyzers.ANALYZERS) - 1
+    forked = analyzers.run_all(dataset, config.updated(workers=2))
+    assert list(forked) == list(serial)
+    assert all(forked[n].stats == serial[n].stats for n in serial)
+    # when the pair alone would outweigh the rest (1.87 against lanes of 1.0), they stay apart
+    monkeypatch.setattr(analyzers, "expected_cost", lambda name, ds: 1.0 if name in pair else 0.0)
+    assert all(len(g) == 1 for g, _ in analyzers._groups(dataset, 2, 0.0))
