@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -71,11 +73,16 @@ def fork_map(
         return [task() for task in tasks]
     lanes = _deal(len(tasks), workers, weights, head_start=sum(cost for _, cost in here))
     children = [_spawn(tasks, lane) for lane in lanes[1:]]
-    for task, _ in here:
-        task()
     results: dict[int, Any] = {}
-    for index in lanes[0]:
-        results[index] = tasks[index]()
+    try:
+        for task, _ in here:
+            task()
+        for index in lanes[0]:
+            results[index] = tasks[index]()
+    except BaseException:  # the children's work is moot: stop them, leave nothing behind
+        for child in children:
+            _abandon(*child)
+        raise
     for lane, (pid, read_fd) in zip(lanes[1:], children, strict=True):
         answer = _collect(pid, read_fd)
         if answer is None:  # the child died: do its work here
@@ -202,6 +209,14 @@ def _collect(pid: int, read_fd: int) -> list[tuple[bool, Any]] | None:
     _UNREAPED.append(pid)
     _reap()
     return answer
+
+
+def _abandon(pid: int, read_fd: int) -> None:
+    """Stop a child whose answer is no longer wanted, and reap it."""
+    os.close(read_fd)
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 _UNREAPED: list[int] = []

@@ -213,3 +213,31 @@ def test_analyzers_sharing_imports_share_a_lane_only_when_it_helps(sample_data, 
     # when the pair alone would outweigh the rest (1.87 against lanes of 1.0), they stay apart
     monkeypatch.setattr(analyzers, "expected_cost", lambda name, ds: 1.0 if name in pair else 0.0)
     assert all(len(g) == 1 for g, _ in analyzers._groups(dataset, 2, 0.0))
+
+
+@needs_fork
+@pytest.mark.parametrize("where", ["here", "lane"])
+def test_a_failure_in_this_process_stops_the_children(where: str) -> None:
+    """When this process's own work raises, the children are stopped and reaped: no process
+    is left blocked on a pipe nobody reads."""
+    import time
+
+    def fail() -> None:
+        raise ValueError("disk full")
+
+    def slow(i: int) -> bytes:
+        time.sleep(0.2)
+        return bytes(200_000)  # more than a pipe holds: an unread child would block
+
+    tasks = [partial(slow, i) for i in range(3)]
+    weights = [1.0, 1.0, 1.0]
+    if where == "lane":
+        tasks.insert(0, fail)
+        weights.insert(0, 10.0)  # dealt first, onto this process's lane
+    for pid in list(parallel._UNREAPED):  # children of earlier tests that answered
+        os.waitpid(pid, 0)
+        parallel._UNREAPED.remove(pid)
+    with pytest.raises(ValueError, match="disk full"):
+        parallel.fork_map(tasks, workers=2, weights=weights, here=[(fail, 0.0)] if where == "here" else ())
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process is left, running or zombie
