@@ -122,16 +122,13 @@ def _gallery(report: AuditReport, extras: Extras) -> None:
         )
 
 
-def context(
-    report: AuditReport, *, figures: bool = True, workers: int = 1, drawn: list | None = None
-) -> dict[str, Any]:
+def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> dict[str, Any]:
     """Everything the template shows; numbers come from ``report.to_dict()``.
 
     ``workers`` other than 1 draws the figures in that many processes, 0 meaning one per core
-    (see ``sodaudit.figures.build_figures``); the page is the same. ``drawn``: the figures,
-    already drawn by the caller.
+    (see ``sodaudit.figures.build_figures``); the page is the same.
     """
-    return with_figures(page_context(report, gallery=figures), report, figures, workers, drawn)
+    return with_figures(page_context(report, gallery=figures), report, figures, workers)
 
 
 def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]:
@@ -194,13 +191,13 @@ def with_figures(
     return dict(ctx, figures=extras.figures, extra_notes=extras.notes + ctx["extra_notes"])
 
 
-def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1, drawn: list | None = None) -> str:
-    return render(context(report, figures=figures, workers=workers, drawn=drawn))
+def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1) -> str:
+    return render(context(report, figures=figures, workers=workers))
 
 
 def render(ctx: dict[str, Any]) -> str:
     return environment().get_template(TEMPLATE).render(**ctx)
 
 
-def write_html(report: AuditReport, path: Path, *, workers: int = 1, drawn: list | None = None) -> Path:
-    return write_atomic(path, to_html(report, workers=workers, drawn=drawn))
+def write_html(report: AuditReport, path: Path, *, workers: int = 1) -> Path:
+    return write_atomic(path, to_html(report, workers=workers))
