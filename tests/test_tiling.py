@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sodaudit.tiling import axis_starts, overlap_px, simulate, slicing_params, tile_grid
+from sodaudit.recommend.tilesim import axis_starts, overlap_px, simulate, slicing_params, tile_grid
 
 
 def sahi_reference(image_height: int, image_width: int, t: int, ratio: float) -> list[list[int]]:

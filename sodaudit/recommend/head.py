@@ -1,0 +1,62 @@
+"""The head recommendation: a stride-4 (P2) level when too many boxes stay below the smallest
+stride at the plan's scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sodaudit.recommend.base import Context, Recommendation, pct
+from sodaudit.sizepresets import SIZE_TOLERANCE_PX
+
+P2_STRIDE = 4
+
+
+def head_rec(ctx: Context) -> Recommendation | None:
+    """A stride-4 (P2) level when too many boxes stay below the smallest stride."""
+    cfg = ctx.config.recommend
+    s = ctx.min_stride
+    if s <= P2_STRIDE:
+        return None
+    now = ctx.short * ctx.rows["scale"].to_numpy(np.float64)
+    after = ctx.short * ctx.final_scale
+    tol = SIZE_TOLERANCE_PX
+    below = after < s - tol
+    share = float(below.mean())
+    recovered = int((below & (after >= P2_STRIDE - tol)).sum())
+    if share <= cfg.p2_share or recovered == 0:
+        return None
+    n = len(after)
+    params: dict[str, Any] = {"strides": [P2_STRIDE, *ctx.preset.strides]}
+    if ctx.preset.name == "yolov8":
+        params["model_cfg"] = "yolov8-p2.yaml"
+    evidence = {
+        "model": ctx.preset.name,
+        "smallest_stride": s,
+        "p2_share_threshold": cfg.p2_share,
+        "scale": ctx.change,
+        "below_stride": int(below.sum()),
+        "share_below_stride": share,
+        "below_stride_at_imgsz": int((now < s - tol).sum()),
+        "recovered_at_imgsz": int(((now < s - tol) & (now >= P2_STRIDE - tol)).sum()),
+        "num_boxes": n,
+    }
+    strides = ctx.stats("strides").get("models", {})
+    if strides:
+        evidence["strides_analyzer"] = {
+            name: strides[name].get("below_smallest_stride_share")
+            for name in (ctx.preset.name, "yolov8-p2")
+            if name in strides
+        }
+    effect = {
+        "boxes_recovered": recovered,
+        "share_recovered": recovered / n,
+        "share_below_after": float((after < P2_STRIDE - tol).mean()),
+    }
+    summary = (
+        f"Add a stride-{P2_STRIDE} (P2) head: {pct(share)} of boxes ({int(below.sum())} of {n}) stay "
+        f"below stride {s} {ctx.change} (threshold {cfg.p2_share:.0%}); P2 recovers {recovered} of them "
+        f"({pct(recovered / n)}), {pct(effect['share_below_after'])} stay below {P2_STRIDE} px"
+    )
+    return Recommendation("head", summary, params, evidence, effect, 30)
