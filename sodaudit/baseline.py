@@ -2,7 +2,8 @@
 
 Each tracked number is read from both reports (the same JSON keys CI scripts use) and a
 regression beyond the configured tolerance becomes an error finding, one per regression,
-so the gate fails and the CI log says exactly what got worse.
+so the gate fails and the CI log says exactly what got worse. The comparison itself (old and
+new numbers) goes to report.json's ``baseline`` key.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.errors import ConfigError
 from sodaudit.findings import Finding, Severity
 
 NAME = "baseline"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The tracked numbers of both reports and the regressions among them, as findings."""
+
+    stats: dict[str, Any]
+    findings: tuple[Finding, ...]
 
 
 @dataclass(frozen=True)
@@ -99,9 +107,12 @@ def _fmt(value: float, as_share: bool) -> str:
     return f"{value:.2%}" if as_share else f"{value:g}"
 
 
-def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -> AnalyzerResult:
-    """Every tracked number, old and new, and an error finding per regression."""
-    result = AnalyzerResult(NAME, "Baseline comparison")
+def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -> Comparison:
+    """Every tracked number, old and new, and an error finding per regression.
+
+    ``current`` holds at least the ``dataset`` and ``analyzers`` parts of this run's report.json.
+    """
+    findings: list[Finding] = []
     tolerances = config.baseline
     rows: dict[str, object] = {}
     for item in TRACKED:
@@ -116,7 +127,7 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -
         entry["regressed"] = bool(change > tolerance)
         if change > tolerance:
             verb = "rose" if item.worse_when_higher else "fell"
-            result.findings.append(
+            findings.append(
                 Finding(
                     item.code,
                     Severity.ERROR,
@@ -131,7 +142,7 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -
     gone = _classes_gone(current, baseline)
     rows["classes_gone"] = gone
     for name in gone:
-        result.findings.append(
+        findings.append(
             Finding(
                 "baseline.class_gone",
                 Severity.ERROR,
@@ -140,8 +151,8 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -
                 class_name=name,
             )
         )
-    result.stats = {"baseline_created": _get(baseline, "tool", "created"), "tracked": rows}
-    return result
+    stats = {"baseline_created": _get(baseline, "tool", "created"), "tracked": rows}
+    return Comparison(stats, tuple(findings))
 
 
 def _classes_gone(current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:

@@ -6,12 +6,9 @@ Errors are one sentence on stderr, never a traceback (``SODAUDIT_DEBUG=1`` shows
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import traceback
-from contextlib import suppress
-from functools import partial
 from pathlib import Path
 from typing import NoReturn
 
@@ -112,9 +109,10 @@ def cli() -> None:
     "--workers",
     "-j",
     type=click.IntRange(min=0),
-    default=0,
+    default=1,
     show_default=True,
-    help="Processes for large datasets: 0 = one per core (at most 4), 1 = no parallelism.",
+    help="Processes for per-file work (label files, XML files, image headers): 1 = this process "
+    "only, 0 = one per core. The results are the same either way.",
 )
 @click.option(
     "--markdown",
@@ -168,7 +166,7 @@ def run(
     Every threshold can be changed with --set KEY=VALUE; `sodaudit config` lists them all with
     their defaults.
     """
-    from sodaudit.audit import audit
+    from sodaudit.pipeline import audit
     from sodaudit.render.terminal import Progress, summary
 
     config = effective_config(
@@ -188,9 +186,7 @@ def run(
 
         read_baseline(baseline_path)  # a bad baseline is a usage error before the audit
     with Progress(f"auditing {path}") as progress:
-        report = audit(
-            path, format=fmt, config=config, baseline=baseline_path, progress=progress, prepare_figures=True
-        )
+        report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
         out = _output_dir(report.dataset.root, out_dir)
         progress.step("writing the report")
         written = _write_outputs(report, out, markdown_path, export_path)
@@ -222,65 +218,22 @@ def _check_export_path(export_path: Path | None) -> None:
 
 def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: Path | None) -> list[Path]:
     """report.json, report.html, the per-label CSV files, and the optional Markdown and box table.
-    Only the two reports and the extras the user asked for are listed; the CSV folder once.
-
-    On large datasets this process writes report.json and the CSV files and prepares the page
-    while forked ones draw the figures (two processes for two cores); then it renders the page.
-    """
-    from sodaudit.figures import build_figures
-    from sodaudit.parallel import workers_for
-    from sodaudit.render.files import write_atomic
-    from sodaudit.render.html import page_context, render, with_figures
+    Only the two reports and the extras the user asked for are listed; the CSV folder once."""
+    from sodaudit.render.html import write_html
+    from sodaudit.render.json import write_json
     from sodaudit.render.markdown import write_markdown
-    from sodaudit.render.tables import export_boxes
+    from sodaudit.render.tables import export_boxes, write_tables
 
-    workers = workers_for(len(report.dataset.boxes), report.config.workers)
-    data_files: list[tuple[Path, bool]] = []
-    page: list[dict] = []
-    write_data = partial(_write_data_files, report, out, data_files)
-    prepare_page = partial(_append, page, page_context, report)
-    try:
-        drawn = build_figures(
-            report, workers, here=[(write_data, _data_files_cost(report)), (prepare_page, PAGE_COST)]
-        )
-    except Exception:  # no matplotlib, a figure bug: the page says so (with_figures draws again)
-        drawn = None
-    if not data_files:  # the figures failed before this process got to it
-        write_data()
-    if not page:
-        prepare_page()
-    json_path, tables = data_files[0]
-    html = write_atomic(out / "report.html", render(with_figures(page[0], report, drawn=drawn)))
-    written = [json_path, html]
+    written = [write_json(report, out / "report.json")]
+    tables = write_tables(report, out)
+    html = write_html(report, out / "report.html")
+    written.append(html)
     if tables:
         written.append(out / "tables")
     written += write_markdown(report, markdown_path, html_path=html)
     if export_path is not None:
         written.append(export_boxes(report.dataset, export_path))
     return written
-
-
-PAGE_COST = 0.08
-"""Seconds to prepare the HTML page's context at COCO scale (the figures excluded)."""
-
-
-def _append(into: list, make, *args) -> None:
-    into.append(make(*args))
-
-
-def _data_files_cost(report) -> float:
-    """Expected seconds of report.json and the CSV files (0.35 s at 860k boxes), plus the page's
-    final rendering after the figures (0.05 s): this process's own share, to deal the figures
-    around it."""
-    return 0.05 + 0.4 * len(report.dataset.boxes) / 1e6
-
-
-def _write_data_files(report, out: Path, written: list[tuple[Path, bool]]) -> None:
-    """report.json and the CSV tables; appends (json path, whether any table was written)."""
-    from sodaudit.render.json import write_json
-    from sodaudit.render.tables import write_tables
-
-    written.append((write_json(report, out / "report.json"), bool(write_tables(report, out))))
 
 
 @cli.command("config")
@@ -350,8 +303,8 @@ def diff_command(
     from sodaudit.render.diff import diff_report, write_diff_outputs
 
     config = effective_config(new, config_file, assignments, fail_on=fail_on)
-    old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits, workers=config.workers)
-    new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits, workers=config.workers)
+    old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
+    new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
     result = diff_datasets(old_ds, new_ds, config.diff)
     out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
     written = write_diff_outputs(result, old_ds, new_ds, config, out)
@@ -424,12 +377,6 @@ def _default_out(name: str, *dataset_roots: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script and ``python -m sodaudit``."""
-    if "numpy" not in sys.modules:
-        # numpy asks the kernel for transparent huge pages on every array >= 4 MB; where THP
-        # defrag is "madvise" (common) each first touch may compact memory synchronously, which
-        # cost 0.3-0.9 s of a 4-5 s audit of 860k boxes here. numpy reads this only at import;
-        # an explicit setting by the user wins.
-        os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     try:
         cli.main(args=argv, prog_name="sodaudit", standalone_mode=False)
     except SystemExit as exc:
@@ -456,19 +403,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> NoReturn:
-    """The ``sodaudit`` command: :func:`main` in a process that ends as soon as it is done.
-
-    A command-line run is short and its heap is mostly numpy arrays, so the cyclic garbage
-    collector only walks the audit's objects over and over: off, it saved 0.2 s of a 3.9 s
-    audit of 860k boxes. Tearing the heap down at exit is skipped the same way (another 0.2 s);
-    every output file is closed by then, and standard streams are flushed here.
-    """
-    gc.disable()
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(Exception):  # a closed pipe (sodaudit ... | head) is not an error here
-            stream.flush()
-    os._exit(code)
+    """The ``sodaudit`` command: :func:`main`'s exit code as the process's."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -221,9 +221,9 @@ class Config:
     """Decode every image to find corrupt ones (default: headers only)."""
     pixels: bool = False
     """Run pixel analyses (appearance separability of merge candidates)."""
-    workers: int = 0
-    """Processes for loading and analysing large datasets: 0 = one per core (at most 4), 1 =
-    everything in this process. Results are the same either way."""
+    workers: int = 1
+    """Processes for per-file work (label files, XML files, image headers), in a process pool:
+    1 = everything in this process, 0 = one per core. Results are the same either way."""
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     sizes: SizesConfig = field(default_factory=SizesConfig)
     subthreshold: SubthresholdConfig = field(default_factory=SubthresholdConfig)
@@ -244,7 +244,7 @@ class Config:
         if self.fail_on not in ("error", "warning", "never"):
             raise ConfigError(f"fail_on must be error, warning or never, got {self.fail_on!r}.")
         if self.workers < 0:
-            raise ConfigError(f"workers must be 0 (one per core) or more, got {self.workers}.")
+            raise ConfigError(f"workers must be 1 or more (0: one per core), got {self.workers}.")
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
 

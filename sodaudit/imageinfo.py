@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import struct
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ import imagesize
 from PIL import Image, UnidentifiedImageError
 
 if TYPE_CHECKING:
-    from sodaudit.loaders.base import ProgressFn
+    from sodaudit.pool import ProgressFn
 
 IMAGE_EXTENSIONS = frozenset(
     {
@@ -89,24 +88,20 @@ def _pillow_header(path: str) -> ImageHeader:
 def read_headers(
     paths: Sequence[str], progress: ProgressFn | None = None, *, workers: int = 1
 ) -> list[ImageHeader]:
-    """Headers of many images, in ``paths`` order.
+    """Headers of many images, in ``paths`` order; in a process pool with ``workers`` != 1.
 
-    A header read is a few small syscalls; with a warm page cache a thread pool made them
-    1.7-2x slower here (20,000 JPEGs on 2 cores: 1.2-1.5 s threaded, 0.72 s in a plain loop), and
-    4-13x slower in earlier measurements, because the GIL hand-offs cost more than the reads.
-    Forked processes do not share a GIL: with ``workers`` != 1 and thousands of images the
-    list is read in chunks by ``workers`` processes (0 = one per core).
+    A header read is a few small syscalls: threads made them slower here (the GIL hand-offs
+    cost more than the reads), so more than one worker means processes.
     """
-    from sodaudit.loaders.base import chunked_map
+    from sodaudit.pool import map_chunks
 
-    chunks = chunked_map(header_rows, paths, workers=workers, what=_WHAT, progress=progress)
+    chunks = map_chunks(header_rows, paths, workers=workers, what=_WHAT, progress=progress)
     return headers_of(chunks)
 
 
 def headers_of(chunks: Sequence[list[tuple]]) -> list[ImageHeader]:
     """The headers of :func:`header_rows` chunks, in order."""
-    # A status string from a child is a copy: intern it, so equal tables pickle the same way.
-    return [ImageHeader(w, h, sys.intern(s), r, why) for chunk in chunks for w, h, s, r, why in chunk]
+    return [ImageHeader(w, h, s, r, why) for chunk in chunks for w, h, s, r, why in chunk]
 
 
 _WHAT = "reading image headers"

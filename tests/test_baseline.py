@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sodaudit.audit import audit
+from sodaudit.pipeline import audit
 from sodaudit.baseline import compare, read_baseline
 from sodaudit.cli import main
 from sodaudit.config import Config
@@ -23,7 +23,7 @@ def sample_report(sample_data: Path) -> dict:
 
 def test_unchanged_dataset_has_no_regressions(sample_report):
     result = compare(sample_report, sample_report, Config())
-    assert result.findings == []
+    assert result.findings == ()
     assert all(row["regressed"] is False for row in result.stats["tracked"].values() if isinstance(row, dict))
 
 
@@ -46,7 +46,7 @@ def test_improvement_passes(sample_report):
     better = copy.deepcopy(sample_report)
     better["dataset"]["num_valid_boxes"] += 1
     better["analyzers"]["anchors"]["stats"]["presets"]["yolov5"]["bpr"] += 0.1
-    assert compare(better, sample_report, Config()).findings == []
+    assert compare(better, sample_report, Config()).findings == ()
 
 
 def test_bad_baseline_file_is_a_usage_error(tmp_path: Path):
@@ -67,6 +67,8 @@ def test_cli_baseline_fails_on_a_real_regression_and_passes_on_improvement(sampl
     assert main(["run", str(data), "--out", str(tmp_path / "v2"), "--baseline", str(baseline)]) == 1
     report = json.loads((tmp_path / "v2" / "report.json").read_text())
     assert report["gate"]["failed_codes"] == ["baseline.class_gone"]
+    assert report["baseline"]["tracked"]["classes_gone"] == ["boat"]  # the comparison, not an analyzer
+    assert "baseline" not in report["analyzers"]
     # against the new report as baseline, the old data (boats back) is no regression
     shutil.rmtree(data)
     shutil.copytree(sample_data / "voc", data)

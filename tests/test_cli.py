@@ -135,27 +135,6 @@ def test_anchors_command_prints_yaml_whose_bpr_checks_out(sample_data: Path):
     assert float(printed.group(1)) == pytest.approx(bpr, abs=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("setting", "numpy_first", "expected"),
-    [
-        (None, False, "0"),  # the command turns numpy's huge-page advice off by default
-        ("1", False, "1"),  # a user's explicit setting wins
-        (None, True, "None"),  # numpy already imported (an API user): the environment is left alone
-    ],
-)
-def test_command_turns_off_numpys_huge_page_advice_unless_set(setting, numpy_first, expected) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    if setting is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = setting
-    code = (
-        ("import numpy\n" if numpy_first else "")
-        + "import os\nfrom sodaudit.cli import main\nmain(['--version'])\n"
-        + "print(os.environ.get('NUMPY_MADVISE_HUGEPAGE'))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split()[-1] == expected
-
-
 def test_run_writes_every_output_when_the_figures_fail(
     sample_data: Path, tmp_path: Path, monkeypatch
 ) -> None:

@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from sodaudit.audit import audit
+from sodaudit.pipeline import audit
 from sodaudit.render.junit import github_annotations, to_junit
 from sodaudit.rules import RULES
 

@@ -1,8 +1,8 @@
-"""The loaders' fast paths give what their simple paths give.
+"""The loaders' opt-in process pool and fast paths give what their simple paths give.
 
-Forked chunked reading (YOLO label files and image headers, VOC XML files) against one process,
-the memory-mapped COCO read against its edge cases, and ``Dataset.build``'s shortcuts (dense
-image ids, class-id lookup table, category pruning by counting) against the plain methods.
+Reading in a process pool (``--workers 2``: YOLO label files and image headers, VOC XML files)
+against one process, the memory-mapped COCO read against its edge cases, and ``Dataset.build``'s
+shortcuts against the plain methods.
 """
 
 from __future__ import annotations
@@ -17,28 +17,27 @@ from PIL import Image
 
 import sodaudit.loaders.base as base
 from sodaudit import dataset as ds
+from sodaudit import pool
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset
 from sodaudit.loaders import load
-from sodaudit.parallel import available_workers
 
 N_FILES = 240
 
-needs_fork = pytest.mark.skipif(available_workers(2) < 2, reason="no fork on this platform")
-
 
 @pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Lower the parallel threshold so a small dataset takes the forked path; count fork_map calls."""
-    monkeypatch.setattr(base, "PARALLEL_MIN_FILES", 16)
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the process pools started and the chunks each was given."""
     calls: list[int] = []
-    real = base.fork_map
+    real = pool.ProcessPoolExecutor
 
-    def spy(tasks, *, workers, weights=None):
-        calls.append(len(tasks))
-        return real(tasks, workers=workers, weights=weights)
+    class Counted(real):
+        def map(self, fn, *iterables, **kwargs):
+            items = [list(it) for it in iterables]
+            calls.append(len(items[0]))
+            return super().map(fn, *items, **kwargs)
 
-    monkeypatch.setattr(base, "fork_map", spy)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", Counted)
     return calls
 
 
@@ -91,16 +90,16 @@ def _yolo(root: Path) -> dict[str, int]:
     return counts
 
 
-@needs_fork
-def test_yolo_forked_reading_equals_serial(tmp_path: Path, forks: list[int]) -> None:
+def test_yolo_pool_reading_equals_serial(tmp_path: Path, pools: list[int]) -> None:
     counts = _yolo(tmp_path)
     limits = LimitsConfig(max_label_file_mb=1 / 1024)
     serial = load(tmp_path, "yolo", limits=limits, workers=1)
-    assert forks == []
+    assert pools == []
     seen: list[tuple[str, int, int]] = []
-    forked = load(tmp_path, "yolo", limits=limits, workers=2, progress=lambda *a: seen.append(a))
-    assert forks == [16]  # label files and image headers: 8 chunks each, one round of forks
-    assert_same(serial, forked)
+    pooled = load(tmp_path, "yolo", limits=limits, workers=2, progress=lambda *a: seen.append(a))
+    chunks = 2 * pool.CHUNKS_PER_WORKER
+    assert pools == [chunks, chunks]  # label files, then image headers
+    assert_same(serial, pooled)
     # Independent numbers: every kind of defect is there, boxes as written.
     assert len(serial.boxes) == counts["boxes"]
     assert len(serial.images) == N_FILES
@@ -108,8 +107,10 @@ def test_yolo_forked_reading_equals_serial(tmp_path: Path, forks: list[int]) -> 
     assert {"load.malformed_row", "load.orphan_label", "load.file_too_large"} <= codes
     assert {"load.label_missing", "load.value_out_of_range"} <= codes
     assert (serial.images["status"] == "corrupt").sum() == len(range(3, N_FILES, 37))
-    ours = [s for s in seen if s[0] == "reading label files and image headers"]
-    assert ours[0][1] == 0 and ours[-1][1] == ours[-1][2] > N_FILES  # starts at 0, ends full
+    labels = [s for s in seen if s[0] == "reading label files"]
+    n_label_files = N_FILES - len(range(5, N_FILES, 41)) + 1  # images without labels; the stray orphan
+    assert len(labels) == chunks and labels[-1][1] == labels[-1][2] == n_label_files
+    assert [s[1] for s in labels] == sorted(s[1] for s in labels)
 
 
 def _voc(root: Path) -> int:
@@ -145,14 +146,13 @@ def _voc(root: Path) -> int:
     return n_boxes
 
 
-@needs_fork
-def test_voc_forked_parsing_equals_serial(tmp_path: Path, forks: list[int]) -> None:
+def test_voc_pool_parsing_equals_serial(tmp_path: Path, pools: list[int]) -> None:
     n_boxes = _voc(tmp_path)
     serial = load(tmp_path, "voc", workers=1)
-    assert forks == []
-    forked = load(tmp_path, "voc", workers=2)
-    assert forks == [2 * base.CHUNKS_PER_WORKER]
-    assert_same(serial, forked)
+    assert pools == []
+    pooled = load(tmp_path, "voc", workers=2)
+    assert pools == [2 * pool.CHUNKS_PER_WORKER]
+    assert_same(serial, pooled)
     bad_xml = len(range(1, N_FILES, 29)) + len([i for i in range(2, N_FILES, 31) if i % 29 != 1])
     assert len(serial.images) == N_FILES - bad_xml
     assert len(serial.boxes) == n_boxes
@@ -164,14 +164,6 @@ def test_voc_forked_parsing_equals_serial(tmp_path: Path, forks: list[int]) -> N
     # <size> missing: the width came from the image header.
     no_size = serial.images["source_file"] == "Annotations/0004.xml"
     assert serial.images.loc[no_size, "width"].item() == 10 + 4 % 9
-
-
-def test_serial_below_the_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr(base, "fork_map", lambda *a, **k: calls.append(1))
-    _voc(tmp_path)
-    load(tmp_path, "voc", workers=2)  # 240 files < PARALLEL_MIN_FILES
-    assert calls == []
 
 
 # --------------------------------------------------------------------------- COCO memory map

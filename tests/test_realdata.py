@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sodaudit.audit import audit
+from sodaudit.pipeline import audit
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png"}
 

@@ -60,13 +60,13 @@ def load(
     imgsz: int = 640,
     limits: LimitsConfig | None = None,
     progress: ProgressFn | None = None,
-    workers: int = 0,
+    workers: int = 1,
 ) -> Dataset:
     """Read a dataset of any supported format into the canonical ``Dataset``.
 
     ``limits`` bounds what is read (file sizes, annotation counts); past them a file becomes a
     ``load.file_too_large`` finding instead of a hang. ``workers``: processes the loader may use
-    for many files or a large JSON (0 = one per core, 1 = this process only); same result.
+    for per-file work (1 = this process only, 0 = one per core); the same result either way.
     """
     from sodaudit.config import LimitsConfig
 

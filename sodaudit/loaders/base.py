@@ -11,13 +11,13 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sodaudit.parallel import available_workers, fork_map
+from sodaudit.pool import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,7 @@ class Detection:
 
 
 T = TypeVar("T")
-R = TypeVar("R")
 MB = 1 << 20
-
-ProgressFn = Callable[[str, int, int], None]
-"""``progress(what, done, total)``: loaders report long file loops to the terminal's bar."""
 PROGRESS_EVERY = 256
 
 
@@ -47,73 +43,6 @@ def counted(items: Sequence[T], what: str, progress: ProgressFn | None) -> Itera
         yield item
     if progress is not None:
         progress(what, total, total)
-
-
-PARALLEL_MIN_FILES = 2000
-"""Below this many files a loader reads them in this process: forking costs more than it saves."""
-CHUNKS_PER_WORKER = 4
-"""Chunks per process, so the parent's progress bar moves while children work."""
-
-
-def chunked_map(
-    fn: Callable[[Sequence[T], ProgressFn | None], R],
-    items: Sequence[T],
-    *,
-    workers: int,
-    what: str,
-    progress: ProgressFn | None,
-) -> list[R]:
-    """``fn`` over contiguous chunks of ``items``, in forked processes when there are many files.
-
-    Results come back in item order, so concatenating them gives what ``fn(items)`` gives: one
-    call here when serial (``workers == 1``, few items, or already inside a worker). ``fn`` gets
-    ``progress`` only in the serial case; in parallel the parent reports each chunk it finishes
-    (a child's calls could not reach the parent's terminal).
-    """
-    return chunked_maps([(fn, items)], workers=workers, what=what, progress=progress)[0]
-
-
-def chunked_maps(
-    jobs: Sequence[tuple[Callable[[Sequence[Any], ProgressFn | None], Any], Sequence[Any]]],
-    *,
-    workers: int,
-    what: str,
-    progress: ProgressFn | None,
-) -> list[list[Any]]:
-    """Several :func:`chunked_map` jobs (function, items) in one round of forked processes:
-    one fork and one wait for, say, label files and image headers instead of two. The result
-    holds each job's chunk results in item order."""
-    workers = available_workers(workers)
-    total = sum(len(items) for _, items in jobs)
-    if workers <= 1 or total < PARALLEL_MIN_FILES:
-        return [[fn(items, progress)] for fn, items in jobs]
-    parent = os.getpid()
-    done = [0]
-    if progress is not None:
-        progress(what, 0, total)
-
-    def task(fn: Callable, items: Sequence[Any], lo: int, hi: int) -> Callable[[], Any]:
-        def run() -> Any:
-            result = fn(items[lo:hi], None)
-            if progress is not None and os.getpid() == parent:
-                done[0] += hi - lo  # children work at the same pace: an estimate of the whole
-                progress(what, min(total - 1, done[0] * workers), total)
-            return result
-
-        return run
-
-    tasks, sizes, owner = [], [], []
-    for job, (fn, items) in enumerate(jobs):
-        n_chunks = max(1, min(len(items), workers * CHUNKS_PER_WORKER))
-        bounds = [len(items) * k // n_chunks for k in range(n_chunks + 1)]
-        for k in range(n_chunks):
-            tasks.append(task(fn, items, bounds[k], bounds[k + 1]))
-            sizes.append(bounds[k + 1] - bounds[k])
-            owner.append(job)
-    results = fork_map(tasks, workers=workers, weights=sizes)
-    if progress is not None:
-        progress(what, total, total)
-    return [[r for r, j in zip(results, owner, strict=True) if j == job] for job in range(len(jobs))]
 
 
 class TooLarge(Exception):
@@ -133,16 +62,11 @@ def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
 
 
 @contextmanager
-def mapped_limited(
-    path: str | Path, limit_mb: float, key: str, *, private: bool = False
-) -> Iterator[memoryview]:
+def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memoryview]:
     """The bytes of ``path`` as a read-only view of a memory map: a 370 MB JSON is decoded
     without first copying it into a 370 MB ``bytes``. ``TooLarge`` as in :func:`read_limited`,
     from the file's size, before anything is read. Files that cannot be mapped (empty, a pipe)
     are read by :func:`read_limited`. The view is valid only inside the ``with`` block.
-
-    ``private``: a writable copy-on-write mapping instead; writes stay in this process's (or a
-    forked child's) own pages and never reach the file.
     """
     limit = int(limit_mb * MB)
     with open(path, "rb") as handle:
@@ -156,8 +80,7 @@ def mapped_limited(
         mapped = None
         if regular and size > 0:
             try:
-                access = mmap.ACCESS_COPY if private else mmap.ACCESS_READ
-                mapped = mmap.mmap(handle.fileno(), 0, access=access)
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
             except (OSError, ValueError):
                 mapped = None
     if mapped is None or len(mapped) > limit:  # not mappable, or grown since the size check

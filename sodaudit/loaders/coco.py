@@ -1,7 +1,7 @@
 """COCO loader: one split per ``instances_*.json`` or Roboflow ``<split>/_annotations.coco.json``.
 
 Decoding is typed and fast (:mod:`sodaudit.loaders.coco_decode`): only the fields an audit needs,
-no pycocotools index, a large file in two processes. A file that breaks the typed schema (NaN
+no pycocotools index. A file that breaks the typed schema (NaN
 literals, a string in a bbox, a missing key) is decoded again with the stdlib and checked element
 by element, so one bad annotation costs one ``LoadIssue``, not the file.
 
@@ -164,12 +164,12 @@ def load(
     imgsz: int = 640,
     limits: LimitsConfig | None = None,
     progress: ProgressFn | None = None,
-    workers: int = 0,
+    workers: int = 1,
 ) -> Dataset:
     """Read a COCO JSON file, or every instances file of a folder, into the canonical Dataset.
 
-    ``workers``: processes that may decode a large file's annotations and read image headers
-    (0 = one per core, 1 = this process only); the result is the same either way."""
+    ``workers``: processes that read image headers when the JSON lacks sizes (1 = this process
+    only, 0 = one per core); the result is the same either way."""
     path = Path(path).absolute()
     if path.is_file():
         root, files = _root_of(path), [path]
@@ -200,7 +200,7 @@ def load(
             failures.append(f"{rel} holds {kind}")
             continue
         try:
-            parsed = _read(json_path, rel, limits or LimitsConfig(), workers)
+            parsed = _read(json_path, rel, limits or LimitsConfig())
         except TooLarge as err:
             issues.append(LoadIssue("load.file_too_large", rel, str(err), severity="error"))
             failures.append(f"{rel}: {err}")
@@ -256,16 +256,16 @@ def load(
     )
 
 
-def _read(json_path: Path, rel: str, limits: LimitsConfig, workers: int = 1) -> _Parsed:
-    """Typed decode first (from a private memory map of the file); the tolerant path only when
-    the file breaks the schema."""
+def _read(json_path: Path, rel: str, limits: LimitsConfig) -> _Parsed:
+    """Typed decode first (from a memory map of the file); the tolerant path only when the file
+    breaks the schema."""
     try:
         with mapped_limited(
-            json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb", private=True
+            json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb"
         ) as view:
             body = view[len(_BOM) :] if view[: len(_BOM)] == _BOM else view
             try:
-                return _typed(body, limits, workers)
+                return _typed(body, limits)
             except (msgspec.DecodeError, OverflowError, UnicodeDecodeError):  # bad UTF-8 in a string
                 raw = bytes(body)  # the stdlib parser needs bytes; rare, so a copy is fine
             finally:
@@ -287,9 +287,9 @@ def _read(json_path: Path, rel: str, limits: LimitsConfig, workers: int = 1) -> 
     return _tolerant(data, rel)
 
 
-def _typed(body: memoryview, limits: LimitsConfig, workers: int) -> _Parsed:
+def _typed(body: memoryview, limits: LimitsConfig) -> _Parsed:
     """The typed decode: msgspec copies every string out, so nothing refers to ``body`` after."""
-    doc = decode(body, workers=workers)
+    doc = decode(body)
     if doc.annotation_count is None:
         raise _NotInstances("it has no annotations array")
     _check_count(doc.annotation_count, limits)

@@ -33,11 +33,11 @@ from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     TooLarge,
-    chunked_map,
     counted,
     read_limited,
     resolve_inside,
 )
+from sodaudit.pool import map_chunks
 
 FORMAT = "voc"
 
@@ -130,20 +130,20 @@ def load(
     imgsz: int = 640,
     limits: LimitsConfig | None = None,
     progress: ProgressFn | None = None,
-    workers: int = 0,
+    workers: int = 1,
 ) -> Dataset:
     """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s.
 
-    ``workers``: processes that parse the XML files (0 = one per core, 1 = this process only);
-    thousands of files are parsed in contiguous chunks and joined in file order, so the result
-    is the same either way."""
+    ``workers``: processes that parse the XML files (1 = this process only, 0 = one per core);
+    chunks of files are parsed in a pool and joined in file order, so the result is the same
+    either way."""
     limit_mb = (limits or LimitsConfig()).max_label_file_mb
     layout = _layout(Path(path))
     issues: list[LoadIssue] = []
     image_names, stem_map, img_note = _list_images(layout)
     notes = [img_note] if img_note else []
 
-    chunks = chunked_map(
+    chunks = map_chunks(
         partial(_read_chunk, layout=layout, image_names=image_names, stem_map=stem_map, limit_mb=limit_mb),
         layout.xml_names,
         workers=workers,

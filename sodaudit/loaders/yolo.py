@@ -25,12 +25,11 @@ import yaml
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.imageinfo import ImageHeader, header_rows, headers_of, is_image_file
+from sodaudit.imageinfo import ImageHeader, is_image_file, read_headers
 from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     TooLarge,
-    chunked_maps,
     counted,
     read_limited,
     relpath,
@@ -44,6 +43,7 @@ from sodaudit.loaders.yolo_rows import (
     parse_rows,
     row_issues,
 )
+from sodaudit.pool import map_chunks
 
 FORMAT = "yolo"
 YAML_NAMES = ("data.yaml", "dataset.yaml")
@@ -546,9 +546,9 @@ def _read_labels_and_headers(
     progress: ProgressFn | None,
     workers: int = 1,
 ) -> tuple[ParsedRows, list[ImageHeader]]:
-    """Every label file read and parsed, and every image header read, in one round of forked
-    processes for thousands of files (each chunk parses its own files: the same rows as one
-    parse of all of them)."""
+    """Every label file read and parsed, and every image header read; with ``workers`` != 1 in
+    a process pool, by contiguous chunks (each parses its own files: the same rows as one parse
+    of all of them)."""
     read = partial(
         _read_chunk,
         root=root,
@@ -556,16 +556,11 @@ def _read_labels_and_headers(
         pose=layout.pose,
         pose_values=layout.pose_values,
     )
-    label_chunks, header_chunks = chunked_maps(
-        [(read, files), (header_rows, image_paths)],
-        workers=workers,
-        what="reading label files and image headers",
-        progress=progress,
-    )
+    label_chunks = map_chunks(read, files, workers=workers, what="reading label files", progress=progress)
     for _, _, chunk_issues in label_chunks:
         issues += chunk_issues
     rows = concat_rows([r for r, _, _ in label_chunks], [n for _, n, _ in label_chunks])
-    return rows, headers_of(header_chunks)
+    return rows, read_headers(image_paths, progress, workers=workers)
 
 
 def _read_chunk(
@@ -623,12 +618,12 @@ def load(
     imgsz: int = 640,
     limits: LimitsConfig | None = None,
     progress: ProgressFn | None = None,
-    workers: int = 0,
+    workers: int = 1,
 ) -> Dataset:
     """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``.
 
-    ``workers``: processes that read label files and image headers (0 = one per core, 1 = this
-    process only); the result is the same either way."""
+    ``workers``: processes that read label files and image headers (1 = this process only,
+    0 = one per core); the result is the same either way."""
     limits = limits or LimitsConfig()
     path = Path(path)
     if not path.exists():
