@@ -1,26 +1,17 @@
 """Findings and the gate that turns them into pass/fail.
 
 One ``Finding`` class for every kind of problem: the ``code`` says what it is
-(``integrity.degenerate_box``), the message is written once, here in Python, and
-every renderer only shows it.
+(``integrity.degenerate_box``) and its default severity comes from the catalogue
+(:mod:`sodaudit.catalogue`); the message is written once, where the finding is made,
+and every renderer only shows it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 
-
-class Severity(str, Enum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def rank(self) -> int:
-        return {"info": 0, "warning": 1, "error": 2}[self.value]
-
+from sodaudit.catalogue import Severity, spec_of
 
 FAIL_ON = ("error", "warning", "never")
 MAX_EXAMPLES = 20
@@ -40,6 +31,13 @@ class Finding:
     class_name: str | None = None
     examples: tuple[str, ...] = ()
     count: int | None = None
+
+    @classmethod
+    def of(cls, code: str, message: str, analyzer: str, *, raised: bool = True, **fields: object) -> Finding:
+        """A finding with its catalogue severity; ``raised=False`` (the check stayed within its
+        threshold) keeps it as a note (info)."""
+        severity = spec_of(code).severity if raised else Severity.INFO
+        return cls(code, severity, message, analyzer, **fields)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,0 +1,339 @@
+"""The finding catalogue: every finding code, its default severity, the config key that decides
+it and what it means, in one line each.
+
+This is the one source of severity: loaders record a ``LoadIssue`` with a code and no severity,
+analyzers make findings with :meth:`sodaudit.findings.Finding.of`, which looks the severity up
+here (``raised=False`` keeps a check that did not pass its threshold as a note: info). Config
+rules may then override a code's severity or threshold (``[rules."<code>"]``). JUnit has one
+test case per code, ``sodaudit config`` and docs/ci.md list them from here.
+
+Severity policy: ``error`` for data the audit could not read (an annotation file left unread
+loses every label in it, so the gate must fail) and for regressions against a baseline;
+``warning`` for defects and risks a person should look at before training; ``info`` for facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class FindingSpec:
+    """One finding code: its default severity when the check fires, what it means, the config
+    keys whose values decide it, and (for load issues) how a group of them is summed up."""
+
+    code: str
+    severity: Severity
+    meaning: str
+    thresholds: tuple[str, ...] = ()
+    summary: str | None = None
+    """Load issues only: the finding's text for ``{n}`` issues of this code."""
+
+
+INFO, WARN, ERROR = Severity.INFO, Severity.WARNING, Severity.ERROR
+
+_SPECS = (
+    # -- what the loaders could not read (one finding per code, with file:line examples)
+    FindingSpec(
+        "load.file_too_large",
+        ERROR,
+        "annotation or label files past the size limits, not read",
+        ("limits.max_annotation_file_mb", "limits.max_label_file_mb", "limits.max_annotations"),
+        "{n} files are larger than the configured limits and were not read",
+    ),
+    FindingSpec(
+        "load.unreadable_file",
+        ERROR,
+        "annotation or list files that could not be read",
+        summary="{n} annotation or list files could not be read",
+    ),
+    FindingSpec(
+        "load.malformed_xml",
+        ERROR,
+        "annotation XML files that are not well-formed, skipped",
+        summary="{n} annotation files are not well-formed XML and were skipped",
+    ),
+    FindingSpec(
+        "load.xml_refused",
+        ERROR,
+        "XML files declaring a DOCTYPE or ENTITY, refused unread",
+        summary="{n} XML files declare a DOCTYPE or ENTITY and were refused unread",
+    ),
+    FindingSpec(
+        "load.malformed_row",
+        WARN,
+        "label rows that could not be read as a box",
+        summary="{n} labels could not be read as a box and were skipped",
+    ),
+    FindingSpec(
+        "load.malformed_object",
+        WARN,
+        "VOC objects that could not be read as a box",
+        summary="{n} VOC objects could not be read as a box and were skipped",
+    ),
+    FindingSpec(
+        "load.orphan_label",
+        WARN,
+        "labels or label files that refer to no image",
+        summary="{n} labels or label files refer to no image and are not audited",
+    ),
+    FindingSpec(
+        "load.label_missing",
+        WARN,
+        "images without a label file (background)",
+        summary="{n} images have no label file (treated as background)",
+    ),
+    FindingSpec(
+        "load.image_not_in_annotations",
+        WARN,
+        "image files on disk that no annotation file lists",
+        summary="{n} image files on disk are in no annotation file",
+    ),
+    FindingSpec(
+        "load.value_out_of_range",
+        WARN,
+        "normalised label values outside [0, 1]",
+        summary="{n} label rows have a normalised value outside [0, 1]",
+    ),
+    FindingSpec(
+        "load.encoding", WARN, "label lines that are not UTF-8", summary="{n} label lines are not valid UTF-8"
+    ),
+    FindingSpec(
+        "load.split_path_missing",
+        WARN,
+        "split paths in the dataset config that do not exist",
+        summary="{n} split paths in the dataset config do not exist",
+    ),
+    FindingSpec(
+        "load.bad_yaml",
+        WARN,
+        "problems with the dataset config file",
+        summary="{n} problems with the dataset config file",
+    ),
+    FindingSpec(
+        "load.duplicate_id", WARN, "ids used more than once", summary="{n} ids are used more than once"
+    ),
+    FindingSpec(
+        "load.size_missing",
+        WARN,
+        "images with no usable size in the annotation or the file",
+        summary="{n} images have no usable size in the annotation or the file",
+    ),
+    FindingSpec(
+        "load.split_overlap",
+        WARN,
+        "images listed in more than one split",
+        summary="{n} images are listed in more than one split",
+    ),
+    FindingSpec(
+        "load.split_entry_missing",
+        WARN,
+        "split list entries naming an image without annotation",
+        summary="{n} split list entries name an image without annotation",
+    ),
+    FindingSpec(
+        "load.path_outside_root",
+        WARN,
+        "file names pointing outside the dataset folder, not read",
+        summary="{n} file names point outside the dataset folder and were not read",
+    ),
+    FindingSpec(
+        "load.undeclared_class",
+        WARN,
+        "class names missing from the dataset's class list",
+        summary="{n} class names are not in the dataset's class list",
+    ),
+    # -- integrity
+    FindingSpec("integrity.nonfinite_box", WARN, "boxes with a NaN or infinite coordinate"),
+    FindingSpec("integrity.degenerate_box", WARN, "boxes with zero or negative width or height"),
+    FindingSpec(
+        "integrity.box_outside_image",
+        WARN,
+        "boxes past the image border",
+        ("integrity.outside_tolerance_px",),
+    ),
+    FindingSpec("integrity.unknown_class", WARN, "class ids the class list does not declare"),
+    FindingSpec(
+        "integrity.duplicate_box",
+        WARN,
+        "duplicate labels (same class, IoU >= duplicate_iou)",
+        ("integrity.duplicate_iou",),
+    ),
+    FindingSpec(
+        "integrity.area_mismatch", INFO, "COCO area field vs w*h", ("integrity.area_mismatch_ratio",)
+    ),
+    FindingSpec("integrity.image_missing", WARN, "images named in the annotations but not on disk"),
+    FindingSpec("integrity.image_corrupt", WARN, "empty or corrupt image files"),
+    FindingSpec("integrity.image_unreadable", WARN, "image headers that give no size"),
+    FindingSpec("integrity.exif_rotated", INFO, "images with an EXIF rotation"),
+    FindingSpec("integrity.background_images", INFO, "images without boxes"),
+    FindingSpec("integrity.cross_split_duplicate_image", WARN, "identical image files in different splits"),
+    # -- sizes
+    FindingSpec(
+        "sizes.mostly_small", INFO, "most boxes COCO-small at model input", ("sizes.mostly_small_share",)
+    ),
+    FindingSpec(
+        "sizes.extreme_aspect",
+        INFO,
+        "boxes with extreme aspect ratios",
+        ("sizes.extreme_aspect", "sizes.extreme_aspect_share"),
+    ),
+    FindingSpec(
+        "sizes.crowded_images",
+        WARN,
+        "images with more boxes than the detector keeps",
+        ("sizes.max_det_caps",),
+    ),
+    # -- sub-threshold labels
+    FindingSpec(
+        "subthreshold.below_min_native",
+        WARN,
+        "labels below the minimum side in native pixels",
+        ("subthreshold.min_side_native_px", "subthreshold.warn_share"),
+    ),
+    FindingSpec(
+        "subthreshold.below_min_model",
+        WARN,
+        "labels below the minimum side at model input",
+        ("subthreshold.min_side_model_px", "subthreshold.warn_share"),
+    ),
+    FindingSpec(
+        "subthreshold.below_min_area_share",
+        WARN,
+        "labels below the minimum share of the image area",
+        ("subthreshold.min_area_share", "subthreshold.warn_share"),
+    ),
+    FindingSpec(
+        "subthreshold.class_mostly_below",
+        WARN,
+        "classes mostly below a size rule",
+        ("subthreshold.class_mostly_share",),
+    ),
+    # -- class overlap
+    FindingSpec(
+        "class_overlap.cross_class_duplicates",
+        WARN,
+        "one object labelled with two classes",
+        ("class_overlap.cross_class_iou",),
+    ),
+    FindingSpec(
+        "class_overlap.nms_suppressed",
+        WARN,
+        "same-class ground truth that NMS would suppress",
+        ("class_overlap.nms_iou",),
+    ),
+    FindingSpec(
+        "class_overlap.merge_candidate",
+        WARN,
+        "class pairs that cannot be told apart at model input",
+        ("class_overlap.separability_px", "class_overlap.colocation_share"),
+    ),
+    # -- anchors and strides
+    FindingSpec(
+        "anchors.low_bpr",
+        WARN,
+        "best possible recall of the anchors below bpr_warn",
+        ("anchors.bpr_warn", "anchors.ratio_thr"),
+    ),
+    FindingSpec("anchors.iou_uncovered", WARN, "boxes no anchor reaches at the positive IoU"),
+    FindingSpec(
+        "strides.below_smallest_stride",
+        WARN,
+        "boxes smaller than the smallest stride",
+        ("strides.below_stride_warn_share",),
+    ),
+    FindingSpec(
+        "strides.no_grid_point",
+        WARN,
+        "boxes that contain no grid point of the smallest stride",
+        ("strides.no_point_warn_share",),
+    ),
+    FindingSpec(
+        "strides.center_collisions",
+        WARN,
+        "box centres sharing a grid cell",
+        ("strides.collision_warn_share",),
+    ),
+    # -- splits
+    FindingSpec(
+        "splits.size_drift",
+        WARN,
+        "size distribution drift between splits",
+        ("splits.ks_warn", "splits.ks_significance"),
+    ),
+    FindingSpec("splits.class_missing", WARN, "classes missing from a split"),
+    FindingSpec(
+        "splits.class_share_drift",
+        WARN,
+        "class share differences between splits",
+        ("splits.class_share_warn",),
+    ),
+    # -- regressions against --baseline
+    FindingSpec(
+        "baseline.invalid_boxes", ERROR, "more invalid boxes than the baseline", ("baseline.invalid_boxes",)
+    ),
+    FindingSpec(
+        "baseline.load_issues", ERROR, "more load issues than the baseline", ("baseline.load_issues",)
+    ),
+    FindingSpec(
+        "baseline.subthreshold_share",
+        ERROR,
+        "sub-threshold share up from the baseline",
+        ("baseline.subthreshold_share",),
+    ),
+    FindingSpec("baseline.bpr", ERROR, "best possible recall down from the baseline", ("baseline.bpr",)),
+    FindingSpec("baseline.split_drift", ERROR, "split drift up from the baseline", ("baseline.split_drift",)),
+    FindingSpec("baseline.class_gone", ERROR, "a class of the baseline has no boxes"),
+)
+
+CATALOGUE: dict[str, FindingSpec] = {spec.code: spec for spec in _SPECS}
+"""Every finding code of ``sodaudit run``, in report order: what the loaders could not read,
+then one group per analyzer, then the baseline's regressions."""
+
+DIFF_SPECS: dict[str, FindingSpec] = {
+    spec.code: spec
+    for spec in (
+        FindingSpec("diff.added", INFO, "boxes in the new version only"),
+        FindingSpec("diff.removed", WARN, "boxes in the old version only"),
+        FindingSpec("diff.relabelled", WARN, "paired boxes whose class changed"),
+        FindingSpec("diff.moved", INFO, "paired boxes that moved", ("diff.moved_px",)),
+        FindingSpec("diff.ignore_changed", INFO, "paired boxes whose ignore flag changed"),
+        FindingSpec("diff.images_only_old", WARN, "images of the old version missing from the new one"),
+        FindingSpec("diff.images_only_new", WARN, "images of the new version missing from the old one"),
+        FindingSpec(
+            "diff.jitter_small_classes",
+            ERROR,
+            "paired labels of small-object classes that jitter",
+            ("diff.small_jitter_fail", "diff.jitter_iou", "diff.small_class_px"),
+        ),
+    )
+}
+"""The codes of ``sodaudit diff``: its own report and gate."""
+
+
+def spec_of(code: str) -> FindingSpec:
+    """The catalogue entry of ``code``; a code missing here is a bug in sodaudit, said plainly."""
+    spec = CATALOGUE.get(code) or DIFF_SPECS.get(code)
+    if spec is None:
+        raise KeyError(f"finding code {code!r} is not in sodaudit's finding catalogue (catalogue.py)")
+    return spec
+
+
+def catalogue_markdown() -> str:
+    """The table of every finding code for docs/ci.md (a test keeps the docs in step)."""
+    lines = ["| code | default severity | decided by | what it checks |", "|---|---|---|---|"]
+    for spec in (*CATALOGUE.values(), *DIFF_SPECS.values()):
+        keys = ", ".join(f"`{key}`" for key in spec.thresholds)
+        lines.append(f"| `{spec.code}` | {spec.severity.value} | {keys} | {spec.meaning} |")
+    return "\n".join(lines) + "\n"
