@@ -28,7 +28,7 @@ BACKGROUND = (64, 64, 64)
 """Fills the part of a tile beyond the image border."""
 POOL_FACTOR = 4
 """When an image is read, crop all of its labels among the next ``POOL_FACTOR * limit`` smallest,
-so an image is read again only when unreadable images push the gallery that far."""
+so an image is read again only when its labels are that far apart in the order."""
 READABLE_STATUSES = ("ok", "unchecked")
 
 
@@ -48,116 +48,55 @@ class GalleryItem:
 def smallest_labels(
     dataset: Dataset, limit: int = 48, *, context: float = 2.0, tile_px: int = 96
 ) -> list[GalleryItem]:
-    """Up to ``limit`` crops of the smallest valid, non-ignore labels, smallest first."""
-    if limit <= 0 or dataset.boxes.empty:
+    """Up to ``limit`` crops of the smallest valid, non-ignore labels of readable images,
+    smallest ``sqrt_area`` first (ties by box id)."""
+    if limit <= 0:
         return []
-    cand = _Candidates(dataset)
-    if cand.total == 0:
-        return []
-    window = max(limit * POOL_FACTOR, limit)
-    tiles: dict[int, tuple[str, float]] = {}  # candidate rank -> (data uri, zoom)
+    boxes = dataset.selected_boxes()
+    images = dataset.images
+    usable = images["status"].isin(READABLE_STATUSES) & (images["path"] != "")
+    boxes = boxes[boxes["image_id"].isin(images.loc[usable, "image_id"])]
+    order = np.lexsort((boxes["box_id"].to_numpy(), boxes["sqrt_area"].to_numpy()))
+    ranked = boxes.iloc[order]
+    image_ids = ranked["image_id"].to_numpy()
+    paths = images.set_index("image_id")["path"]
+    window = limit * POOL_FACTOR
+    tiles: dict[int, tuple[str, float]] = {}  # rank -> (data uri, zoom)
     failed: set[int] = set()
-    chosen: list[tuple[int, str, float]] = []  # (rank, data uri, zoom)
-    rank = 0
-    while len(chosen) < limit and cand.ensure(rank + window) > rank:
-        image_id = int(cand.image_ids[rank])
+    chosen: list[int] = []
+    for rank, image_id in enumerate(image_ids.tolist()):
+        if len(chosen) == limit:
+            break
         if image_id in failed:
-            rank += 1
             continue
         if rank not in tiles:
-            # Read the image once and crop all of its labels among the next ``window`` candidates.
-            ahead = cand.image_ids[rank : rank + window]
-            ranks = (rank + np.flatnonzero(ahead == image_id)).tolist()
-            crops = _crop_image(cand, ranks, context, tile_px)
-            if crops is None:
+            # Read the image once and crop all of its labels among the next ``window`` ranks.
+            ranks = rank + np.flatnonzero(image_ids[rank : rank + window] == image_id)
+            im = _open_rgb(str(paths[image_id]))
+            if im is None:
                 failed.add(image_id)
-                rank += 1
                 continue
-            tiles.update(crops)
-        uri, zoom = tiles.pop(rank)
-        chosen.append((rank, uri, zoom))
-        rank += 1
-    return cand.items(chosen)
-
-
-class _Candidates:
-    """Valid, non-ignore labels of images that may be readable, smallest sqrt(area) first (ties
-    by box id), as plain arrays.
-
-    Only the first ranks are put in order (:meth:`ensure`): the gallery needs a few dozen of
-    the smallest labels, not a sort of the whole table; more are ordered when unreadable images
-    use those up. The order is exactly that of sorting every candidate by (sqrt_area, box_id).
-    """
-
-    def __init__(self, dataset: Dataset) -> None:
-        self.dataset = dataset
-        self.boxes = b = dataset.selected_boxes()
-        images = dataset.images
-        usable = images["status"].isin(READABLE_STATUSES).to_numpy() & (images["path"].to_numpy() != "")
-        box_image_ids = b["image_id"].to_numpy()
-        if usable.any():
-            # Images are sorted by id and every box belongs to one of them (Dataset.build checks).
-            image_pos = np.searchsorted(images["image_id"].to_numpy(), box_image_ids)
-        else:  # e.g. COCO without its image folder: nothing to crop, no need to place 860k boxes
-            image_pos = np.zeros(0, dtype=np.intp)
-        self.rows = np.flatnonzero(usable[image_pos])  # candidates, as positions in ``boxes``
-        self.image_pos = image_pos[self.rows]
-        self.area = b["sqrt_area"].to_numpy()[self.rows]
-        self.box_id = b["box_id"].to_numpy()[self.rows]
-        self.total = len(self.rows)
-        self.order = np.empty(0, dtype=np.intp)  # candidate indices of the first ranks, in order
-        self.image_ids = np.empty(0, dtype=np.int64)
-        self.paths = images["path"].to_numpy()
-        self.file_names = images["file_name"].to_numpy()
-        self.box_image_ids = box_image_ids
-        self.x, self.y, self.w, self.h = (b[c].to_numpy() for c in ("x", "y", "w", "h"))
-
-    def ensure(self, count: int) -> int:
-        """Put at least the first ``count`` ranks in order (all when fewer); how many there are."""
-        if count <= len(self.order) or len(self.order) == self.total:
-            return len(self.order)
-        n = max(count, 2 * len(self.order))
-        area, box_id = self.area, self.box_id
-        if n >= self.total:
-            subset = np.arange(self.total)
-        else:
-            kth = np.partition(area, n - 1)[n - 1]
-            # Every candidate up to the n-th smallest area, ties included; NaN sorts last.
-            subset = np.arange(self.total) if np.isnan(kth) else np.flatnonzero(area <= kth)
-        self.order = subset[np.lexsort((box_id[subset], area[subset]))][:n]
-        self.image_ids = self.box_image_ids[self.rows[self.order]]
-        return len(self.order)
-
-    def row(self, rank: int) -> int:
-        """Position in the selected boxes of the candidate at ``rank``."""
-        return int(self.rows[self.order[rank]])
-
-    def path(self, rank: int) -> str:
-        return str(self.paths[self.image_pos[self.order[rank]]])
-
-    def items(self, chosen: list[tuple[int, str, float]]) -> list[GalleryItem]:
-        if not chosen:
-            return []
-        rows = np.array([self.row(rank) for rank, _, _ in chosen], dtype=np.intp)
-        picked = self.boxes.iloc[rows]
-        sources = self.dataset.source(picked).tolist()  # one call, not one per label
-        names = picked["class_name"].tolist()
-        w, h = picked["w"].to_numpy(), picked["h"].to_numpy()
-        w_model, h_model = picked["w_model"].to_numpy(), picked["h_model"].to_numpy()
-        return [
-            GalleryItem(
-                data_uri=uri,
-                class_name=str(names[i]),
-                w=float(w[i]),
-                h=float(h[i]),
-                w_model=float(w_model[i]),
-                h_model=float(h_model[i]),
-                source=str(sources[i]),
-                image=str(self.file_names[self.image_pos[self.order[rank]]]),
-                zoom=zoom,
-            )
-            for i, (rank, uri, zoom) in enumerate(chosen)
-        ]
+            for r in ranks.tolist():
+                x, y, w, h = (float(ranked[c].iat[r]) for c in ("x", "y", "w", "h"))
+                tiles[r] = crop_tile(im, x, y, w, h, context=context, tile_px=tile_px)
+        chosen.append(rank)
+    picked = ranked.iloc[chosen]
+    sources = dataset.source(picked).tolist()
+    file_names = images.set_index("image_id")["file_name"]
+    return [
+        GalleryItem(
+            data_uri=tiles[rank][0],
+            class_name=str(row.class_name),
+            w=float(row.w),
+            h=float(row.h),
+            w_model=float(row.w_model),
+            h_model=float(row.h_model),
+            source=str(source),
+            image=str(file_names[row.image_id]),
+            zoom=tiles[rank][1],
+        )
+        for rank, row, source in zip(chosen, picked.itertuples(index=False), sources, strict=True)
+    ]
 
 
 def _open_rgb(path: str) -> Image.Image | None:
@@ -173,28 +112,6 @@ def _open_rgb(path: str) -> Image.Image | None:
                 return im.convert("RGB")
     except Exception:  # any undecodable file: skip it, the gallery is best effort
         return None
-
-
-def _crop_image(
-    cand: _Candidates, ranks: list[int], context: float, tile_px: int
-) -> dict[int, tuple[str, float]] | None:
-    """Tiles for the given candidate ranks, all from one image; None when it cannot be read."""
-    im = _open_rgb(cand.path(ranks[0]))
-    if im is None:
-        return None
-    out = {}
-    for rank in ranks:
-        r = cand.row(rank)
-        out[rank] = crop_tile(
-            im,
-            float(cand.x[r]),
-            float(cand.y[r]),
-            float(cand.w[r]),
-            float(cand.h[r]),
-            context=context,
-            tile_px=tile_px,
-        )
-    return out
 
 
 def crop_tile(

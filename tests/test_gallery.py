@@ -243,3 +243,30 @@ def test_sample_data_gallery(sample_data):
     assert np.allclose([np.sqrt(i.w * i.h) for i in items], expected)
     assert all(i.source.startswith(("train/labels/", "val/labels/")) for i in items)
     assert sum(len(i.data_uri) for i in items) < 200_000
+
+
+def _many_images(tmp_path: Path, n_images: int, readable: set[int], rng) -> tuple[Dataset, list[dict]]:
+    """Images 0..n-1 (only ``readable`` exist on disk), boxes with many tied sizes."""
+    images, boxes = [], []
+    for i in range(n_images):
+        path = tmp_path / f"im{i}.png"
+        if i in readable:
+            Image.new("RGB", (64, 48), (i * 7 % 255, 80, 120)).save(path)
+        images.append(_image(i, path, 64, 48))
+    for i in range(n_images * 6):
+        side = int(rng.integers(1, 5))  # few distinct sizes: many ties
+        image = int(rng.integers(0, n_images))
+        boxes.append(_box(image, 0, rng.integers(0, 50), rng.integers(0, 30), side, side, i + 1))
+    return _dataset(tmp_path, images, boxes), boxes
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_unreadable_images_far_down_the_order_are_skipped(tmp_path, limit):
+    # Most images are missing, so the gallery reads well past its first window of labels.
+    ds, boxes = _many_images(tmp_path, 40, {3, 17, 31}, np.random.default_rng(limit))
+    # Ties go by box id: boxes are numbered image by image, in label order within an image.
+    readable = [b for b in boxes if b["image_id"] in {3, 17, 31}]
+    expected = sorted((b["w"], b["image_id"], b["source_line"]) for b in readable)[:limit]
+    items = smallest_labels(ds, limit=limit)
+    assert [i.source for i in items] == [f"labels/a.txt:{line}" for _, _, line in expected]
+    assert [i.image for i in items] == [f"images/im{img}.png" for _, img, _ in expected]

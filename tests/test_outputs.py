@@ -8,12 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from sodaudit.audit import audit
+from sodaudit.pipeline import audit
 from sodaudit.render.json import schema, schema_path, to_json
 from sodaudit.render.markdown import md_escape, to_markdown
 from sodaudit.report import SCHEMA_VERSION
@@ -150,10 +151,8 @@ def test_markdown_escape(raw: str, escaped: str):
 
 
 def test_markdown_summary_content(sample_data: Path):
-    report = audit(sample_data / "yolo")
-    report.recommendations = [
-        {"kind": "tiling", "summary": "Tile <b>640</b> | now", "params": {}, "evidence": {}, "effect": {}}
-    ]
+    rec = {"kind": "tiling", "summary": "Tile <b>640</b> | now", "params": {}, "evidence": {}, "effect": {}}
+    report = replace(audit(sample_data / "yolo"), recommendations=(rec,))
     md = to_markdown(report)
     below = report.analyzers["subthreshold"].stats["below_3px_at_imgsz"]
     assert f"{below:,} labels < 3 px at imgsz 640" in md
@@ -166,10 +165,8 @@ def test_markdown_summary_content(sample_data: Path):
 def test_terminal_summary_lists_recommendations(sample_data: Path):
     from sodaudit.render.terminal import summary
 
-    report = audit(sample_data / "yolo")
-    report.recommendations = [
-        {"kind": "resolution", "summary": "Train at 1280", "params": {}, "evidence": {}, "effect": {}}
-    ]
+    rec = {"kind": "resolution", "summary": "Train at 1280", "params": {}, "evidence": {}, "effect": {}}
+    report = replace(audit(sample_data / "yolo"), recommendations=(rec,))
     text = summary(report, [Path("out/report.html")])
     assert "what to change:\n    1. resolution: Train at 1280" in text
     assert text.rstrip().endswith("wrote out/report.html")

@@ -5,15 +5,18 @@ figure or gallery code fails."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from sodaudit.audit import audit
 from sodaudit.gallery import GalleryItem
+from sodaudit.pipeline import audit
 from sodaudit.render import html as html_render
+from sodaudit.render.blocks import label_table
 from sodaudit.render.html import to_html
 
 HOSTILE_CLASSES = [
@@ -91,17 +94,14 @@ def write_hostile_coco(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def hostile_page(tmp_path_factory) -> str:
     path = write_hostile_coco(tmp_path_factory.mktemp("hostile") / "data")
-    report = audit(path)
-    report.recommendations = [
-        {
-            "kind": "labels",
-            "summary": f"Drop class {HOSTILE_CLASSES[0]}",
-            "params": {"class": HOSTILE_CLASSES[2]},
-            "evidence": {"file": HOSTILE_FILES[2]},
-            "effect": {},
-        }
-    ]
-    return to_html(report)
+    rec = {
+        "kind": "labels",
+        "summary": f"Drop class {HOSTILE_CLASSES[0]}",
+        "params": {"class": HOSTILE_CLASSES[2]},
+        "evidence": {"file": HOSTILE_FILES[2]},
+        "effect": {},
+    }
+    return to_html(replace(audit(path), recommendations=(rec,)))
 
 
 def test_hostile_strings_create_no_element(hostile_page: str):
@@ -158,8 +158,7 @@ def test_label_tables_are_capped_with_a_count(sample_data: Path, monkeypatch):
 
 
 def test_recommendations_render_generically(sample_data: Path):
-    report = audit(sample_data / "yolo")
-    report.recommendations = [
+    recs = (
         {
             "kind": "resolution",
             "summary": "Train at imgsz 1280: 91% of boxes reach 8 px (now 40%), 4.0x the compute.",
@@ -173,8 +172,8 @@ def test_recommendations_render_generically(sample_data: Path):
             "effect": {"share_after": 0.91, "boxes_recovered": 512},
         },
         {"kind": "none", "summary": "Nothing to change.", "params": {}, "evidence": {}, "effect": {}},
-    ]
-    page = to_html(report, figures=False)
+    )
+    page = to_html(replace(audit(sample_data / "yolo"), recommendations=recs), figures=False)
     text = " ".join(" ".join(parse(page).text).split())
     assert page.index('id="recommendations"') < page.index('id="findings"')
     assert "Train at imgsz 1280: 91% of boxes reach 8 px" in text
@@ -237,12 +236,39 @@ def test_report_survives_failing_figures_and_gallery(sample_data: Path, monkeypa
     assert "could not be made (RuntimeError: no backend)" in page
 
 
-def test_unknown_stats_layout_falls_back_to_all_numbers(sample_data: Path):
+def test_a_view_that_cannot_read_its_stats_raises(sample_data: Path):
+    """A changed stats layout is a bug the tests must see, not a page with a raw dump."""
     report = audit(sample_data / "yolo")
-    report.analyzers["strides"].stats = {"models": "not a mapping", "imgsz": 640}
-    page = to_html(report, figures=False)
-    section = page[page.index('id="analyzer-strides"') : page.index('id="analyzer-splits"')]
-    assert "All numbers" in section
+    broken = replace(report.analyzers["strides"], stats={"models": "not a mapping", "imgsz": 640})
+    report = replace(report, analyzers={**report.analyzers, "strides": broken})
+    with pytest.raises(AttributeError):
+        to_html(report, figures=False)
+
+
+def test_label_table_cells():
+    df = pd.DataFrame(
+        {
+            "box_id": [1, 2, 3, 4],
+            "iou": [0.71234, 1.0, np.nan, np.inf],
+            "zoom": [12.0, 3.25, -np.inf, 0.04],
+            "w_model": [0.5, 10.0, 3.14159, np.nan],
+            "flag": [True, False, True, False],
+            "class_name": pd.Categorical(["a", "b", None, "a"]),
+            "note": ["x", None, float("nan"), "y"],
+            "count": pd.array([1, None, 3, 4], dtype="Int64"),
+        }
+    )
+    table = label_table("integrity", "duplicate_box", df, 3)
+    assert table.total == 4 and table.left_out == 1
+    assert table.columns == ["box id", "iou", "zoom", "w model", "flag", "class name", "note", "count"]
+    # iou to 3 digits, zoom to 1, other floats to 1, trailing zeros dropped; missing values empty
+    assert table.rows == [
+        ["1", "0.712", "12", "0.5", "True", "a", "x", "1"],
+        ["2", "1", "3.2", "10", "False", "b", "", ""],
+        ["3", "", "-inf", "3.1", "True", "", "", "3"],
+    ]
+    assert table.numeric == [True, True, True, True, False, False, False, True]
+    assert label_table("x", "y", df[[]], 10).rows == [[], [], [], []]
 
 
 def test_python_api(sample_data: Path):

@@ -6,34 +6,20 @@ Its own module because it reads the anchors analyzer's stats and samples the sca
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from matplotlib.collections import PolyCollection
 
-from sodaudit.figures.axes import _light_ticks, _log_axis
-from sodaudit.figures.common import (
-    AXIS_LABEL_IN,
-    NATIVE_COLOR,
-    THRESHOLD_COLOR,
-    X_TICKS_IN,
-    Figure,
-    _fit_left,
-    _imgsz,
-    _new_figure,
-    _selected,
-    _stats,
-    encode,
-)
-from sodaudit.models import MODELS
+from sodaudit.figures.axes import log_axis
+from sodaudit.figures.common import NATIVE_COLOR, THRESHOLD_COLOR, Figure, encode, new_figure
 
 MAX_SCATTER = 20000
 """Points drawn in the w x h scatter; more are sampled down (seeded, so reports are stable)."""
 
 
-def _anchor_scatter(report: Any) -> Figure | None:
-    sel = _selected(report.dataset, "w_model", "h_model")
+def anchor_scatter(report: Any) -> Figure | None:
+    sel = report.dataset.selected_boxes()
     w = sel["w_model"].to_numpy(dtype=np.float64)
     h = sel["h_model"].to_numpy(dtype=np.float64)
     keep = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)
@@ -44,15 +30,14 @@ def _anchor_scatter(report: Any) -> Figure | None:
     if n_total > MAX_SCATTER:
         pick = np.random.default_rng(0).choice(n_total, MAX_SCATTER, replace=False)
         w, h = w[pick], h[pick]
-    stats = _stats(report, "anchors")
-    yolo = stats.get("presets", {}).get("yolov5", {}) if isinstance(stats.get("presets"), Mapping) else {}
-    levels = yolo.get("anchors") or [list(level) for level in MODELS["yolov5"].anchors]
-    anchors = np.asarray([a for level in levels for a in level], dtype=np.float64).reshape(-1, 2)
-    thr = float(yolo.get("ratio_thr") or stats.get("ratio_thr") or MODELS["yolov5"].ratio_thr)
-    suggested = stats.get("suggested") if isinstance(stats.get("suggested"), Mapping) else {}
-    sug = np.asarray(suggested.get("anchors") or [], dtype=np.float64).reshape(-1, 2)
+    stats = report.analyzers["anchors"].stats
+    yolo = stats["presets"]["yolov5"]
+    anchors = np.asarray(yolo["anchors"], dtype=np.float64).reshape(-1, 2)
+    thr = float(yolo["ratio_thr"])
+    suggested = stats["suggested"]
+    sug = np.asarray(suggested["anchors"], dtype=np.float64).reshape(-1, 2)
 
-    fig = _new_figure(6.4, 5.4, (0.8, 0.15, X_TICKS_IN + AXIS_LABEL_IN + 0.05, 0.1))
+    fig = new_figure(6.4, 5.4)
     ax = fig.add_subplot()
     # Ratio rule: a box is covered by an anchor when w and h are within thr x of it, i.e. it lies
     # inside the rectangle [a_w/thr, a_w*thr] x [a_h/thr, a_h*thr] of this plot.
@@ -82,33 +67,26 @@ def _anchor_scatter(report: Any) -> Figure | None:
             linewidths=1.5,
             label="suggested anchors",
         )
-    lo = max(0.3, float(min(w.min(), h.min(), anchors.min(), *(sug.min(),) if len(sug) else ())) / 1.5)
-    hi = float(max(w.max(), h.max(), anchors.max(), *(sug.max(),) if len(sug) else ())) * 1.5
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    points = np.concatenate([w, h, anchors.ravel(), sug.ravel()])
+    lo, hi = max(0.3, float(points.min()) / 1.5), float(points.max()) * 1.5
+    log_axis(ax, "x")
+    log_axis(ax, "y")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
-    _log_axis(ax, "x")
-    _log_axis(ax, "y")
     ax.set_aspect("equal", adjustable="box")
-    ax.set_xlabel(f"width at model input {_imgsz(report)}, px (log)")
+    ax.set_xlabel(f"width at model input {report.config.imgsz}, px (log)")
     ax.set_ylabel("height at model input, px (log)")
     ax.legend(fontsize=8, loc="upper left")
-    _fit_left(fig, ax)
-    ax.apply_aspect()  # the square plot area now, so the ticks are chosen for its real size
-    _light_ticks(ax, "x")
-    _light_ticks(ax, "y")
     caption = f"{n_total} labels" + (f" ({MAX_SCATTER} sampled)" if n_total > MAX_SCATTER else "") + "."
-    bpr = yolo.get("bpr")
-    if isinstance(bpr, (int, float)) and math.isfinite(bpr):
+    bpr = yolo["bpr"]
+    if math.isfinite(bpr):
         caption += (
             f" YOLOv5's default anchors cover {bpr:.1%} of them (best possible recall, ratio rule {thr:g}x);"
             " points outside the shaded area have no anchor."
         )
-    sug_bpr = suggested.get("bpr")
-    if len(sug) and isinstance(sug_bpr, (int, float)) and math.isfinite(sug_bpr):
-        caption += f" The {len(sug)} suggested anchors reach {sug_bpr:.1%}"
-        caption += "." if suggested.get("improves", True) else ", no better than the defaults."
+    if len(sug) and math.isfinite(suggested["bpr"]):
+        caption += f" The {len(sug)} suggested anchors reach {suggested['bpr']:.1%}"
+        caption += "." if suggested["improves"] else ", no better than the defaults."
     return Figure(
         "anchors.scatter",
         "anchors",

@@ -1,15 +1,13 @@
 """The tile-grid figure: one dataset image cut into the tiles the tiling recommendation (or a
 default) would make, with its labels drawn over it.
 
-Apart from the plots because it is the one figure that reads an image file, and because
-:func:`tile_starts` and :func:`tiling_params` are used on their own.
+Apart from the plots because it is the one figure that reads an image file. The tiles are
+placed by the recommendation's own grid (:func:`sodaudit.recommend.tilesim.axis_starts`).
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,105 +16,42 @@ from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle
 from PIL import Image, ImageOps
 
-from sodaudit.figures.common import (
-    Figure,
-    _imgsz,
-    _new_figure,
-    _selected,
-    _strides,
-    encode,
-    per_image_counts,
-    text,
-)
+from sodaudit.analyzers.sizes import boxes_per_image
+from sodaudit.figures.common import Figure, encode, model_strides, new_figure, text
+from sodaudit.recommend.tilesim import axis_starts, overlap_px
 
 MAX_GRID_BOXES = 3000
 """Boxes drawn over the tile-grid image."""
 GRID_DISPLAY_PX = 960
 """Long side of the image shown under the tile grid, in screen pixels."""
 DEFAULT_TILE_OVERLAP = 0.2
-"""Tile overlap when no tiling recommendation gives one (a common slicing default)."""
+"""Tile overlap ratio when no tiling recommendation gives one (a common slicing default)."""
 TILE_COLORS = ("#00e5ff", "#ffea00", "#76ff03", "#ff4081")
 
 
-def tile_starts(length: float, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one axis the way SAHI's ``get_slice_bboxes`` places them.
-
-    Step ``tile - overlap`` from 0; the tile that would run past the border is moved back to
-    end flush with it (origin ``length - tile``, never below 0).
-    """
-    length = int(length)
-    overlap = min(max(0, int(overlap)), tile - 1)
-    starts, start = [], 0
-    while True:
-        end = start + tile
-        starts.append(max(0, length - tile) if end > length else start)
-        if end >= length:
-            break
-        start = end - overlap
-    return starts
-
-
-def _find_number(params: Any, keys: tuple[str, ...]) -> float | None:
-    """The first finite number under any of ``keys`` in a (possibly nested) params dict."""
-    if not isinstance(params, Mapping):
-        return None
-    for key in keys:
-        value = params.get(key)
-        if (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
-            and value > 0
-        ):
-            return float(value)
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
-            return float(value[0])
-    for value in params.values():
-        found = _find_number(value, keys)
-        if found is not None:
-            return found
-    return None
-
-
 def tiling_params(report: Any) -> tuple[int, int, bool]:
-    """(tile side, overlap in px, from a recommendation?) in native pixels."""
-    for rec in getattr(report, "recommendations", None) or []:
-        rec = rec.to_dict() if hasattr(rec, "to_dict") else rec
-        if not isinstance(rec, Mapping) or rec.get("kind") != "tiling":
-            continue
-        params = rec.get("params") or {}
-        tile = _find_number(params, ("tile_size", "tile", "tile_px", "slice_width", "slice_size", "tile_w"))
-        if tile is None:
-            continue
-        overlap = _find_number(params, ("overlap_px", "overlap_pixels", "overlap"))
-        if overlap is not None and overlap < 1:  # a ratio under the name "overlap"
-            overlap *= tile
-        if overlap is None:
-            ratio = _find_number(params, ("overlap_ratio", "overlap_width_ratio"))
-            overlap = (ratio or 0.0) * tile
-        return round(tile), round(min(overlap, tile - 1)), True
-    tile = _imgsz(report)
-    return tile, int(DEFAULT_TILE_OVERLAP * tile), False
+    """(tile side, overlap in px, from a recommendation?) in native pixels: the tiling
+    recommendation's ``tile_size`` and ``overlap_px``, else imgsz tiles at the default overlap."""
+    for rec in report.recommendations:
+        if rec["kind"] == "tiling":
+            return int(rec["params"]["tile_size"]), int(rec["params"]["overlap_px"]), True
+    tile = report.config.imgsz
+    return tile, overlap_px(tile, DEFAULT_TILE_OVERLAP), False
 
 
-def _pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series, pd.DataFrame]]:
+def pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series, pd.DataFrame]]:
     """Images larger than one tile with the most small labels, that exist on disk."""
     dataset = report.dataset
     images = dataset.images
     ok = (images["width"].to_numpy() > tile) | (images["height"].to_numpy() > tile)
-    if not ok.any():  # the cheap test first: often no image is larger than a tile
-        return []
     ok &= images["status"].isin(("ok", "unchecked")).to_numpy() & (images["path"].to_numpy() != "")
     if not ok.any():
         return []
-    sel = _selected(dataset)
-    _, strides = _strides(report)
+    sel = dataset.selected_boxes()
+    _, strides = model_strides(report)
     small_px = float(strides[0]) if strides else 8.0
-    small = sel["sqrt_area_model"].to_numpy() < small_px
-    ids = images["image_id"].to_numpy()
-    box_ids = sel["image_id"].to_numpy()
-    n_small = per_image_counts(ids, box_ids[small])
-    n_all = per_image_counts(ids, box_ids)
+    n_small = boxes_per_image(dataset, sel[sel["sqrt_area_model"].to_numpy() < small_px])
+    n_all = boxes_per_image(dataset, sel)
     score = np.where(ok, n_small * 1_000_000 + n_all, -1)
     picked = []
     for idx in np.argsort(-score, kind="stable")[: limit * 4]:
@@ -128,8 +63,9 @@ def _pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series
     return picked
 
 
-def _load_display(path: str, width: float, height: float) -> Image.Image | None:
-    """The image downscaled for display, oriented as the dataset's coordinates assume."""
+def load_display(path: str, width: float, height: float) -> Image.Image | None:
+    """The image downscaled for display, oriented as the dataset's coordinates assume; None when
+    the file cannot be decoded (the next candidate image is tried)."""
     try:
         with Image.open(path) as im:
             target = GRID_DISPLAY_PX / max(width, height)
@@ -139,19 +75,17 @@ def _load_display(path: str, width: float, height: float) -> Image.Image | None:
             im = im.convert("RGB")
             im.thumbnail((GRID_DISPLAY_PX, GRID_DISPLAY_PX), Image.Resampling.LANCZOS)
             return im
-    except Exception:  # unreadable image: no figure
+    except Exception:  # PIL raises many kinds for a bad file: this image is odd data, try the next
         return None
 
 
-def _tile_grid(report: Any) -> Figure | None:
+def tile_grid(report: Any) -> Figure | None:
     tile, overlap, recommended = tiling_params(report)
-    if tile <= 0:
-        return None
     loaded = next(
         (
             (row, boxes, im)
-            for row, boxes in _pick_images(report, tile)
-            if (im := _load_display(str(row["path"]), float(row["width"]), float(row["height"]))) is not None
+            for row, boxes in pick_images(report, tile)
+            if (im := load_display(str(row["path"]), float(row["width"]), float(row["height"]))) is not None
         ),
         None,
     )
@@ -159,9 +93,9 @@ def _tile_grid(report: Any) -> Figure | None:
         return None
     row, boxes, im = loaded
     W, H = float(row["width"]), float(row["height"])
-    xs = tile_starts(W, tile, overlap)
-    ys = tile_starts(H, tile, overlap)
-    fig = _new_figure(8, 8 * im.height / im.width + 0.6, (0.1, 0.1, 0.3, 0.3))
+    xs = axis_starts(int(W), tile, overlap)
+    ys = axis_starts(int(H), tile, overlap)
+    fig = new_figure(8, 8 * im.height / im.width + 0.6)
     ax = fig.add_subplot()
     ax.imshow(np.asarray(im), extent=(0, W, H, 0), interpolation="antialiased")
     bx, by = boxes["x"].to_numpy(), boxes["y"].to_numpy()
@@ -172,8 +106,8 @@ def _tile_grid(report: Any) -> Figure | None:
         for x, y, w, h in zip(bx[shown], by[shown], bw[shown], bh[shown], strict=True)
     ]
     ax.add_collection(PolyCollection(verts, facecolors="none", edgecolors="#ff00aa", linewidths=0.8))
-    for j, y0 in enumerate(ys):
-        for i, x0 in enumerate(xs):
+    for j, y0 in enumerate(ys.tolist()):
+        for i, x0 in enumerate(xs.tolist()):
             color = TILE_COLORS[(i % 2) + 2 * (j % 2)]
             ax.add_patch(Rectangle((x0, y0), min(tile, W), min(tile, H), fill=False, edgecolor=color, lw=1.6))
             ax.annotate(
@@ -188,14 +122,11 @@ def _tile_grid(report: Any) -> Figure | None:
             )
     ax.set_xlim(0, W)
     ax.set_ylim(H, 0)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set_axis_off()
     # Boxes wholly inside at least one tile (the rest are cut by every tile that touches them).
-    tx = np.asarray(xs, dtype=np.float64)
-    ty = np.asarray(ys, dtype=np.float64)
-    inside_x = (bx[:, None] >= tx[None, :]) & (bx[:, None] + bw[:, None] <= tx[None, :] + tile)
-    inside_y = (by[:, None] >= ty[None, :]) & (by[:, None] + bh[:, None] <= ty[None, :] + tile)
-    whole = (inside_x.any(axis=1) & inside_y.any(axis=1)).sum() if len(bx) else 0
+    inside_x = (bx[:, None] >= xs[None, :]) & (bx[:, None] + bw[:, None] <= xs[None, :] + tile)
+    inside_y = (by[:, None] >= ys[None, :]) & (by[:, None] + bh[:, None] <= ys[None, :] + tile)
+    whole = int((inside_x.any(axis=1) & inside_y.any(axis=1)).sum())
     n_tiles = len(xs) * len(ys)
     source = (
         "from the tiling recommendation"

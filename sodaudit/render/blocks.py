@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from sodaudit.render.views import Table, num, pct
+from sodaudit.render.views.base import Table, num, pct
 
 MAX_SUBTABLE_ROWS = 12
 """A list inside a recommendation (candidate resolutions, tile sizes) shows this many rows."""
@@ -165,10 +165,10 @@ def _cells(col: str, is_num: bool, values: list[Any]) -> list[str]:
     digits = next((d for k, d in DIGITS.items() if col.startswith(k)), 1)
     out = []
     for v in values:
-        if is_num and v is not None and not (isinstance(v, float) and not math.isfinite(v)):
-            out.append(f"{v:.{digits}f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v))
-        elif v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             out.append("")
+        elif is_num and isinstance(v, float) and math.isfinite(v):
+            out.append(f"{v:.{digits}f}".rstrip("0").rstrip("."))
         else:
             out.append(str(v))
     return out
@@ -181,7 +181,6 @@ def label_table(analyzer: str, name: str, df: pd.DataFrame, limit: int) -> Label
     numeric = [
         pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) for dtype in df.dtypes
     ]
-    # Column by column: the digits are looked up once per column, not once per cell.
     cells = [
         _cells(col, is_num, head.iloc[:, j].tolist())
         for j, (col, is_num) in enumerate(zip(columns, numeric, strict=True))

@@ -65,10 +65,6 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * float(value):.{digits}f}%"
 
 
-def is_mapping(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
 def slug(value: Any) -> str:
     """An id fragment: our own names only (analyzer and table names), never dataset strings."""
     return "".join(ch if ch.isalnum() or ch == "_" else "-" for ch in str(value)).strip("-").lower()
@@ -84,7 +80,6 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(fmt_int=fmt_int, fmt_num=fmt_num, fmt_pct=fmt_pct, slug=slug)
-    env.tests["mapping"] = is_mapping
     return env
 
 
@@ -97,17 +92,14 @@ class Extras:
     notes: list[str] = field(default_factory=list)
 
 
-def _figures(report: AuditReport, workers: int, drawn: list | None, extras: Extras) -> None:
+def _figures(report: AuditReport, extras: Extras) -> None:
     try:
+        # Imported here: matplotlib costs 0.3 s that a page without figures need not pay.
         from sodaudit.figures import build_figures
 
-        if drawn is not None:
-            made = drawn
-        else:  # the one-argument call when serial: replacements (tests) need not take workers
-            made = build_figures(report, workers=workers) if workers != 1 else build_figures(report)
-        for fig in made:
+        for fig in build_figures(report):
             extras.figures[fig.section].append(fig)
-    except Exception as exc:  # a figure bug must not cost the user the whole report
+    except Exception as exc:  # no matplotlib, a figure bug: the page says so instead of failing
         extras.notes.append(f"Figures could not be drawn ({type(exc).__name__}: {exc}).")
 
 
@@ -122,18 +114,9 @@ def _gallery(report: AuditReport, extras: Extras) -> None:
         )
 
 
-def context(report: AuditReport, *, figures: bool = True, workers: int = 1) -> dict[str, Any]:
-    """Everything the template shows; numbers come from ``report.to_dict()``.
-
-    ``workers`` other than 1 draws the figures in that many processes, 0 meaning one per core
-    (see ``sodaudit.figures.build_figures``); the page is the same.
-    """
-    return with_figures(page_context(report, gallery=figures), report, figures, workers)
-
-
-def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]:
-    """The template's context without the figures: the CLI makes it while the figures are
-    being drawn in another process, then adds them with :func:`with_figures`."""
+def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
+    """Everything the template shows; numbers come from ``report.to_dict()``. ``figures``: also
+    the figures and the gallery of the smallest labels (both read pixels or draw: the slow part)."""
     data = report.to_dict()
     ctx = {"config": data["config"], "imgsz": data["config"].get("imgsz")}
     findings_by = defaultdict(list)
@@ -147,7 +130,7 @@ def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]
         {
             "name": name,
             "title": a["title"],
-            "intro": INTROS.get(name, ""),
+            "intro": INTROS[name],
             "view": analyzer_view(name, a["stats"], ctx),
             "findings": findings_by.get(name, []),
             "tables": tables.get(name, []),
@@ -155,7 +138,8 @@ def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]
         for name, a in data["analyzers"].items()
     ]
     extras = Extras()
-    if gallery:
+    if figures:
+        _figures(report, extras)
         _gallery(report, extras)
     severity_counts = {
         s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")
@@ -175,29 +159,9 @@ def page_context(report: AuditReport, *, gallery: bool = True) -> dict[str, Any]
     }
 
 
-def with_figures(
-    ctx: dict[str, Any],
-    report: AuditReport,
-    figures: bool = True,
-    workers: int = 1,
-    drawn: list | None = None,
-) -> dict[str, Any]:
-    """``ctx`` from :func:`page_context` with the figures (drawn here unless ``drawn``) and their
-    note when they could not be drawn, in the order the page shows the notes."""
-    if not figures:
-        return ctx
-    extras = Extras()
-    _figures(report, workers, drawn, extras)
-    return dict(ctx, figures=extras.figures, extra_notes=extras.notes + ctx["extra_notes"])
+def to_html(report: AuditReport, *, figures: bool = True) -> str:
+    return environment().get_template(TEMPLATE).render(**context(report, figures=figures))
 
 
-def to_html(report: AuditReport, *, figures: bool = True, workers: int = 1) -> str:
-    return render(context(report, figures=figures, workers=workers))
-
-
-def render(ctx: dict[str, Any]) -> str:
-    return environment().get_template(TEMPLATE).render(**ctx)
-
-
-def write_html(report: AuditReport, path: Path, *, workers: int = 1) -> Path:
-    return write_atomic(path, to_html(report, workers=workers))
+def write_html(report: AuditReport, path: Path) -> Path:
+    return write_atomic(path, to_html(report))

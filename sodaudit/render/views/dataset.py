@@ -1,0 +1,300 @@
+"""Views of the sections about the data itself: integrity, object sizes and the splits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sodaudit.render.views.base import QUANTILE_KEYS, Table, View, count_share, num, pct, plural, quantile
+
+
+def integrity_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+    v = View()
+    v.facts.append(
+        f"{num(s['num_boxes'])} boxes in all; {num(s['num_valid_boxes'])} are valid "
+        "(finite coordinates, positive width and height) and are the ones every size statistic uses."
+    )
+    issues = s.get("load_issues") or {}
+    if issues:
+        v.facts.append(
+            f"The loader recorded {plural(sum(issues.values()), 'problem')} in the files "
+            f"({plural(len(issues), 'kind')}); each is listed below with its file and line."
+        )
+    else:
+        v.facts.append("The loader read every file without a problem.")
+    statuses = s.get("images_by_status") or {}
+    if statuses:
+        parts = ", ".join(f"{num(n)} {k}" for k, n in statuses.items())
+        v.facts.append(f"Images by status: {parts}.")
+    if s.get("background_images") is not None:
+        v.facts.append(
+            f"{count_share(s['background_images'], s.get('background_share'))} of the images have no "
+            "label at all (background images)."
+        )
+    checks = [
+        ("boxes with NaN or infinite coordinates", s.get("num_nonfinite_boxes")),
+        ("boxes with zero or negative width or height", s.get("num_degenerate_boxes")),
+        ("boxes past the image border", s.get("num_outside_image")),
+        ("boxes with a class id not in the class list", s.get("num_unknown_class_boxes")),
+        (
+            "duplicate pairs (same class, IoU ≥ {})".format(
+                num(ctx["config"]["integrity"]["duplicate_iou"], 2)
+            )
+            if "integrity" in ctx.get("config", {})
+            else "duplicate pairs",
+            s.get("num_duplicates"),
+        ),
+        ("COCO area disagreeing with w×h", s.get("num_area_mismatch")),
+        ("boxes marked ignore (crowd / difficult)", s.get("num_ignored_boxes")),
+        ("EXIF-rotated images", s.get("exif_rotated_images")),
+        ("images identical across splits", s.get("num_cross_split_duplicate_images")),
+    ]
+    rows = [[label, num(value)] for label, value in checks if value is not None]
+    if s.get("num_outside_image") and s.get("max_outside_px") is not None:
+        rows[[r[0] for r in rows].index("boxes past the image border")][1] += (
+            f" (up to {num(s['max_outside_px'])} px past)"
+        )
+    v.tables.append(Table("Box and image checks", ["check", "count"], rows))
+    if issues:
+        v.tables.append(
+            Table("Load problems by kind", ["code", "count"], [[k, num(n)] for k, n in issues.items()])
+        )
+    deep = s.get("deep_decode") or {}
+    if deep:
+        v.facts.append(
+            "Images were decoded to find corrupt files."
+            if deep.get("ran")
+            else f"Images were not decoded ({deep.get('reason', 'off')}); "
+            "run with --deep to find corrupt files."
+        )
+    hashed = s.get("image_hash") or {}
+    if hashed.get("ran"):
+        v.facts.append(
+            f"{num(hashed.get('images_hashed'))} image files were hashed: "
+            f"{plural(hashed.get('identical_groups'), 'group')} of identical files "
+            f"({num(hashed.get('identical_images'))} images), "
+            f"{plural(s.get('num_cross_split_duplicate_groups'), 'group')} spanning two splits."
+        )
+    elif hashed:
+        reason = str(hashed.get("reason", "not run")).removeprefix("skipped: ")
+        v.facts.append(f"Identical-image check skipped: {reason}.")
+    return v
+
+
+def quantile_rows(q: Mapping[str, Any], label: str) -> list[list[str]]:
+    return [[label] + [num(quantile(q, k)) for k in QUANTILE_KEYS]]
+
+
+def sizes_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+    v = View()
+    imgsz = s.get("imgsz", ctx.get("imgsz"))
+    qn = (s.get("quantiles") or {}).get("native", {})
+    qm = (s.get("quantiles") or {}).get("model", {})
+    med_n = quantile(qn.get("sqrt_area"), "p50")
+    med_m = quantile(qm.get("sqrt_area"), "p50")
+    v.facts.append(
+        f"Over {num(s.get('num_boxes'))} valid boxes, the median object is {num(med_n)} px "
+        f"(square root of its area) in the image file and {num(med_m)} px at model input "
+        f"(imgsz {num(imgsz)}, letterboxed)."
+    )
+    p10 = quantile(qm.get("short_side"), "p10")
+    if p10 is not None:
+        v.facts.append(f"One box in ten has a short side of {num(p10)} px or less at model input.")
+    coco = (s.get("buckets") or {}).get("coco")
+    if coco:
+        total = sum(coco.values()) or 1
+        v.facts.append(
+            "By COCO's definition (w×h in image pixels): "
+            + ", ".join(f"{count_share(n, n / total)} {k}" for k, n in coco.items())
+            + "."
+        )
+    rows: list[list[str]] = []
+    for measure, label in (("sqrt_area", "√area"), ("short_side", "short side"), ("long_side", "long side")):
+        if measure in qn:
+            rows += quantile_rows(qn[measure], f"{label}, image px")
+        if measure in qm:
+            rows += quantile_rows(qm[measure], f"{label}, at imgsz {num(imgsz)}")
+    if rows:
+        v.tables.append(
+            Table(
+                "Box size percentiles (px)",
+                ["measure", *(k.replace("p", "") + "%" for k in QUANTILE_KEYS)],
+                rows,
+            )
+        )
+    v.tables += bucket_tables(s, imgsz)
+    per_class = s.get("per_class") or {}
+    if per_class:
+        v.tables.append(group_size_table("Sizes per class (px, √area)", "class", per_class, imgsz))
+    per_split = s.get("per_split") or {}
+    if len(per_split) > 1:
+        v.tables.append(group_size_table("Sizes per split (px, √area)", "split", per_split, imgsz))
+    aspect = s.get("aspect") or {}
+    if aspect:
+        aq = aspect.get("quantiles") or {}
+        v.facts.append(
+            f"Aspect ratio (w/h): median {num(aq.get('p50'), 2)}, 90% between {num(aq.get('p5'), 2)} and "
+            f"{num(aq.get('p95'), 2)}; {count_share(aspect.get('wide'), aspect.get('share_wide'))} are wider "
+            f"and {count_share(aspect.get('tall'), aspect.get('share_tall'))} taller than "
+            f"{num(aspect.get('extreme_ratio'))}:1."
+        )
+    per_image = s.get("per_image") or {}
+    if per_image:
+        pq = per_image.get("quantiles") or {}
+        v.facts.append(
+            f"Images hold a median of {num(pq.get('p50'))} boxes (mean {num(per_image.get('mean'))}, "
+            f"most {num(per_image.get('max'))})."
+        )
+        caps = per_image.get("caps") or {}
+        if caps:
+            v.tables.append(
+                Table(
+                    "Boxes per image against detection caps",
+                    ["cap", "max detections", "images over the cap", "boxes beyond the cap"],
+                    [
+                        [name, num(c.get("cap")), num(c.get("images_over")), num(c.get("boxes_beyond"))]
+                        for name, c in caps.items()
+                    ],
+                    note="A detector or evaluator keeps at most this many boxes per image; "
+                    "labels beyond it can never be matched.",
+                )
+            )
+    return v
+
+
+BUCKET_LABELS = {
+    "coco": "COCO (w×h < 32², < 96²)",
+    "aitod": "AI-TOD (√area < 8, < 16, < 32)",
+    "tinyperson": "TinyPerson (√area [2,8), [8,12), [12,20), [20,32))",
+    "relative": "share of the image area",
+}
+
+
+def bucket_tables(s: Mapping[str, Any], imgsz: Any) -> list[Table]:
+    buckets = s.get("buckets") or {}
+    model = s.get("buckets_model") or {}
+    rows = []
+    for preset, counts in buckets.items():
+        if not isinstance(counts, Mapping):
+            continue
+        total = sum(counts.values()) or 1
+        at_model = model.get(preset) or {}
+        mtotal = sum(at_model.values()) or 1
+        for i, (bucket, n) in enumerate(counts.items()):
+            m = at_model.get(bucket)
+            rows.append(
+                [
+                    BUCKET_LABELS.get(preset, preset) if i == 0 else "",
+                    bucket.replace("_", " "),
+                    count_share(n, n / total),
+                    count_share(m, m / mtotal) if m is not None else "–",
+                ]
+            )
+    if not rows:
+        return []
+    return [
+        Table(
+            "Size buckets",
+            ["preset", "bucket", "boxes (image px)", f"boxes at imgsz {num(imgsz)}"],
+            rows,
+            numeric=[False, False, True, True],
+            note="The image-pixel count is what an evaluator such as COCOeval sees; "
+            "the count at model input is what the network sees.",
+        )
+    ]
+
+
+def group_size_table(caption: str, key: str, groups: Mapping[str, Any], imgsz: Any) -> Table:
+    rows = []
+    for name, g in groups.items():
+        native = (g.get("native") or {}).get("sqrt_area") or {}
+        model = (g.get("model") or {}).get("sqrt_area") or {}
+        rows.append(
+            [
+                str(name),
+                num(g.get("count", g.get("num_boxes"))),
+                num(native.get("p10")),
+                num(native.get("p50")),
+                num(model.get("p10")),
+                num(model.get("p50")),
+            ]
+        )
+    return Table(
+        caption,
+        [key, "boxes", "p10 image px", "median image px", f"p10 at {num(imgsz)}", f"median at {num(imgsz)}"],
+        rows,
+    )
+
+
+def splits_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+    v = View()
+    splits = s.get("splits") or []
+    if s.get("single_split") or len(splits) < 2:
+        v.facts.append("The dataset has a single split, so there is nothing to compare.")
+    per_split = s.get("per_split") or {}
+    if per_split:
+        v.tables.append(
+            Table(
+                "Splits",
+                ["split", "images", "boxes", "median √area image px", "median at model input"],
+                [
+                    [
+                        name,
+                        num(p.get("num_images")),
+                        num(p.get("num_boxes")),
+                        num(((p.get("native") or {}).get("sqrt_area") or {}).get("p50")),
+                        num(((p.get("model") or {}).get("sqrt_area") or {}).get("p50")),
+                    ]
+                    for name, p in per_split.items()
+                ],
+            )
+        )
+    ref = s.get("reference")
+    ks = s.get("ks") or {}
+    if ks:
+        rows = []
+        for name, k in ks.items():
+            nat = k.get("native") or {}
+            rows.append(
+                [
+                    f"{name} vs {ref}",
+                    num(nat.get("statistic"), 3),
+                    num(nat.get("pvalue"), 3),
+                    num(nat.get("n_ref")),
+                    num(nat.get("n")),
+                ]
+            )
+        v.tables.append(
+            Table(
+                "Do the splits have the same object sizes? (two-sample KS test on log √area)",
+                ["comparison", "KS statistic", "p-value", f"boxes in {ref}", "boxes in the other split"],
+                rows,
+                numeric=[False, True, True, True, True],
+                note="A KS statistic near 0 means the same size distribution; the p-value says whether a "
+                "difference is more than chance.",
+            )
+        )
+    missing = {k: vals for k, vals in (s.get("classes_missing") or {}).items() if vals}
+    for split, classes in missing.items():
+        v.facts.append(f"Split '{split}' has no box of: {', '.join(map(str, classes))}.")
+    if len(splits) > 1 and not missing:
+        v.facts.append("Every class occurs in every split.")
+    shares = s.get("class_shares") or {}
+    if len(shares) > 1:
+        classes = list(dict.fromkeys(c for sh in shares.values() for c in sh))
+        v.tables.append(
+            Table(
+                "Class shares per split",
+                ["class", *shares],
+                [[c, *(pct(shares[sp].get(c)) for sp in shares)] for c in classes],
+            )
+        )
+    worst = s.get("max_class_share_diff") or {}
+    for split, w in worst.items():
+        if w and w.get("class_name") is not None:
+            v.facts.append(
+                f"The largest class-share difference between {split} and {ref} is "
+                f"{pct(abs(w.get('diff', 0)))} "
+                f"(class '{w['class_name']}')."
+            )
+    return v
