@@ -24,24 +24,17 @@ class SizePreset:
         return np.digitize(np.asarray(values, dtype=np.float64), self.bounds).astype(np.int64)
 
     def counts(self, values: np.ndarray) -> dict[str, int]:
-        """Boxes per bucket over the finite values (the same counts as ``codes`` + bincount)."""
+        """Boxes per bucket over the finite values."""
         n = bucket_counts(values, self.bounds)
         return {label: int(c) for label, c in zip(self.labels, n.tolist(), strict=True)}
 
 
 def bucket_counts(values: np.ndarray, bounds: tuple[float, ...] | list[float]) -> np.ndarray:
-    """Counts of the finite values in ``[-inf, b0), [b0, b1), ..., [b_last, inf)``.
-
-    The counts of ``np.digitize`` (increasing ``bounds``) and ``np.bincount``, but by one
-    comparison per bound: bucket i holds ``#(v < b_i) - #(v < b_i-1)``. A comparison pass is
-    ~30x cheaper than digitize's binary search per value.
-    """
+    """Counts of the finite values in ``[-inf, b0), [b0, b1), ..., [b_last, inf)`` (increasing
+    ``bounds``), by ``np.digitize``."""
     v = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(v)
-    if not finite.all():
-        v = v[finite]
-    below = [np.count_nonzero(v < b) for b in bounds]
-    return np.diff(np.array([0, *below, len(v)], dtype=np.int64))
+    codes = np.digitize(v[np.isfinite(v)], bounds)
+    return np.bincount(codes, minlength=len(bounds) + 1).astype(np.int64)
 
 
 COCO = SizePreset("coco", "area", (32.0**2, 96.0**2), ("small", "medium", "large"))

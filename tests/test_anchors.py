@@ -11,7 +11,7 @@ import pytest
 import yaml
 from builders import tiny_dataset
 
-from sodaudit.analyzers import anchor_fit, anchors
+from sodaudit.analyzers import anchor_fit, anchor_match, anchors
 from sodaudit.config import AnchorsConfig, Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Severity
@@ -54,7 +54,7 @@ def _plain_json(value: object) -> None:
     ],
 )
 def test_ratio_metric_closed_form(w, h, aw, ah, m, covered):
-    count, best = anchors.ratio_match(np.array([[w, h]], float), np.array([[aw, ah]], float), 4.0)
+    count, best = anchor_match.ratio_match(np.array([[w, h]], float), np.array([[aw, ah]], float), 4.0)
     assert best[0] == pytest.approx(m)
     assert count[0] == int(covered)
 
@@ -162,7 +162,7 @@ ONE_ANCHOR = ModelPreset("one", strides=(8,), assigner="iou", anchors=(((8, 8),)
 )
 def test_best_grid_iou_closed_form(x, y, w, h, iou):
     ds = _dataset([(0, 0, x, y, w, h)])
-    best = anchors.best_grid_iou(ds.boxes, ONE_ANCHOR, 640)
+    best = anchor_match.best_grid_iou(ds.boxes, ONE_ANCHOR, 640)
     assert best[0] == pytest.approx(iou)
 
 
@@ -194,7 +194,7 @@ def test_best_grid_iou_matches_brute_force(model):
     y = rng.uniform(0, imgsz - h.clip(max=imgsz - 1))
     boxes = [(0, 0, *b) for b in zip(x, y, w, h, strict=True)]
     ds = _dataset(boxes, images=[(0, imgsz, imgsz)]).with_imgsz(imgsz)
-    best = anchors.best_grid_iou(ds.boxes, preset, imgsz)
+    best = anchor_match.best_grid_iou(ds.boxes, preset, imgsz)
     expected = [_brute_best_iou(b[2:], preset, imgsz) for b in boxes]
     np.testing.assert_allclose(best, expected, rtol=1e-9, atol=1e-12)
 

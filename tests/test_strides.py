@@ -57,14 +57,15 @@ def test_shifted_iou_closed_form(w, h, d, iou):
 
 def test_center_collisions_by_hand():
     # stride 8: image 1 centres (4, 4) and (6, 7) share cell (0, 0); (9, 4) is alone in (1, 0);
-    # image 2's (5, 5) is in cell (0, 0) of another image: no collision.
-    got = strides.center_collisions(
+    # image 2's (5, 5) is in cell (0, 0) of another image: no collision. One cell holds two.
+    got, cells = strides.center_collisions(
         np.array([1, 1, 1, 2]),
         np.array([4.0, 6.0, 9.0, 5.0]),
         np.array([4.0, 7.0, 4.0, 5.0]),
         8,
     )
     assert got.tolist() == [True, True, False, False]
+    assert cells == 1
 
 
 def _hand_dataset() -> Dataset:
@@ -204,8 +205,11 @@ def test_grid_points_and_collisions_on_real_data_against_a_slow_count(realdata):
         cells[key] += 1
         keys.append(key)
     collide = sum(cells[k] > 1 for k in keys)
+    shared_cells = sum(c > 1 for c in cells.values())
     v8 = result.stats["models"]["yolov8"]
     assert result.stats["num_boxes"] == len(b) == 731  # 739 boxes, 8 iscrowd
     assert v8["no_grid_point"] == no_point
     assert v8["below_smallest_stride"] == below
     assert v8["center_collision_boxes"] == collide
+    (finding,) = [f for f in result.findings if f.code == "strides.center_collisions"]
+    assert f"({shared_cells} cells hold two or more centres)" in finding.message

@@ -11,7 +11,6 @@ import math
 from functools import cache
 
 import numpy as np
-import pandas as pd
 
 from sodaudit.analyzers.anchor_match import ratio_match
 
@@ -33,18 +32,6 @@ def _kmeans_rng_kw() -> str:
     from scipy.cluster.vq import kmeans2
 
     return "rng" if "rng" in inspect.signature(kmeans2).parameters else "seed"
-
-
-def distinct_rows(sample: np.ndarray, at_least: int) -> int:
-    """Distinct (w, h) rows; exact below ``at_least``, and at least ``at_least`` otherwise.
-
-    Only "fewer than n" matters (and the count then, for the message): a prefix with enough
-    distinct rows settles it without hashing every row.
-    """
-    head = sample[: max(4 * at_least, 1024)] + 0.0  # + 0.0: -0.0 and 0.0 are one value
-    if at_least > 0 and len(head) < len(sample) and len(np.unique(head, axis=0)) >= at_least:
-        return at_least
-    return len(pd.DataFrame(sample).drop_duplicates())
 
 
 def kmeans(sample: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:

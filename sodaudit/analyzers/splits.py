@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sodaudit.analyzers.base import AnalyzerResult
-from sodaudit.analyzers.sizes import Segments, finite_range, group_codes, quantile_row_dict, selected
+from sodaudit.analyzers.sizes import quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, Severity
@@ -38,28 +38,22 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     sel = selected(dataset)
     splits = dataset.splits
     q = config.sizes.quantiles
-    split_codes = group_codes(sel, "split", splits)
     class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
-    class_codes = group_codes(sel, "class_name", class_names)
-    # Each split's sizes sorted once: its quantiles and its KS sample are read from them.
-    by_split = Segments.sort(
-        split_codes,
-        len(splits),
-        {
-            "native": sel["sqrt_area"].to_numpy(np.float64),
-            "model": sel["sqrt_area_model"].to_numpy(np.float64),
-        },
+    rows = sel.groupby("split", observed=True).indices
+    none = np.zeros(0, dtype=np.intp)
+    sizes = {  # per kind, each split's sqrt(area)
+        k: [sel[col].to_numpy()[rows.get(s, none)] for s in splits]
+        for k, col in (("native", "sqrt_area"), ("model", "sqrt_area_model"))
+    }
+    images_per_split = dataset.images["split"].value_counts().reindex(splits, fill_value=0)
+    # counts[s, c]: boxes of class c in split s
+    counts = (
+        sel.groupby(["split", "class_name"], observed=True)
+        .size()
+        .unstack(fill_value=0)
+        .reindex(index=splits, columns=class_names, fill_value=0)
+        .to_numpy(np.int64)
     )
-    quantiles = {k: by_split.percentiles(k, q) for k in ("native", "model")}
-    image_split = group_codes(dataset.images, "split", splits)
-    images_per_split = np.bincount(image_split + 1, minlength=len(splits) + 1)[1:]
-
-    # counts[s, c]: boxes of class c in split s, by one bincount over the pair index.
-    n_classes = max(len(class_names), 1)
-    known = (split_codes >= 0) & (class_codes >= 0)
-    counts = np.bincount(
-        split_codes[known] * n_classes + class_codes[known], minlength=len(splits) * n_classes
-    ).reshape(len(splits), n_classes)[:, : len(class_names)]
     totals = counts.sum(axis=1)
 
     stats = result.stats
@@ -67,10 +61,10 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     stats["single_split"] = len(splits) < 2
     stats["per_split"] = {
         s: {
-            "num_images": int(images_per_split[i]),
+            "num_images": int(images_per_split[s]),
             "num_boxes": int(totals[i]),
-            "native": {"sqrt_area": quantile_row_dict(quantiles["native"][i], q)},
-            "model": {"sqrt_area": quantile_row_dict(quantiles["model"][i], q)},
+            "native": {"sqrt_area": quantile_dict(sizes["native"][i], q)},
+            "model": {"sqrt_area": quantile_dict(sizes["model"][i], q)},
         }
         for i, s in enumerate(splits)
     }
@@ -81,7 +75,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
     r = splits.index(ref)
     others = [i for i in range(len(splits)) if i != r]
-    log_sizes = {k: [_log_positive(by_split, k, i) for i in range(len(splits))] for k in ("native", "model")}
+    log_sizes = {k: [_log_positive(v) for v in per_split] for k, per_split in sizes.items()}
     stats["ks"] = {
         splits[i]: {k: _ks(log_sizes[k][r], log_sizes[k][i]) for k in ("native", "model")} for i in others
     }
@@ -118,13 +112,10 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     return result
 
 
-def _log_positive(seg: Segments, name: str, group: int) -> np.ndarray:
-    """log of a split's finite positive sizes, ascending (log is monotone on the sorted run);
-    the same values as ``log(v)`` of all its sizes with the non-finite results dropped."""
-    g = seg.values[name]
-    lo, hi = finite_range(g, int(seg.starts[group]), int(seg.stops[group]))
-    v = g[lo:hi]
-    return np.log(v[int(np.searchsorted(v, 0.0, side="right")) :])
+def _log_positive(values: np.ndarray) -> np.ndarray:
+    """log of the finite positive sizes (the KS test compares log sizes)."""
+    v = values[np.isfinite(values) & (values > 0)]
+    return np.log(v)
 
 
 def _ks(la: np.ndarray, lb: np.ndarray) -> dict[str, object]:

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.anchors import bucket_codes
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_table
+from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
-from sodaudit.geometry import dense_codes
 from sodaudit.models import MODELS, ModelPreset
 from sodaudit.sizepresets import AITOD
 
@@ -46,20 +45,6 @@ def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
     """
     count = np.ceil(hi / stride - 0.5) - np.floor(lo / stride - 0.5) - 1
     return np.maximum(count, 0).astype(np.int64)
-
-
-def _grid_points_float(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
-    """:func:`grid_points_1d` as float64 (the same operations, in place): the product of two
-    small integer counts is exact in float64, so one conversion per stride suffices."""
-    count = hi / stride
-    count -= 0.5
-    np.ceil(count, out=count)
-    first = lo / stride
-    first -= 0.5
-    np.floor(first, out=first)
-    count -= first
-    count -= 1
-    return np.maximum(count, 0, out=count)
 
 
 def shifted_iou(w: np.ndarray, h: np.ndarray, d: float) -> np.ndarray:
@@ -84,7 +69,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     except KeyError:
         raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
     result = AnalyzerResult(NAME, "Strides")
-    rows = _boxes(dataset)
+    rows = model_sized(dataset)
     geo = _geometry(rows)
 
     names = list(dict.fromkeys((selected.name, *ALWAYS_MODELS)))
@@ -110,13 +95,6 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     return result
 
 
-def _boxes(dataset: Dataset) -> pd.DataFrame:
-    """Valid, non-ignore boxes that have a size at model input."""
-    sel = dataset.selected_boxes()
-    finite = np.isfinite(sel["w_model"].to_numpy()) & np.isfinite(sel["h_model"].to_numpy())
-    return sel if finite.all() else sel[finite]
-
-
 def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Box corners at model input, clipped to the image there, and the clipped box centre."""
     scale = rows["scale"].to_numpy(dtype=np.float64)
@@ -140,111 +118,32 @@ def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
         "w": w,
         "h": h,
         "short": rows["short_side_model"].to_numpy(dtype=np.float64),
-        "image_id": rows["image_id"].to_numpy(dtype=np.int64),
+        "image": np.unique(rows["image_id"].to_numpy(), return_inverse=True)[1].astype(np.int64),
     }
 
 
-def center_collisions(image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float) -> np.ndarray:
-    """Per box: does another box of the same image have its centre in the same grid cell?
+def center_collisions(
+    image: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float
+) -> tuple[np.ndarray, int]:
+    """Per box: does another box of the same image have its centre in the same grid cell? And
+    the number of cells (of one image) holding two or more centres.
 
-    One int64 key per box (image code, cell x, cell y) and a hashed duplicate check.
+    One int64 key per box (image code, cell x, cell y), counted by ``np.unique``. ``image`` are
+    small non-negative image codes; centres are at model input, so cells are small integers too.
     """
-    if not len(image_id):
-        return np.zeros(0, dtype=bool)
-    image_code = dense_codes(image_id)  # any injective code will do; this one skips hashing
+    if not len(image):
+        return np.zeros(0, dtype=bool), 0
     cell_x = np.floor(cx / stride).astype(np.int64)
     cell_y = np.floor(cy / stride).astype(np.int64)
     cell_x -= cell_x.min()
     cell_y -= cell_y.min()
-    nx, ny = int(cell_x.max()) + 1, int(cell_y.max()) + 1
-    key = (image_code * nx + cell_x) * ny + cell_y
-    return pd.Series(key).duplicated(keep=False).to_numpy()
-
-
-def all_center_collisions(
-    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, strides: list[float]
-) -> dict[float, tuple[np.ndarray, int]]:
-    """:func:`center_collisions` at every stride, with the number of cells holding two or more
-    centres, from one sort.
-
-    When every stride is the smallest times a power of two, the cell at stride s * 2^k is the
-    cell at s shifted right by k bits (cx / (s * 2^k) is exactly cx / s halved k times). Sorting
-    once by (image, Morton code of the cell at s) puts every coarser cell's boxes next to each
-    other too: a box collides when its key without the low 2k Morton bits equals a neighbour's.
-    Otherwise (or when the keys would not fit 63 bits) each stride hashes its own keys.
-    """
-    n = len(image_id)
-    packed = _morton_keys(image_id, cx, cy, strides) if n else None
-    if packed is None:
-        out = {}
-        for stride in strides:
-            collide = center_collisions(image_id, cx, cy, stride)
-            cells = pd.DataFrame(
-                {
-                    "i": image_id[collide],
-                    "x": np.floor(cx[collide] / stride),
-                    "y": np.floor(cy[collide] / stride),
-                }
-            ).drop_duplicates()
-            out[stride] = (collide, len(cells))
-        return out
-    keys, index_bits = packed
-    keys.sort()
-    box = keys & ((1 << index_bits) - 1)
-    out = {}
-    for stride in strides:
-        shift = index_bits + 2 * round(math.log2(stride / strides[0]))
-        cell = keys >> shift
-        same = cell[1:] == cell[:-1]  # sorted neighbours in one cell of one image
-        hit = np.zeros(n, dtype=bool)
-        hit[1:] = same
-        hit[:-1] |= same
-        collide = np.empty(n, dtype=bool)
-        collide[box] = hit
-        # a cell with two or more centres is a run of ``same``: count the runs' starts
-        cells = int(np.count_nonzero(same[1:] & ~same[:-1])) + int(same[:1].sum())
-        out[stride] = (collide, cells)
-    return out
-
-
-def _morton_keys(
-    image_id: np.ndarray, cx: np.ndarray, cy: np.ndarray, strides: list[float]
-) -> tuple[np.ndarray, int] | None:
-    """Per box (image code, Morton code of its cell at the smallest stride, box index) packed
-    in one int64, and the number of index bits; None when the shortcut does not apply."""
-    smallest = strides[0]
-    ratios = [s / smallest for s in strides]
-    if not all(r >= 1 and r == 2 ** round(math.log2(r)) for r in ratios):
-        return None
-    levels = round(math.log2(ratios[-1]))
-    # cells at coarser strides are shifted cells only while halving stays exact (no subnormals)
-    with np.errstate(invalid="ignore"):
-        scaled = [v / smallest for v in (cx, cy)]
-        ok = all(bool(((v == 0) | ((v >= 1e-290) & (v < 2.0**15))).all()) for v in scaled)
-    if not ok:
-        return None
-    cells = [np.floor(v).astype(np.int64) for v in scaled]
-    bits = max(max(int(c.max()) for c in cells).bit_length(), levels, 1)
-    image_code = dense_codes(image_id)
-    n = len(image_id)
-    index_bits = max((n - 1).bit_length(), 1)
-    image_bits = int(image_code.max()).bit_length()
-    if image_bits + 2 * bits + index_bits > 62:
-        return None
-    spread = np.zeros(1 << bits, dtype=np.int64)  # bit b of a value goes to bit 2b
-    values = np.arange(1 << bits, dtype=np.int64)
-    for b in range(bits):
-        spread |= ((values >> b) & 1) << (2 * b)
-    key = image_code << (2 * bits)
-    key |= spread[cells[0]]
-    key |= spread[cells[1]] << 1
-    key <<= index_bits
-    key |= np.arange(n, dtype=np.int64)
-    return key, index_bits
+    key = (image * (int(cell_x.max()) + 1) + cell_x) * (int(cell_y.max()) + 1) + cell_y
+    _, cell, boxes_in_cell = np.unique(key, return_inverse=True, return_counts=True)
+    return boxes_in_cell[cell] >= 2, int(np.count_nonzero(boxes_in_cell >= 2))
 
 
 @dataclass(frozen=True)
-class _Level:
+class Level:
     """Per box at one stride: short side below it, grid points inside, centre cell shared."""
 
     stride: float
@@ -253,26 +152,25 @@ class _Level:
     collide: np.ndarray
     collision_cells: int
     """Cells (of one image) holding two or more box centres."""
+    median_points: float
 
     @property
     def empty(self) -> np.ndarray:
         return self.points == 0
 
 
-def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, _Level]:
-    """Every stride's per-box arrays; centre collisions of all strides from one sort."""
-    collisions = all_center_collisions(geo["image_id"], geo["cx"], geo["cy"], strides)
+def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Level]:
+    """Every stride's per-box arrays."""
     out = {}
     for stride in strides:
-        points = _grid_points_float(geo["x0"], geo["x1"], stride)
-        points *= _grid_points_float(geo["y0"], geo["y1"], stride)
-        points = points.astype(np.int64)
-        collide, cells = collisions[stride]
-        out[stride] = _Level(stride, geo["short"] < stride, points, collide, cells)
+        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride)
+        collide, cells = center_collisions(geo["image"], geo["cx"], geo["cy"], stride)
+        median = float(np.median(points)) if len(points) else math.nan
+        out[stride] = Level(stride, geo["short"] < stride, points, collide, cells, median)
     return out
 
 
-def _model_stats(preset: ModelPreset, levels: dict[float, _Level], n: int) -> dict[str, object]:
+def _model_stats(preset: ModelPreset, levels: dict[float, Level], n: int) -> dict[str, object]:
     stats_by_stride = {}
     for stride in sorted(preset.strides):
         level = levels[float(stride)]
@@ -285,7 +183,7 @@ def _model_stats(preset: ModelPreset, levels: dict[float, _Level], n: int) -> di
             "below_stride_share": _share(below, n),
             "no_grid_point": empty,
             "no_grid_point_share": _share(empty, n),
-            "median_grid_points": _median_count(level.points) if n else math.nan,
+            "median_grid_points": level.median_points,
             "center_collision_boxes": collide,
             "center_collision_share": _share(collide, n),
         }
@@ -305,52 +203,21 @@ def _model_stats(preset: ModelPreset, levels: dict[float, _Level], n: int) -> di
     }
 
 
-def _median_count(values: np.ndarray) -> float:
-    """``np.median`` of non-negative integers from their histogram instead of a partition.
-
-    The middle one or two order statistics are found in the cumulative counts; the result is
-    their float mean, as ``np.median`` computes it.
-    """
-    top = int(values.max())
-    if top > 4 * len(values) + 1024 or int(values.min()) < 0:
-        return float(np.median(values))
-    cum = np.cumsum(np.bincount(values, minlength=top + 1))
-    n = len(values)
-    kth = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
-    middle = np.searchsorted(cum, np.array(kth), side="right").astype(np.float64)
-    return float(np.mean(middle))
-
-
-def _by_class(rows: pd.DataFrame, level: _Level) -> dict[str, object]:
-    """Smallest-stride shares per class, for the selected model (grouped by category code).
-
-    One histogram over (class, below, no point, collide): the shares are integer counts over
-    integer counts, the same floats as averaging the 0/1 columns.
-    """
-    names = rows["class_name"].astype("category")
-    codes = names.cat.codes.to_numpy().astype(np.int64)
-    labels = [str(c) for c in names.cat.categories]
-    key = codes * 8
-    key += level.below.view(np.int8) * 4
-    key += level.empty.view(np.int8) * 2
-    key += level.collide.view(np.int8)
-    hist = np.bincount(key, minlength=len(labels) * 8).reshape(len(labels), 2, 2, 2)
-    n = hist.sum(axis=(1, 2, 3))
-    sums = {
-        "below_smallest_stride_share": hist[:, 1].sum(axis=(1, 2)),
-        "no_grid_point_share": hist[:, :, 1].sum(axis=(1, 2)),
-        "center_collision_share": hist[:, :, :, 1].sum(axis=(1, 2)),
-    }
-    return {
-        str(label): {"n": int(n[i]), **{k: float(np.float64(v[i]) / n[i]) for k, v in sums.items()}}
-        for i, label in enumerate(labels)
-        if n[i]
-    }
+def _by_class(rows: pd.DataFrame, level: Level) -> dict[str, object]:
+    """Smallest-stride shares per class, for the selected model."""
+    names = rows["class_name"]
+    return group_means(
+        names.cat.codes.to_numpy(),
+        [str(c) for c in names.cat.categories],
+        below_smallest_stride_share=level.below,
+        no_grid_point_share=level.empty,
+        center_collision_share=level.collide,
+    )
 
 
 def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, object]:
     """Median shifted-box IoU per AI-TOD bucket (at model input) and over all boxes."""
-    codes = bucket_codes(sqrt_area_model)
+    codes = AITOD.codes(sqrt_area_model)
     labels = AITOD.labels
     out: dict[str, object] = {}
     for i, label in enumerate(labels):  # a loop over four buckets
@@ -367,8 +234,7 @@ def _pct(share: float) -> str:
 
 
 def _share(count: int, n: int) -> float:
-    """``np.mean`` of a 0/1 column with ``count`` ones: the same float."""
-    return float(np.float64(count) / n) if n else math.nan
+    return count / n if n else math.nan
 
 
 def _findings(
@@ -376,7 +242,7 @@ def _findings(
     config: Config,
     selected: ModelPreset,
     rows: pd.DataFrame,
-    level: _Level,
+    level: Level,
     models: dict[str, dict[str, object]],
     result: AnalyzerResult,
 ) -> None:
@@ -394,7 +260,7 @@ def _findings(
         return f"; with a stride-{p2['smallest_stride']} (P2) head: {text}"
 
     def examples(at: np.ndarray) -> tuple[str, ...]:
-        head = _label_rows(rows, at[:MAX_EXAMPLES])
+        head = label_rows(rows, at[:MAX_EXAMPLES], "w_model", "h_model")
         size = head["w_model"].round(1).astype(str) + "x" + head["h_model"].round(1).astype(str)
         return label_examples(dataset, head, size + " px at imgsz")
 
@@ -420,7 +286,7 @@ def _findings(
     if len(empty):
         share = stats["no_grid_point_share"]
         warn = config.strides.no_point_warn_share
-        missed = _label_rows(rows, empty)
+        missed = label_rows(rows, empty, "w_model", "h_model")
         result.tables["no_grid_point"] = label_table(
             dataset, missed, w_model=missed["w_model"], h_model=missed["h_model"]
         )
@@ -444,7 +310,7 @@ def _findings(
     if len(collide):
         share = stats["center_collision_share"]
         cells = level.collision_cells
-        result.tables["center_collisions"] = label_table(dataset, _label_rows(rows, collide))
+        result.tables["center_collisions"] = label_table(dataset, label_rows(rows, collide))
         result.findings.append(
             Finding(
                 "strides.center_collisions",
@@ -460,12 +326,3 @@ def _findings(
                 count=len(collide),
             )
         )
-
-
-_LABEL_COLUMNS = ["image_id", "class_name", "x", "y", "w", "h", "source_file", "source_line"]
-
-
-def _label_rows(rows: pd.DataFrame, index: np.ndarray) -> pd.DataFrame:
-    """The rows at ``index`` with only the columns a label table, example and size text use:
-    a take of ten columns instead of every column of the box table."""
-    return rows[[*_LABEL_COLUMNS, "w_model", "h_model"]].take(index)

@@ -36,12 +36,8 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     result = AnalyzerResult(NAME, "Sub-threshold labels")
     sel = selected(dataset)
     n = len(sel)
-    categories = list(dataset.boxes["class_name"].cat.categories)
-    class_names = [str(c) for c in categories]
-    if categories == class_names and list(sel["class_name"].cat.categories) == class_names:
-        codes = sel["class_name"].cat.codes.to_numpy()  # already these categories: no re-coding
-    else:
-        codes = pd.Categorical(sel["class_name"], categories=class_names).codes
+    class_names = [str(c) for c in sel["class_name"].cat.categories]
+    codes = sel["class_name"].cat.codes.to_numpy()
     class_totals = np.bincount(codes, minlength=len(class_names))
 
     with np.errstate(invalid="ignore"):
