@@ -10,12 +10,23 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 
 
+def _builtin(value: Any) -> Any:
+    """numpy values inside a typed stats Struct, for ``msgspec.to_builtins``."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise NotImplementedError(f"cannot write {type(value).__name__} to JSON")
+
+
 def jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python numbers, NaN/inf to null."""
+    """Plain JSON values: typed stats (msgspec Structs) to their fields, numpy scalars to Python
+    numbers, NaN/inf to null."""
+    if isinstance(value, msgspec.Struct):
+        return jsonable(msgspec.to_builtins(value, enc_hook=_builtin))
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):

@@ -25,10 +25,14 @@ ANALYZERS: dict[str, Analyzer] = {
 }
 """In report order: what is broken, how small things are, then what the model can represent."""
 
+STATS_TYPES: dict[str, type] = {}
+"""Analyzer name -> the msgspec Struct of its ``stats``, in report order: report.json's JSON
+Schema is generated from these (:mod:`sodaudit.render.schema`)."""
+
 
 def run_all(dataset: Dataset, config: Config) -> dict[str, AnalyzerResult]:
     """Every analyzer in report order, one after the other, in this process."""
     return {name: analyze(dataset, config) for name, analyze in ANALYZERS.items()}
 
 
-__all__ = ["ANALYZERS", "AnalyzerResult", "run_all"]
+__all__ = ["ANALYZERS", "STATS_TYPES", "AnalyzerResult", "run_all"]
