@@ -53,7 +53,7 @@ def effective_config(
     dataset: Path | None, config_file: Path | None, assignments: tuple[str, ...], **options: object
 ) -> Config:
     """Defaults < config files < command-line options given explicitly < --set."""
-    from sodaudit.config import load_config
+    from sodaudit.config_files import load_config
 
     config, _ = load_config(dataset, Path.cwd(), config_file)
     ctx = click.get_current_context()

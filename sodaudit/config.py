@@ -11,7 +11,6 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
-from pathlib import Path
 
 from sodaudit.errors import ConfigError
 from sodaudit.findings import RULE_SEVERITIES, Rule
@@ -466,62 +465,3 @@ def check_type(value: object, hint: object, key: str) -> object:
 
 def _type_name(hint: object) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-
-
-CONFIG_FILE = "sodaudit.toml"
-
-
-def read_toml(path: Path) -> dict[str, object]:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as err:
-        raise ConfigError(f"Cannot read config file {path}: {err.strerror or err}.") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"Config file {path} is not valid TOML: {err}.") from None
-
-
-def discover(dataset: Path | None, cwd: Path, explicit: Path | None = None) -> list[tuple[Path, dict]]:
-    """Config documents in precedence order, lowest first.
-
-    With ``--config FILE`` only that file is read. Otherwise: ``[tool.sodaudit]`` in
-    ``./pyproject.toml``, then ``./sodaudit.toml``, then ``sodaudit.toml`` in the dataset
-    folder (the most specific wins). Command-line options and ``--set`` come on top.
-    """
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"Config file {explicit} does not exist.")
-        data = read_toml(explicit)
-        if explicit.name == "pyproject.toml":
-            data = data.get("tool", {}).get("sodaudit", {})
-        return [(explicit, data)]
-    found: list[tuple[Path, dict]] = []
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        section = read_toml(pyproject).get("tool", {}).get("sodaudit")
-        if isinstance(section, dict):
-            found.append((pyproject, section))
-    candidates = [cwd / CONFIG_FILE]
-    if dataset is not None:
-        folder = dataset if dataset.is_dir() else dataset.parent
-        candidates.append(folder / CONFIG_FILE)
-    seen: set[Path] = set()
-    for candidate in candidates:
-        if candidate.is_file() and candidate.resolve() not in seen:
-            seen.add(candidate.resolve())
-            found.append((candidate, read_toml(candidate)))
-    return found
-
-
-def load_config(dataset: Path | None, cwd: Path, explicit: Path | None = None) -> tuple[Config, list[Path]]:
-    """Defaults overlaid with every discovered config document; also returns the files used."""
-    config = Config()
-    used = []
-    for path, data in discover(dataset, cwd, explicit):
-        config = config.with_mapping(data, str(path))
-        used.append(path)
-    return config, used

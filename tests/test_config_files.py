@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sodaudit.config import load_config
+from sodaudit.config_files import load_config
 from sodaudit.errors import ConfigError
 from sodaudit.findings import Finding, Rule, Severity, apply_rules
 

@@ -25,7 +25,7 @@ from sodaudit.jsonable import jsonable
 from sodaudit.render.blocks import LabelTable, csv_name, label_table
 from sodaudit.render.files import write_atomic
 from sodaudit.render.html import HTML_TABLE_ROWS, environment, template_dir
-from sodaudit.render.tables import _csv
+from sodaudit.render.tables import csv_text
 
 TEMPLATE = "diff.html.j2"
 DIFF_SCHEMA_VERSION = "1.0"
@@ -170,7 +170,7 @@ def write_diff_tables(result: DiffResult, out: Path) -> list[Path]:
     """``tables/diff.<table>.csv`` for every change table, empty ones included (a header-only
     file says "compared, nothing of this kind")."""
     return [
-        write_atomic(out / csv_name(ANALYZER, name), _csv(df))
+        write_atomic(out / csv_name(ANALYZER, name), csv_text(df))
         for name, df in result.tables.items()
         if name not in CSV_SKIP
     ]

@@ -23,7 +23,7 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
-def _csv(df: pd.DataFrame) -> str:
+def csv_text(df: pd.DataFrame) -> str:
     buf = io.StringIO()
     df.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
@@ -35,7 +35,7 @@ def write_tables(report: AuditReport, out_dir: Path) -> list[Path]:
     written = []
     for name, result in report.analyzers.items():
         for table_name, df in result.tables.items():
-            written.append(write_atomic(out_dir / csv_name(name, table_name), _csv(df)))
+            written.append(write_atomic(out_dir / csv_name(name, table_name), csv_text(df)))
     return written
 
 
@@ -68,4 +68,4 @@ def export_boxes(dataset: Dataset, path: Path) -> Path:
         buf = io.BytesIO()
         table.to_parquet(buf, index=False)
         return write_atomic(path, buf.getvalue())
-    return write_atomic(path, _csv(table))
+    return write_atomic(path, csv_text(table))
