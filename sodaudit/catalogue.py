@@ -179,6 +179,12 @@ _SPECS = (
     FindingSpec("integrity.exif_rotated", INFO, "images with an EXIF rotation"),
     FindingSpec("integrity.background_images", INFO, "images without boxes"),
     FindingSpec("integrity.cross_split_duplicate_image", WARN, "identical image files in different splits"),
+    FindingSpec(
+        "integrity.pair_limit",
+        WARN,
+        "images with more duplicate candidates than the pair search takes",
+        ("limits.max_pairs_per_image",),
+    ),
     # -- sizes
     FindingSpec(
         "sizes.mostly_small", INFO, "most boxes COCO-small at model input", ("sizes.mostly_small_share",)
@@ -238,6 +244,12 @@ _SPECS = (
         WARN,
         "class pairs that cannot be told apart at model input",
         ("class_overlap.separability_px", "class_overlap.colocation_share"),
+    ),
+    FindingSpec(
+        "class_overlap.pair_limit",
+        WARN,
+        "images with more overlapping pairs than the pair search takes",
+        ("limits.max_pairs_per_image",),
     ),
     # -- anchors and strides
     FindingSpec(
@@ -311,6 +323,12 @@ DIFF_SPECS: dict[str, FindingSpec] = {
         FindingSpec("diff.ignore_changed", INFO, "paired boxes whose ignore flag changed"),
         FindingSpec("diff.images_only_old", WARN, "images of the old version missing from the new one"),
         FindingSpec("diff.images_only_new", WARN, "images of the new version missing from the old one"),
+        FindingSpec(
+            "diff.pair_limit",
+            WARN,
+            "images with more box pairs between versions than the pair search takes",
+            ("limits.max_pairs_per_image",),
+        ),
         FindingSpec(
             "diff.jitter_small_classes",
             ERROR,

@@ -305,7 +305,7 @@ def diff_command(
     config = effective_config(new, config_file, assignments, fail_on=fail_on)
     old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
     new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
-    result = diff_datasets(old_ds, new_ds, config.diff)
+    result = diff_datasets(old_ds, new_ds, config.diff, max_pairs_per_image=config.limits.max_pairs_per_image)
     out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
     written = write_diff_outputs(result, old_ds, new_ds, config, out)
     document = diff_report(result, old_ds, new_ds, config)

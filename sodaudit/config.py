@@ -189,6 +189,10 @@ class LimitsConfig:
     """A YOLO label file or VOC XML file larger than this (MB) is not read (e.g. a 2 GB line)."""
     max_annotations: int = 20_000_000
     """A COCO file with more annotations than this is not loaded; raise it for bigger datasets."""
+    max_pairs_per_image: int = 1_000_000
+    """Overlapping box pairs searched per image (duplicates, class overlap, diff); an image with
+    more is a *.pair_limit finding and its pairs are left out (a label file repeating one row
+    41,600 times has 865 million)."""
 
 
 @dataclass(frozen=True)

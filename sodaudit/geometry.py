@@ -1,19 +1,19 @@
-"""Vectorised box geometry (numpy only): IoU, overlapping pairs per image, letterbox scale.
+"""Vectorised box geometry (numpy only): IoU, the one pair search, the IoU noise floor.
 
 Boxes are ``x, y, w, h`` in pixels with a top-left origin, as in the canonical dataset.
 Nothing here loops in Python over boxes or images: analyzers with 10^6 boxes call these.
+The pair search (:func:`sweep_pairs`, :func:`pairs_within_images`) is shared by integrity
+(duplicates), class_overlap and ``sodaudit diff``; its memory grows with the pairs it finds,
+and an image with more than a cap of pairs is reported instead of searched to the end.
 """
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-PAIR_CHUNK = 4_000_000
-"""Candidate pairs whose IoU is computed at once; bounds memory for very crowded images."""
 
 
 def _xywh(boxes: ArrayLike) -> np.ndarray:
@@ -52,16 +52,145 @@ def pairwise_iou(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     return iou_xywh(a[:, None, :], b[None, :, :])
 
 
+PAIR_CHUNK = 1 << 20
+"""Candidate pairs examined at once: bounds the search's scratch memory (~150 bytes each)."""
+MAX_PAIRS_PER_IMAGE = 1_000_000
+"""Default cap on overlapping pairs in one image (config ``limits.max_pairs_per_image``). Real
+labels stay far below it; a file that repeats one row 41,600 times has 865 million pairs."""
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """Images whose pairs were not all found: more than the cap overlap (the search stopped)."""
+
+    image: np.ndarray
+    """Image ids (as passed in)."""
+    found: np.ndarray
+    """Pairs found before the search stopped: more than the cap."""
+    candidates: np.ndarray
+    """Pairs of the image near enough to be tested: an upper bound on its pairs."""
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+
+NO_IMAGE = OverLimit(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
 @dataclass(frozen=True)
 class Pairs:
-    """Index pairs ``(i, j)`` into the input arrays, ``i < j``, with their IoU; sorted by (i, j)."""
+    """Index pairs ``(i, j)`` into the input arrays, ``i < j``, with their IoU; sorted by (i, j).
+
+    Images in ``over_limit`` contribute no pair at all (not a partial, order-dependent set).
+    """
 
     i: np.ndarray
     j: np.ndarray
     iou: np.ndarray
+    over_limit: OverLimit = NO_IMAGE
 
     def __len__(self) -> int:
         return len(self.i)
+
+
+def sweep_pairs(
+    image: ArrayLike,
+    x0: ArrayLike,
+    reach: ArrayLike,
+    accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    group: ArrayLike | None = None,
+    max_pairs_per_image: int = MAX_PAIRS_PER_IMAGE,
+) -> tuple[np.ndarray, np.ndarray, OverLimit]:
+    """The one pair search: index pairs ``(i, j)``, ``i < j``, of the same image (and group)
+    that ``accept(i, j)`` (a mask over index arrays) accepts; sorted by (i, j).
+
+    ``reach`` (>= 0, per box) bounds how far right a partner can start: the caller guarantees
+    that any pair ``accept`` takes, with ``x0[p] <= x0[q]``, has ``x0[q] <= x0[p] + reach[p]``.
+    ``x0`` must not be NaN. Boxes are swept in (image, group, x0) order, so each box's
+    candidates are the run of boxes after it up to its reach, found with ``searchsorted``;
+    candidates are enumerated and tested in chunks of ``PAIR_CHUNK``. Time grows with the
+    candidates, memory with the accepted pairs. Once an image has more than
+    ``max_pairs_per_image`` accepted pairs its search stops and it is reported in the
+    returned :class:`OverLimit` instead (with none of its pairs).
+    """
+    image = np.asarray(image).reshape(-1)
+    x0 = np.asarray(x0, np.float64).reshape(-1)
+    reach = np.asarray(reach, np.float64).reshape(-1)
+    n = len(x0)
+    if len(image) != n or len(reach) != n or (group is not None and len(np.asarray(group).reshape(-1)) != n):
+        raise ValueError("image, x0, reach and group must have the same length")
+    none = np.zeros(0, np.int64)
+    if n < 2:
+        return none, none, NO_IMAGE
+    image_code = dense_codes(image)
+    seg = image_code  # segments: image, or (image, group), numbered in that order
+    if group is not None:
+        group_code = dense_codes(group)
+        seg = image_code * (int(group_code.max()) + 1) + group_code
+        if int(seg.max()) >= 2**53:  # exact as the real part of a complex key below
+            seg = dense_codes(seg)
+
+    # numpy orders complex numbers by (real, imag), so ``segment + 1j * x0`` sorts and searches
+    # by (segment, x0), exactly. The boxes of p's segment after p in that order, up to
+    # (segment, x0[p] + reach[p]), are p's candidates; a tie in x0 may sort either way (a
+    # tied pair is a candidate in both orders). Box tables are sorted by image: a stable
+    # sort by segment first leaves the key nearly sorted, which the stable sort runs through.
+    by_seg = np.argsort(seg, kind="stable")
+    key = seg[by_seg] + 1j * x0[by_seg]
+    by_key = np.argsort(key, kind="stable")
+    order, key = by_seg[by_key], key[by_key]
+    seg_sorted = seg[order]
+    x0_sorted = key.imag
+    limit = x0_sorted + reach[order]
+    # Most boxes have no candidate at all (the next one is out of reach): search for the rest.
+    ahead = np.flatnonzero((seg_sorted[1:] == seg_sorted[:-1]) & (x0_sorted[1:] <= limit[:-1]))
+    end = np.searchsorted(key, seg_sorted[ahead] + 1j * limit[ahead], side="right")
+    counts = end - ahead - 1
+    first = np.cumsum(counts) - counts  # index of each searching box's first candidate
+    total = int(counts.sum())
+
+    # Candidate indices of one image are contiguous (the order is image-major).
+    image_sorted = image_code[order]
+    m = int(image_code.max()) + 1
+    image_end = np.cumsum(np.bincount(image_sorted[ahead], weights=counts, minlength=m)).astype(np.int64)
+    found = np.zeros(m, np.int64)
+    over = np.zeros(m, bool)
+    out_i, out_j = [], []
+
+    def image_of(candidate: int) -> int:
+        return int(image_sorted[ahead[np.searchsorted(first, candidate, side="right") - 1]])
+
+    start = 0
+    while start < total:  # a loop over chunks of candidate pairs
+        stop = min(start + PAIR_CHUNK, total)
+        c = np.arange(start, stop)
+        box = np.searchsorted(first, c, side="right") - 1
+        p = ahead[box]
+        q = p + 1 + (c - first[box])
+        p, q = order[p], order[q]
+        hit = accept(p, q)
+        p, q = p[hit], q[hit]
+        found += np.bincount(image_code[p], minlength=m)
+        out_i.append(np.minimum(p, q))
+        out_j.append(np.maximum(p, q))
+        if np.count_nonzero(found > max_pairs_per_image) > np.count_nonzero(over):
+            # An image went over the cap: drop its pairs, and skip the rest of its candidates.
+            over = found > max_pairs_per_image
+            keep = [~over[image_code[i]] for i in out_i]
+            out_i = [i[k] for i, k in zip(out_i, keep, strict=True)]
+            out_j = [j[k] for j, k in zip(out_j, keep, strict=True)]
+        start = stop
+        while start < total and over[image_of(start)]:
+            start = int(image_end[image_of(start)])
+    i = np.concatenate(out_i) if out_i else none
+    j = np.concatenate(out_j) if out_j else none
+    sort = np.lexsort((j, i))
+    return (
+        i[sort].astype(np.int64),
+        j[sort].astype(np.int64),
+        _over_limit(image, image_code, over, found, image_end),
+    )
 
 
 def pairs_within_images(
@@ -69,17 +198,14 @@ def pairs_within_images(
     boxes_xywh: ArrayLike,
     min_iou: float,
     same_group: ArrayLike | None = None,
+    *,
+    max_pairs_per_image: int = MAX_PAIRS_PER_IMAGE,
 ) -> Pairs:
-    """All pairs of boxes in the same image with IoU >= ``min_iou`` (> 0), without a loop.
+    """All pairs of boxes in the same image with IoU >= ``min_iou`` (> 0): :func:`sweep_pairs`
+    with the IoU test.
 
-    ``same_group`` (e.g. class ids) restricts the pairs to boxes of equal group. Boxes that
-    are not finite or have a non-positive side never pair.
-
-    How: sort by (image, group, x0). Two boxes p, q with x0[p] <= x0[q] and IoU >= t must
-    have x0[q] <= x1[p] - t * w[p] (the intersection is at most h[p] tall and the union at
-    least w[p] * h[p]), so p's candidates are a contiguous run after p in that order; its
-    end is found with ``searchsorted`` on exact integer keys. Candidate pairs
-    are then generated by repeat/cumsum index arithmetic and their IoU computed in chunks.
+    ``same_group`` (e.g. class ids) restricts the pairs to boxes of equal group. Boxes that are
+    not finite or have a non-positive side never pair.
     """
     if not min_iou > 0:
         raise ValueError(f"min_iou must be > 0 (every pair has IoU >= 0), got {min_iou}")
@@ -87,77 +213,39 @@ def pairs_within_images(
     image_ids = np.asarray(image_ids).reshape(-1)
     if len(image_ids) != len(boxes):
         raise ValueError("image_ids and boxes_xywh must have the same length")
-    keep = np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
-    index = np.flatnonzero(keep)
-    empty = Pairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
-    if len(index) < 2:
-        return empty
-    bx = boxes[index]
-    seg = dense_codes(image_ids[index])
-    if same_group is not None:
-        group = np.asarray(same_group).reshape(-1)
-        if len(group) != len(boxes):
-            raise ValueError("same_group and boxes_xywh must have the same length")
-        g = dense_codes(group[index])
-        seg = seg * (int(g.max()) + 1) + g
+    group = None if same_group is None else np.asarray(same_group).reshape(-1)
+    if group is not None and len(group) != len(boxes):
+        raise ValueError("same_group and boxes_xywh must have the same length")
+    index = np.flatnonzero(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
+    x0, y0, w, h = np.ascontiguousarray((boxes if len(index) == len(boxes) else boxes[index]).T)
+    x1, y1, area = x0 + w, y0 + h, w * h
+    # A partner starting d to the right of p has IoU <= (w[p] - d) * h[p] / (w[p] * h[p]), so
+    # IoU >= t needs d <= (1 - t) * w[p]. The slack absorbs rounding (it only adds candidates).
+    reach = np.maximum(w - min_iou * w, 0.0) + 1e-9 * (np.abs(x0) + w)
 
-    # Exact integer sort keys: (segment, ordinal rank of x0 among all x0). Two-key lexsorts
-    # of a million rows cost more than these argsort/searchsorted passes.
-    # Any order of equal x0 gives the same pairs (ties are always candidates of each other and
-    # the IoU is symmetric), so the SIMD quicksort will do: 4x faster than a stable float sort.
-    by_x = np.argsort(bx[:, 0])
-    sorted_x0 = bx[by_x, 0]
-    rank = np.empty(len(bx), np.int64)
-    rank[by_x] = np.arange(len(bx))
-    stride = len(bx) + 1
-    key = seg * stride + rank
-    order = np.argsort(key)  # keys are unique (rank is a permutation): any sort is stable
-    bx, seg, index, key = bx[order], seg[order], index[order], key[order]
-    x0, w = bx[:, 0], bx[:, 2]
-    # Last admissible x0 for a partner of p; a relative slack only adds candidates (the IoU
-    # test decides), so a rounding difference at the bound cannot lose a pair.
-    limit = x0 + w - min_iou * w
-    limit = limit + 1e-9 * (np.abs(x0) + w)
-    # Boxes q with seg[q] == seg[p] and x0[q] <= limit[p] are exactly those with
-    # key[q] < seg[p] * stride + (number of x0 values <= limit[p]): rank[q] < that number
-    # if and only if x0[q] <= limit[p], also with ties.
-    # (Sorted queries: binary searches in order are several times faster than at random.)
-    by_limit = np.argsort(limit)
-    at_most = np.empty(len(bx), np.int64)
-    at_most[by_limit] = np.searchsorted(sorted_x0, limit[by_limit], side="right")
-    query = seg * stride + at_most
-    end = np.searchsorted(key, query, side="left")
-    start = np.arange(len(bx)) + 1
-    counts = np.maximum(end - start, 0)
-    total = int(counts.sum())
-    if total == 0:
-        return empty
+    def iou(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return _iou_valid(x0, y0, x1, y1, area, p, q)
 
-    y0, x1, y1, area = bx[:, 1], x0 + w, bx[:, 1] + bx[:, 3], w * bx[:, 3]
-    out_i, out_j, out_iou = [], [], []
-    cum = np.cumsum(counts)
-    # Split the boxes into runs whose candidate pairs fit in one chunk (a loop over chunks).
-    bounds = np.searchsorted(cum, np.arange(PAIR_CHUNK, total, PAIR_CHUNK), side="left")
-    edges = np.unique(np.concatenate([[0], bounds, [len(bx)]]))
-    for lo, hi in itertools.pairwise(edges):
-        c = counts[lo:hi]
-        n = int(c.sum())
-        if n == 0:
-            continue
-        p = np.repeat(np.arange(lo, hi), c)
-        first = np.repeat(np.cumsum(c) - c, c)
-        q = np.arange(n) - first + p + 1
-        iou = _iou_valid(x0, y0, x1, y1, area, p, q)
-        hit = iou >= min_iou
-        out_i.append(index[p[hit]])
-        out_j.append(index[q[hit]])
-        out_iou.append(iou[hit])
-    a = np.concatenate(out_i)
-    b = np.concatenate(out_j)
-    iou = np.concatenate(out_iou)
-    i, j = np.minimum(a, b), np.maximum(a, b)
-    order = np.lexsort((j, i))
-    return Pairs(i[order].astype(np.int64), j[order].astype(np.int64), iou[order])
+    i, j, over = sweep_pairs(
+        image_ids[index],
+        x0,
+        reach,
+        lambda p, q: iou(p, q) >= min_iou,
+        group=None if group is None else group[index],
+        max_pairs_per_image=max_pairs_per_image,
+    )
+    return Pairs(index[i], index[j], iou(i, j), over)
+
+
+def _over_limit(
+    image: np.ndarray, image_code: np.ndarray, over: np.ndarray, found: np.ndarray, image_end: np.ndarray
+) -> OverLimit:
+    if not over.any():
+        return NO_IMAGE
+    ids = np.empty(len(over), image.dtype)
+    ids[image_code] = image
+    candidates = np.diff(image_end, prepend=0)
+    return OverLimit(ids[over], found[over], candidates[over])
 
 
 def dense_codes(values: ArrayLike) -> np.ndarray:
@@ -187,7 +275,15 @@ def dense_codes(values: ArrayLike) -> np.ndarray:
     return np.unique(values, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
-def _iou_valid(x0, y0, x1, y1, area, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+def _iou_valid(
+    x0: np.ndarray,
+    y0: np.ndarray,
+    x1: np.ndarray,
+    y1: np.ndarray,
+    area: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+) -> np.ndarray:
     """IoU of boxes ``p`` and ``q`` (index arrays) known to be finite with positive sides."""
     iw = np.minimum(x1[p], x1[q]) - np.maximum(x0[p], x0[q])
     ih = np.minimum(y1[p], y1[q]) - np.maximum(y0[p], y0[q])

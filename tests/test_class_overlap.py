@@ -352,3 +352,21 @@ def test_realdata_bccd_nms_pairs(realdata):
     s = class_overlap.analyze(_load(realdata / "bccd_voc"), Config()).stats
     assert s["nms_suppressed_pairs"] == expected
     assert s["cross_class_pairs"] == _count_pairs(groups, False, 0.7, strict=False)
+
+
+def test_per_class_samples_equal_one_global_sort():
+    rng = np.random.default_rng(3)
+    k, n = 7, 20_000
+    codes = rng.choice(k, n, p=[0.5, 0.2, 0.1, 0.1, 0.05, 0.05, 0.0])  # class 6 has no rows
+    values = np.round(rng.normal(size=n), 2)  # many ties
+    values[rng.random(n) < 0.05] = np.nan
+    values[rng.random(n) < 0.01] = np.inf
+    order, cuts = class_overlap._by_class(codes, k)
+    got = class_overlap._sorted_samples(values, order, cuts)
+    assert len(got) == k
+    for c in range(k):
+        want = np.sort(values[(codes == c) & np.isfinite(values)])
+        if len(want) > class_overlap.KS_MAX_SAMPLES:
+            keep = np.linspace(0, len(want) - 1, class_overlap.KS_MAX_SAMPLES).round().astype(np.int64)
+            want = want[keep]
+        np.testing.assert_array_equal(got[c], want)

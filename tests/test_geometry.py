@@ -17,6 +17,7 @@ from sodaudit.geometry import (
     iou_xywh,
     pairs_within_images,
     pairwise_iou,
+    sweep_pairs,
 )
 
 
@@ -185,6 +186,73 @@ def test_pairs_chunked_equals_unchunked(monkeypatch):
     chunked = _pairs(pairs_within_images(image_ids, boxes, 0.2))
     assert whole == chunked
     assert whole == pytest.approx(_brute_force(image_ids.tolist(), boxes.tolist(), 0.2))
+
+
+@pytest.mark.parametrize(
+    ("boxes", "min_iou", "expected"),
+    [
+        ([[0, 0, 10, 10], [2, 0, 10, 10]], 0.5, {(0, 1): 80 / 120}),  # inter 8*10, union 200-80
+        ([[0, 0, 10, 10], [2, 0, 10, 10]], 0.7, {}),
+        ([[0, 0, 10, 10], [1, 1, 10, 10]], 0.6, {(0, 1): 81 / 119}),  # inter 9*9
+        ([[0, 0, 8, 8], [2, 2, 4, 4]], 0.25, {(0, 1): 16 / 64}),  # contained
+        ([[5, 0, 10, 10], [0, 0, 10, 10]], 0.3, {(0, 1): 50 / 150}),  # right box listed first
+        # a chain: 70/130 for neighbours, 40/160 = 0.25 for the ends
+        ([[0, 0, 10, 10], [3, 0, 10, 10], [6, 0, 10, 10]], 0.5, {(0, 1): 70 / 130, (1, 2): 70 / 130}),
+        # a column (same x0, candidates of each other): inter 10*4 = 40, union 160
+        ([[0, 0, 10, 10], [0, 6, 10, 10], [0, 12, 10, 10]], 0.2, {(0, 1): 0.25, (1, 2): 0.25}),
+        # the partner starts exactly at the left box's reach, (1 - 0.1) * 100: inter 10*2 = 20,
+        # union 200 + 20 - 20 = 200
+        ([[0, 0, 100, 2], [90, 0, 10, 2]], 0.1, {(0, 1): 0.1}),
+        ([[0, 0, 10, 10], [10, 0, 10, 10]], 1e-9, {}),  # touching edges do not overlap
+    ],
+)
+def test_pairs_table_by_hand(boxes, min_iou, expected):
+    assert _pairs(pairs_within_images([0] * len(boxes), boxes, min_iou)) == pytest.approx(expected)
+
+
+def test_an_image_over_the_cap_is_reported_with_none_of_its_pairs(monkeypatch):
+    # image 5: 30 copies of one box, 30 * 29 / 2 = 435 pairs; image 7: one pair, IoU 9/11
+    boxes = [[0, 0, 10, 10]] * 30 + [[0, 0, 10, 10], [1, 0, 10, 10]]
+    ids = [5] * 30 + [7, 7]
+    capped = pairs_within_images(ids, boxes, 0.5, max_pairs_per_image=434)
+    assert _pairs(capped) == pytest.approx({(30, 31): 9 / 11})
+    over = capped.over_limit
+    assert (over.image.tolist(), over.candidates.tolist()) == ([5], [435])
+    assert over.found[0] > 434
+    at_cap = pairs_within_images(ids, boxes, 0.5, max_pairs_per_image=435)
+    assert len(at_cap) == 436 and len(at_cap.over_limit) == 0
+    monkeypatch.setattr(geometry, "PAIR_CHUNK", 16)  # the search stops early: same answer
+    small = pairs_within_images(ids, boxes, 0.5, max_pairs_per_image=434)
+    assert _pairs(small) == _pairs(capped)
+    assert small.over_limit.image.tolist() == [5] and small.over_limit.candidates.tolist() == [435]
+    assert small.over_limit.found[0] < 434 + 16 + 1  # stopped within one chunk of the cap
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sweep_with_another_test_matches_brute_force(seed):
+    """The sweep with its own reach and test: 1-D intervals overlapping by at least 2 units
+    (a partner starts at most ``length - 2`` to the right), per image and group."""
+    rng = np.random.default_rng(seed)
+    n = 150
+    image, group = rng.integers(0, 3, n), rng.integers(0, 2, n)
+    start = rng.integers(-20, 40, n).astype(float)
+    length = rng.integers(1, 12, n).astype(float)
+
+    def overlap(p, q):
+        return np.minimum(start[p] + length[p], start[q] + length[q]) - np.maximum(start[p], start[q])
+
+    i, j, over = sweep_pairs(
+        image, start, np.maximum(length - 2, 0), lambda p, q: overlap(p, q) >= 2, group=group
+    )
+    expected = {
+        (a, b)
+        for a in range(n)
+        for b in range(a + 1, n)
+        if image[a] == image[b] and group[a] == group[b] and overlap(a, b) >= 2
+    }
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == expected
+    assert len(i) == len(expected) and len(over) == 0
+    assert (np.lexsort((j, i)) == np.arange(len(i))).all()  # sorted by (i, j)
 
 
 def test_pairs_independent_of_input_order():

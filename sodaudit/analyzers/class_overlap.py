@@ -18,10 +18,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, pair_examples, pair_table, pairs_in_sorted_images
+from sodaudit.analyzers.base import (
+    AnalyzerResult,
+    max_pairs_per_image,
+    pair_examples,
+    pair_limit_finding,
+    pair_table,
+)
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, Severity
+from sodaudit.geometry import pairs_within_images
 
 NAME = "class_overlap"
 
@@ -42,15 +49,24 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     codes = rows["class_name"].cat.codes.to_numpy().astype(np.int64)
     counts = np.bincount(codes, minlength=len(names)) if len(rows) else np.zeros(len(names), int)
 
-    pairs = pairs_in_sorted_images(
+    min_iou = min(cfg.cross_class_iou, cfg.nms_iou)
+    limit = max_pairs_per_image(config)
+    pairs = pairs_within_images(
         rows["image_id"].to_numpy(),
-        *(rows[c].to_numpy(dtype=np.float64) for c in ("x", "y", "w", "h")),
-        min(cfg.cross_class_iou, cfg.nms_iou),
+        rows[["x", "y", "w", "h"]].to_numpy(np.float64),
+        min_iou,
+        max_pairs_per_image=limit,
     )
     ci, cj = codes[pairs.i], codes[pairs.j]
     cross = (ci != cj) & (pairs.iou >= cfg.cross_class_iou)
     nms = (ci == cj) & (pairs.iou > cfg.nms_iou)
     result.stats["num_boxes"] = len(rows)
+    result.stats["images_over_pair_limit"] = len(pairs.over_limit)
+    if len(pairs.over_limit):
+        what = f"boxes with IoU >= {min_iou:g}"
+        result.findings.append(
+            pair_limit_finding(dataset, pairs.over_limit, "class_overlap.pair_limit", NAME, what, limit)
+        )
     by_pair = _cross_class(dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result)
     _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
     every = _merge_candidates(rows, codes, counts, names, by_pair, config)

@@ -21,84 +21,22 @@ from sodaudit.analyzers.base import (
     label_examples,
     label_rows,
     label_table,
+    max_pairs_per_image,
     pair_examples,
+    pair_limit_finding,
     pair_table,
-    pairs_in_sorted_images,
 )
+from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.geometry import pairs_within_images
 
 NAME = "integrity"
 TOO_LARGE = "too large to decode safely"
 """Pillow's decompression-bomb limit: such images are skipped by ``--deep``, not called corrupt."""
 NOT_FOUND = "file not found"
 """An image whose file vanished after loading is not corrupt: ``--deep`` skips and counts it."""
-
-# code -> (severity, message template with {n}); unknown codes fall back to a generic text.
-LOAD_ISSUE_TEXT: dict[str, tuple[Severity, str]] = {
-    "load.malformed_row": (
-        Severity.WARNING,
-        "{n} labels could not be read as a box and were skipped",
-    ),
-    "load.malformed_object": (
-        Severity.WARNING,
-        "{n} VOC objects could not be read as a box and were skipped",
-    ),
-    "load.malformed_xml": (
-        Severity.WARNING,
-        "{n} annotation files are not well-formed XML and were skipped",
-    ),
-    "load.xml_refused": (
-        Severity.WARNING,
-        "{n} XML files declare a DOCTYPE or ENTITY and were refused unread",
-    ),
-    "load.unreadable_file": (Severity.WARNING, "{n} annotation or list files could not be read"),
-    "load.orphan_label": (
-        Severity.WARNING,
-        "{n} labels or label files refer to no image and are not audited",
-    ),
-    "load.label_missing": (
-        Severity.WARNING,
-        "{n} images have no label file (treated as background)",
-    ),
-    "load.image_not_in_annotations": (
-        Severity.WARNING,
-        "{n} image files on disk are in no annotation file",
-    ),
-    "load.value_out_of_range": (
-        Severity.WARNING,
-        "{n} label rows have a normalised value outside [0, 1]",
-    ),
-    "load.encoding": (Severity.WARNING, "{n} label lines are not valid UTF-8"),
-    "load.split_path_missing": (
-        Severity.WARNING,
-        "{n} split paths in the dataset config do not exist",
-    ),
-    "load.bad_yaml": (Severity.WARNING, "{n} problems with the dataset config file"),
-    "load.duplicate_id": (Severity.WARNING, "{n} ids are used more than once"),
-    "load.size_missing": (
-        Severity.WARNING,
-        "{n} images have no usable size in the annotation or the file",
-    ),
-    "load.split_overlap": (Severity.WARNING, "{n} images are listed in more than one split"),
-    "load.split_entry_missing": (
-        Severity.WARNING,
-        "{n} split list entries name an image without annotation",
-    ),
-    "load.path_outside_root": (
-        Severity.WARNING,
-        "{n} file names point outside the dataset folder and were not read",
-    ),
-    "load.file_too_large": (
-        Severity.WARNING,
-        "{n} files are larger than the configured limits and were not read",
-    ),
-    "load.undeclared_class": (
-        Severity.WARNING,
-        "{n} class names are not in the dataset's class list",
-    ),
-}
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
@@ -119,9 +57,9 @@ def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) 
         by_code.setdefault(issue.code, []).append(issue)
     result.stats["load_issues"] = {code: len(items) for code, items in sorted(by_code.items())}
     for code, items in by_code.items():
-        severity, template = LOAD_ISSUE_TEXT.get(
-            code, (Severity(items[0].severity), "{n} load problems of kind " + code)
-        )
+        spec = CATALOGUE.get(code)  # the catalogue's severity and text; a new code still shows
+        severity = spec.severity if spec else Severity(items[0].severity)
+        template = spec.summary if spec and spec.summary else "{n} load problems of kind " + code
         first = items[0]
         message = template.format(n=len(items)) + f", e.g. {first.where}: {first.reason}"
         result.findings.append(
@@ -383,26 +321,29 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> Non
     de-duplication would remove (each box that duplicates an earlier one in the table).
     """
     b = dataset.boxes
-    valid = b["valid"].to_numpy()
-    keep = None if valid.all() else np.flatnonzero(valid)
-
-    def column(name: str) -> np.ndarray:
-        values = b[name].to_numpy()
-        return values if keep is None else values[keep]
-
     thr = config.integrity.duplicate_iou
-    pairs = pairs_in_sorted_images(
-        column("image_id"),
-        *(column(c) for c in ("x", "y", "w", "h")),
+    limit = max_pairs_per_image(config)
+    pairs = pairs_within_images(
+        b["image_id"].to_numpy(),
+        b[["x", "y", "w", "h"]].to_numpy(np.float64),
         thr,
-        same_group=column("class_id"),
+        same_group=b["class_id"].to_numpy(),
+        max_pairs_per_image=limit,
     )
     redundant = len(np.unique(pairs.j))
-    result.stats.update(num_duplicates=len(pairs), num_duplicate_boxes=redundant)
+    result.stats.update(
+        num_duplicates=len(pairs),
+        num_duplicate_boxes=redundant,
+        images_over_pair_limit=len(pairs.over_limit),
+    )
+    if len(pairs.over_limit):
+        what = f"same-class boxes with IoU >= {thr:g}"
+        result.findings.append(
+            pair_limit_finding(dataset, pairs.over_limit, "integrity.pair_limit", NAME, what, limit)
+        )
     if not len(pairs):
         return
-    first, second = (pairs.i, pairs.j) if keep is None else (keep[pairs.i], keep[pairs.j])
-    table = pair_table(dataset, label_rows(b, first), label_rows(b, second), pairs.iou)
+    table = pair_table(dataset, label_rows(b, pairs.i), label_rows(b, pairs.j), pairs.iou)
     result.tables["duplicate_box"] = table
     result.findings.append(
         Finding(
