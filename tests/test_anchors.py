@@ -6,12 +6,14 @@ import itertools
 import json
 import math
 
+import msgspec
 import numpy as np
 import pytest
 import yaml
 from builders import tiny_dataset
 
 from sodaudit.analyzers import anchor_fit, anchor_match, anchors
+from sodaudit.analyzers.anchors_stats import AnchorsIouPreset, AnchorsRatioGroup
 from sodaudit.config import AnchorsConfig, Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Severity
@@ -25,15 +27,23 @@ def _dataset(boxes: list[tuple], images: list[tuple] | None = None) -> Dataset:
 
 def _plain_json(value: object) -> None:
     """Stats must be plain Python values: no numpy scalars sneaking into report.json."""
-    if isinstance(value, dict):
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            _plain_json(getattr(value, name))
+    elif isinstance(value, dict):
         for k, v in value.items():
             assert type(k) is str
             _plain_json(v)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for v in value:
             _plain_json(v)
     else:
         assert value is None or type(value) in (int, float, str, bool), (value, type(value))
+
+
+def _json(value: object) -> object:
+    """``value`` as it reads in report.json."""
+    return json.loads(msgspec.json.encode(value))
 
 
 # --- ratio rule -----------------------------------------------------------------------------
@@ -79,22 +89,25 @@ def test_bpr_three_boxes_by_hand():
         images=[(0, 640, 640), (1, 1280, 720)],
     )
     result = anchors.analyze(ds, Config(model="yolov5"))
-    y5 = result.stats["presets"]["yolov5"]
-    assert result.stats["num_boxes"] == 3
-    assert y5["bpr"] == pytest.approx(2 / 3)
-    assert y5["anchors_per_target"] == pytest.approx(8 / 3)
-    assert y5["num_uncovered"] == 1
+    y5 = result.stats.presets["yolov5"]
+    assert result.stats.num_boxes == 3
+    assert y5.bpr == pytest.approx(2 / 3)
+    assert y5.anchors_per_target == pytest.approx(8 / 3)
+    assert y5.num_uncovered == 1
     # sqrt(area) at imgsz: 2 (very_tiny), 8 (tiny), 100 (other)
-    assert y5["by_bucket"] == {
-        "very_tiny": {"n": 1, "bpr": 0.0, "anchors_per_target": 0.0},
-        "tiny": {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0},
-        "other": {"n": 1, "bpr": 1.0, "anchors_per_target": 6.0},
+    assert y5.by_bucket == {
+        "very_tiny": AnchorsRatioGroup(n=1, bpr=0.0, anchors_per_target=0.0),
+        "tiny": AnchorsRatioGroup(n=1, bpr=1.0, anchors_per_target=2.0),
+        "other": AnchorsRatioGroup(n=1, bpr=1.0, anchors_per_target=6.0),
     }
-    assert y5["by_class"]["person"] == {"n": 1, "bpr": 1.0, "anchors_per_target": 2.0}
-    assert y5["by_class"]["car"]["bpr"] == pytest.approx(0.5)
-    assert y5["by_class"]["car"]["anchors_per_target"] == pytest.approx(3.0)
+    assert y5.by_class["person"] == AnchorsRatioGroup(n=1, bpr=1.0, anchors_per_target=2.0)
+    assert y5.by_class["car"].bpr == pytest.approx(0.5)
+    assert y5.by_class["car"].anchors_per_target == pytest.approx(3.0)
     _plain_json(result.stats)
-    json.dumps(result.stats)
+    doc = json.loads(msgspec.json.encode(result.stats))
+    assert list(doc["presets"]["yolov5"])[:2] == ["assigner", "strides"]  # the tag comes first
+    assert doc["presets"]["yolov5"]["assigner"] == "ratio"
+    assert doc["presets"]["yolov5"]["bpr"] == pytest.approx(2 / 3)
 
     low = [f for f in result.findings if f.code == "anchors.low_bpr"]
     assert len(low) == 1
@@ -113,13 +126,13 @@ def test_low_bpr_is_info_for_a_model_without_these_anchors():
     (low,) = [f for f in result.findings if f.code == "anchors.low_bpr"]
     assert low.severity is Severity.INFO
     assert "yolov8 does not use these anchors" in low.message
-    assert result.stats["presets"]["yolov5"]["bpr"] == 0.5  # stable key whatever the model
+    assert result.stats.presets["yolov5"].bpr == 0.5  # stable key whatever the model
 
 
 def test_no_finding_when_every_box_is_covered():
     ds = _dataset([(0, 0, 10, 10, 8, 8), (0, 0, 50, 50, 100, 100)])
     result = anchors.analyze(ds, Config(model="yolov5"))
-    assert result.stats["presets"]["yolov5"]["bpr"] == 1.0
+    assert result.stats.presets["yolov5"].bpr == 1.0
     assert not [f for f in result.findings if f.code == "anchors.low_bpr"]
 
 
@@ -128,15 +141,19 @@ def test_config_imgsz_rescales_the_dataset():
     # 16x30 -> min(0.25, 0.133) no -> 1 anchor (at 640 it was 2).
     ds = _dataset([(0, 0, 10, 10, 8, 8)])
     result = anchors.analyze(ds, Config(model="yolov5", imgsz=320))
-    assert result.stats["presets"]["yolov5"]["anchors_per_target"] == 1.0
-    assert result.stats["imgsz"] == 320
+    assert result.stats.presets["yolov5"].anchors_per_target == 1.0
+    assert result.stats.imgsz == 320
 
 
 def test_empty_dataset_has_undefined_bpr_and_no_findings():
     ds = _dataset([(0, 0, 10, 10, 0, 0)])  # the only box is invalid
     result = anchors.analyze(ds, Config(model="yolov5"))
-    assert math.isnan(result.stats["presets"]["yolov5"]["bpr"])
-    assert result.stats["suggested"]["status"] == "too_few_boxes"
+    assert math.isnan(result.stats.presets["yolov5"].bpr)
+    assert result.stats.suggested.status == "too_few_boxes"
+    # the JSON of a too-few suggestion has no k-means numbers, and its anchors are empty lists
+    doc = _json(result.stats.suggested)
+    assert doc["anchors"] == [] and doc["levels"] == [] and "reason" in doc
+    assert not {"bpr_kmeans", "anchors_per_target", "fitness", "improves"} & set(doc)
     assert result.findings == []
 
 
@@ -199,12 +216,13 @@ def test_best_grid_iou_matches_brute_force(model):
     np.testing.assert_allclose(best, expected, rtol=1e-9, atol=1e-12)
 
     result = anchors.analyze(ds, Config(model=model, imgsz=imgsz))
-    stats = result.stats["presets"][model]
+    stats = result.stats.presets[model]
+    assert isinstance(stats, AnchorsIouPreset)
     exp = np.array(expected)
-    assert stats["coverage"] == pytest.approx(np.mean(exp >= preset.iou_pos))
+    assert stats.coverage == pytest.approx(np.mean(exp >= preset.iou_pos))
     band = (exp >= preset.iou_neg) & (exp < preset.iou_pos)
-    assert stats["ignore_band_share"] == pytest.approx(band.mean())
-    assert stats["median_best_iou"] == pytest.approx(np.median(exp))
+    assert stats.ignore_band_share == pytest.approx(band.mean())
+    assert stats.median_best_iou == pytest.approx(np.median(exp))
 
 
 def test_iou_uncovered_finding_for_a_selected_iou_model():
@@ -213,11 +231,11 @@ def test_iou_uncovered_finding_for_a_selected_iou_model():
     # ratio-0.5/2 anchor sides to 4 decimals, so their area is 1024 to about 1e-5.)
     ds = _dataset([(0, 0, 100, 100, 4, 4), (0, 1, 200, 200, 4, 4)])
     result = anchors.analyze(ds, Config(model="retinanet"))
-    stats = result.stats["presets"]["retinanet"]
-    assert stats["coverage"] == 0.0
-    assert stats["below_neg_share"] == 1.0
-    assert stats["median_best_iou"] == pytest.approx(16 / 1024, rel=1e-5)
-    assert stats["by_bucket"] == {
+    stats = result.stats.presets["retinanet"]
+    assert stats.coverage == 0.0
+    assert stats.below_neg_share == 1.0
+    assert stats.median_best_iou == pytest.approx(16 / 1024, rel=1e-5)
+    assert _json(stats.by_bucket) == {
         "very_tiny": {
             "n": 2,
             "coverage": 0.0,
@@ -229,7 +247,7 @@ def test_iou_uncovered_finding_for_a_selected_iou_model():
     assert f.severity is Severity.WARNING
     assert f.count == 2
     assert "retinanet" in f.message
-    assert "faster-rcnn" in result.stats["presets"]  # always reported
+    assert "faster-rcnn" in result.stats.presets  # always reported
     # not selected: no IoU finding for other models
     other = anchors.analyze(ds, Config(model="yolov8"))
     assert not [f for f in other.findings if f.code == "anchors.iou_uncovered"]
@@ -256,14 +274,15 @@ def test_kmeans_recovers_clusters_and_is_deterministic():
     ds = _clustered_dataset()
     config = Config(model="yolov5")
     suggestion = anchors.suggest_anchors(ds, config)
-    assert suggestion["status"] == "ok"
-    got = np.array(suggestion["anchors"])
+    assert suggestion.status == "ok"
+    got = np.array(suggestion.anchors)
     assert got.shape == (9, 2)
     # sorted by area and, rounded to integers, the cluster centres
     assert (np.diff(got.prod(axis=1)) >= 0).all()
     np.testing.assert_allclose(got, np.array(CLUSTERS), atol=1)
-    assert suggestion["bpr"] == 1.0
-    assert suggestion["levels"] == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
+    assert suggestion.bpr == 1.0
+    levels = _json(suggestion.levels)
+    assert levels == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
     assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
 
 
@@ -275,11 +294,11 @@ def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
     assert len(rows) == 3 and all(len(r) == 6 for r in rows)
     assert all(isinstance(v, int) for r in rows for v in r)
     flat = [v for r in rows for v in r]
-    assert flat == [v for a in suggestion["anchors"] for v in a]
+    assert flat == [v for a in suggestion.anchors for v in a]
     gen = doc["anchor_generator"]
     assert gen["type"] == "YOLOAnchorGenerator"
     assert gen["strides"] == [8, 16, 32]
-    assert gen["base_sizes"] == suggestion["levels"]
+    assert gen["base_sizes"] == _json(suggestion.levels)
     assert "# P3/8" in text and "base_sizes=[[(" in text
 
 
@@ -296,25 +315,25 @@ def test_evolution_never_lowers_fitness():
     ds = _clustered_dataset(10)
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=50, seed=1))
     suggestion = anchors.suggest_anchors(ds, config)
-    assert suggestion["evolve_generations"] == 50
-    assert suggestion["bpr"] == 1.0
+    assert suggestion.evolve_generations == 50
+    assert suggestion.bpr == 1.0
     assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
 
 
 def test_too_few_boxes_for_anchors():
     ds = _dataset([(0, 0, 10, 10, 8, 8), (0, 0, 20, 20, 30, 30)])
     suggestion = anchors.suggest_anchors(ds, Config())
-    assert suggestion["status"] == "too_few_boxes"
+    assert suggestion.status == "too_few_boxes"
     assert anchors.anchors_yaml(suggestion).startswith("# no anchors suggested")
 
 
 def test_kmeans_subsample_is_capped(monkeypatch):
     monkeypatch.setattr(anchors, "KMEANS_MAX_BOXES", 100)
     suggestion = anchors.suggest_anchors(_clustered_dataset(), Config())
-    assert suggestion["num_kmeans_boxes"] == 100
-    assert suggestion["num_kmeans_boxes_total"] == 270
-    assert suggestion["subsampled"] is True
-    assert suggestion["num_boxes"] == 270  # BPR over every box
+    assert suggestion.num_kmeans_boxes == 100
+    assert suggestion.num_kmeans_boxes_total == 270
+    assert suggestion.subsampled is True
+    assert suggestion.num_boxes == 270  # BPR over every box
 
 
 # --- real data ------------------------------------------------------------------------------
@@ -333,5 +352,5 @@ def test_yolov5_bpr_on_real_data(realdata, path, bpr):
     from sodaudit.loaders import load
 
     result = anchors.analyze(load(realdata / path), Config())
-    assert result.stats["presets"]["yolov5"]["bpr"] == pytest.approx(bpr, abs=1e-6)
+    assert result.stats.presets["yolov5"].bpr == pytest.approx(bpr, abs=1e-6)
     _plain_json(result.stats)

@@ -154,7 +154,7 @@ def test_markdown_summary_content(sample_data: Path):
     rec = {"kind": "tiling", "summary": "Tile <b>640</b> | now", "params": {}, "evidence": {}, "effect": {}}
     report = replace(audit(sample_data / "yolo"), recommendations=(rec,))
     md = to_markdown(report)
-    below = report.analyzers["subthreshold"].stats["below_3px_at_imgsz"]
+    below = report.analyzers["subthreshold"].stats.below_3px_at_imgsz
     assert f"{below:,} labels < 3 px at imgsz 640" in md
     assert "1. **tiling**: Tile \\<b\\>640\\</b\\> \\| now" in md
     assert md.count("\n| warning |") + md.count("\n| error |") + md.count("\n| info |") == min(

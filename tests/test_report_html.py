@@ -136,7 +136,7 @@ def test_sections_and_first_screen(sample_data: Path):
     # the first screen comes before any analyzer section
     assert page.index('id="gate"') < page.index('id="dataset"') < page.index('id="analyzer-integrity"')
     # a readable sentence, not a key dump: the parity number in words
-    below = report.analyzers["subthreshold"].stats["below_3px_at_imgsz"]
+    below = report.analyzers["subthreshold"].stats.below_3px_at_imgsz
     text = " ".join(" ".join(doc.text).split())
     assert f"{below:,} of" in text and "< 3 px at imgsz 640" in text
     assert "below 3px at imgsz" not in text, "raw stats keys are not shown"

@@ -6,11 +6,13 @@ import json
 import math
 from pathlib import Path
 
+import msgspec
 import pytest
 from builders import tiny_dataset
 
 from sodaudit.analyzers import sizes
 from sodaudit.config import Config, SizesConfig
+from sodaudit.jsonable import jsonable
 
 
 def build(images, boxes, classes=None, imgsz=640):
@@ -42,13 +44,13 @@ def result():
 
 
 def test_buckets_native_by_hand(result):
-    b = result.stats["buckets"]
+    b = result.stats.buckets
     # area < 1024: 16, 100, 1023, 100, 3, 400 -> 6; < 9216: 1024, 4096, 2000 -> 3; 9216 -> 1
-    assert b["coco"] == {"small": 6, "medium": 3, "large": 1}
+    assert b.coco == sizes.SizesCocoBuckets(small=6, medium=3, large=1)
     # sqrt < 8: 4, 1.73; < 16: 10, 10; < 32: 31.98, 20; rest: 32, 96, 64, 44.72
-    assert b["aitod"] == {"very_tiny": 2, "tiny": 2, "small": 2, "other": 4}
+    assert b.aitod.as_dict() == {"very_tiny": 2, "tiny": 2, "small": 2, "other": 4}
     # [2,8): 4; [8,12): 10, 10; [12,20): none; [20,32): 31.98, 20; < 2: 1.73
-    assert b["tinyperson"] == {
+    assert b.tinyperson.as_dict() == {
         "below_2": 1,
         "tiny1": 1,
         "tiny2": 2,
@@ -59,49 +61,49 @@ def test_buckets_native_by_hand(result):
     # image 1 area 307200: bounds 30.72 / 307.2 / 3072 px^2; image 2 area 819200: 81.92 / 819.2
     # / 8192. <0.01%: 16, 3; [0.01,0.1)%: 100, 100, 400; [0.1,1)%: 1023, 1024, 4096, 2000;
     # >=1%: 9216
-    assert b["relative"] == {"<0.01%": 2, "[0.01%,0.1%)": 3, "[0.1%,1%)": 4, ">=1%": 1}
-    assert b["relative_bounds"] == [0.0001, 0.001, 0.01]
+    assert b.relative == {"<0.01%": 2, "[0.01%,0.1%)": 3, "[0.1%,1%)": 4, ">=1%": 1}
+    assert b.relative_bounds == [0.0001, 0.001, 0.01]
 
 
 def test_buckets_at_model_input_by_hand(result):
-    m = result.stats["buckets_model"]
+    m = result.stats.buckets_model
     # image 1 unchanged; image 2 halves: sqrt 10, 32, 22.36.
     # < 32: 4, 10, 31.98, 10, 1.73, 10, 22.36 -> 7; < 96: 32, 32 -> 2; 96 -> 1
-    assert m["coco"] == {"small": 7, "medium": 2, "large": 1}
+    assert m.coco.as_dict() == {"small": 7, "medium": 2, "large": 1}
     # < 8: 4, 1.73; < 16: 10, 10, 10; < 32: 31.98, 22.36; rest: 32, 96, 32
-    assert m["aitod"] == {"very_tiny": 2, "tiny": 3, "small": 2, "other": 3}
+    assert m.aitod.as_dict() == {"very_tiny": 2, "tiny": 3, "small": 2, "other": 3}
 
 
 def test_counts_groups_and_aspect(result):
     s = result.stats
-    assert s["num_boxes"] == 10
-    assert s["per_class"]["car"]["count"] == 7
-    assert s["per_class"]["person"]["count"] == 3
+    assert s.num_boxes == 10
+    assert s.per_class["car"].count == 7
+    assert s.per_class["person"].count == 3
     # person sqrt areas 20, 64, sqrt(2000): median sqrt(2000); at model half of it
-    person = s["per_class"]["person"]
-    assert person["native"]["sqrt_area"]["p50"] == pytest.approx(math.sqrt(2000))
-    assert person["model"]["sqrt_area"]["p50"] == pytest.approx(math.sqrt(2000) / 2)
+    person = s.per_class["person"]
+    assert person.native.sqrt_area["p50"] == pytest.approx(math.sqrt(2000))
+    assert person.model.sqrt_area["p50"] == pytest.approx(math.sqrt(2000) / 2)
     # person short sides 20, 64, 10: median 20
-    assert person["native"]["short_side"]["p50"] == pytest.approx(20)
-    assert s["per_split"]["train"]["count"] == 7
-    assert s["per_split"]["val"]["count"] == 3
-    a = s["aspect"]
+    assert person.native.short_side["p50"] == pytest.approx(20)
+    assert s.per_split["train"].count == 7
+    assert s.per_split["val"].count == 3
+    a = s.aspect
     # w/h: 20 > 4 (wide), 0.04 < 1/4 (tall); 1/3 is not extreme
-    assert (a["wide"], a["tall"]) == (1, 1)
-    assert a["share_extreme"] == pytest.approx(0.2)
-    assert a["quantiles"]["p50"] == pytest.approx(1.0)
+    assert (a.wide, a.tall) == (1, 1)
+    assert a.share_extreme == pytest.approx(0.2)
+    assert a.quantiles["p50"] == pytest.approx(1.0)
 
 
 def test_per_image_caps_by_hand():
     config = Config(sizes=SizesConfig(max_det_caps=(("two", 2), ("five", 5))))
-    s = sizes.analyze(build(IMAGES, BOXES), config).stats["per_image"]
+    s = sizes.analyze(build(IMAGES, BOXES), config).stats.per_image
     # boxes per image: 7, 3, 0 (ignored and invalid boxes do not count)
-    assert s["num_images"] == 3
-    assert s["max"] == 7
-    assert s["quantiles"]["p50"] == 3
-    assert s["mean"] == pytest.approx(10 / 3)
-    assert s["caps"]["two"] == {"cap": 2, "images_over": 2, "boxes_beyond": (7 - 2) + (3 - 2)}
-    assert s["caps"]["five"] == {"cap": 5, "images_over": 1, "boxes_beyond": 2}
+    assert s.num_images == 3
+    assert s.max == 7
+    assert s.quantiles["p50"] == 3
+    assert s.mean == pytest.approx(10 / 3)
+    assert s.caps["two"] == sizes.SizesCap(cap=2, images_over=2, boxes_beyond=(7 - 2) + (3 - 2))
+    assert s.caps["five"] == sizes.SizesCap(cap=5, images_over=1, boxes_beyond=2)
 
 
 def test_mostly_small_finding(result):
@@ -130,9 +132,9 @@ def test_crowded_images_against_model_max_det(model, crowded):
         assert found[0].threshold == 100
         assert "1 images have more than 100 labels" in found[0].message
         assert found[0].examples == ("1.jpg (101 boxes)",)
-    caps = result.stats["per_image"]["caps"]
-    assert caps["COCOeval"] == {"cap": 100, "images_over": 1, "boxes_beyond": 1}
-    assert caps["YOLO"]["images_over"] == 0
+    caps = result.stats.per_image.caps
+    assert caps["COCOeval"] == sizes.SizesCap(cap=100, images_over=1, boxes_beyond=1)
+    assert caps["YOLO"].images_over == 0
 
 
 def test_quantiles_linear_interpolation():
@@ -140,13 +142,13 @@ def test_quantiles_linear_interpolation():
     # linear percentile p -> 1 + p/100 * 100 = 1 + p
     boxes = [(1, 0, 0, 0, k, k) for k in range(1, 102)]
     ds = build([(1, 1000, 1000, "train")], boxes)
-    q = sizes.analyze(ds, Config()).stats["quantiles"]
+    q = sizes.analyze(ds, Config()).stats.quantiles
     for p in (1, 5, 10, 25, 50, 75, 90, 95, 99):
         key = f"p{p}"
-        assert q["native"]["sqrt_area"][key] == pytest.approx(1 + p)
-        assert q["native"]["short_side"][key] == pytest.approx(1 + p)
-        assert q["native"]["long_side"][key] == pytest.approx(1 + p)
-        assert q["model"]["sqrt_area"][key] == pytest.approx(0.64 * (1 + p))
+        assert q.native.sqrt_area[key] == pytest.approx(1 + p)
+        assert q.native.short_side[key] == pytest.approx(1 + p)
+        assert q.native.long_side[key] == pytest.approx(1 + p)
+        assert q.model.sqrt_area[key] == pytest.approx(0.64 * (1 + p))
 
 
 def test_heatmap_shares_by_hand():
@@ -160,23 +162,27 @@ def test_heatmap_shares_by_hand():
         (1, 0, 100, 60, 20, 10),
     ]
     ds = build([(1, 100, 100, "train")], boxes)
-    h = sizes.analyze(ds, Config(sizes=SizesConfig(heatmap_bins=2))).stats["heatmap"]
-    assert h["bins"] == 2
-    assert h["shares"] == [[pytest.approx(0.2), pytest.approx(0.2)], [0.0, pytest.approx(0.6)]]
+    h = sizes.analyze(ds, Config(sizes=SizesConfig(heatmap_bins=2))).stats.heatmap
+    assert h.bins == 2
+    assert h.shares == [[pytest.approx(0.2), pytest.approx(0.2)], [0.0, pytest.approx(0.6)]]
 
 
 def test_empty_dataset_is_json_and_quiet():
     ds = build([(1, 100, 100, "train")], [])
     result = sizes.analyze(ds, Config())
     s = result.stats
-    assert s["num_boxes"] == 0
-    assert s["buckets"]["coco"] == {"small": 0, "medium": 0, "large": 0}
-    assert math.isnan(s["quantiles"]["native"]["sqrt_area"]["p50"])
+    assert s.num_boxes == 0
+    assert s.buckets.coco == sizes.SizesCocoBuckets(small=0, medium=0, large=0)
+    assert math.isnan(s.quantiles.native.sqrt_area["p50"])
     assert result.findings == []
-    json.dumps(s)
+    assert jsonable(s)["quantiles"]["native"]["sqrt_area"]["p50"] is None  # NaN is null in JSON
+    json.dumps(jsonable(s), allow_nan=False)
 
 
-def test_stats_are_plain_json(result):
+def test_stats_are_typed_and_plain_json(result):
+    """The stats are a SizesStats whose JSON data decodes back to the same SizesStats."""
+    assert isinstance(result.stats, sizes.SizesStats)
+
     def walk(v):
         if isinstance(v, dict):
             for x in v.values():
@@ -187,8 +193,9 @@ def test_stats_are_plain_json(result):
         else:
             assert v is None or type(v) in (int, float, str, bool), (type(v), v)
 
-    walk(result.stats)
-    json.dumps(result.stats)
+    data = jsonable(result.stats)
+    walk(data)
+    assert msgspec.json.decode(json.dumps(data), type=sizes.SizesStats) == result.stats
 
 
 @pytest.mark.parametrize(
@@ -208,11 +215,11 @@ def test_coco_buckets_on_real_data(realdata: Path, relative: str, expected: dict
     from sodaudit.loaders import load
 
     stats = sizes.analyze(load(realdata / relative), Config()).stats
-    assert stats["buckets"]["coco"] == expected
+    assert stats.buckets.coco.as_dict() == expected
 
 
 def test_bccd_small_on_real_data(realdata: Path):
     from sodaudit.loaders import load
 
     stats = sizes.analyze(load(realdata / "bccd_voc"), Config()).stats
-    assert stats["buckets"]["coco"]["small"] == 39
+    assert stats.buckets.coco.small == 39

@@ -6,6 +6,7 @@ import json
 import math
 from collections import Counter
 
+import msgspec
 import numpy as np
 import pytest
 from builders import tiny_dataset
@@ -93,47 +94,49 @@ def _hand_dataset() -> Dataset:
 def test_levels_by_hand():
     result = strides.analyze(_hand_dataset(), Config(model="yolov8"))
     s = result.stats
-    assert s["num_boxes"] == 5
-    assert list(s["models"]) == ["yolov8", "yolov8-p2"]
-    v8 = s["models"]["yolov8"]
-    stride8, stride16, stride32 = v8["levels"]
+    assert s.num_boxes == 5
+    assert list(s.models) == ["yolov8", "yolov8-p2"]
+    v8 = s.models["yolov8"]
+    stride8, stride16, stride32 = v8.levels
     # short side < 8: A3 only
-    assert stride8["below_stride"] == 1 and stride8["below_stride_share"] == 0.2
+    assert stride8.below_stride == 1 and stride8.below_stride_share == 0.2
     # grid points at stride 8 (centres 4, 12, ..., 100, 108): A1 (0,10)^2 -> 1; A2 (4,12)^2 -> 0;
     # A3 x (10,13) -> 12, y (2,5) -> 4 -> 1; B1 (100,108)^2 -> 0; B2 (104,114)^2 -> 108 -> 1.
-    assert stride8["no_grid_point"] == 2 and stride8["no_grid_point_share"] == 0.4
+    assert stride8.no_grid_point == 2 and stride8.no_grid_point_share == 0.4
     # stride-8 cells of the centres: A1 (0,0), A2 (1,1), A3 (1,0), B1 (13,13), B2 (13,13)
-    assert stride8["center_collision_boxes"] == 2
-    assert stride16["below_stride_share"] == 1.0  # every short side is below 16
-    assert stride32["stride"] == 32
-    assert v8["smallest_stride"] == 8
-    assert v8["no_grid_point_share"] == 0.4
-    assert v8["by_class"]["car"] == {
+    assert stride8.center_collision_boxes == 2
+    assert stride16.below_stride_share == 1.0  # every short side is below 16
+    assert stride32.stride == 32
+    assert v8.smallest_stride == 8
+    assert v8.no_grid_point_share == 0.4
+    assert json.loads(msgspec.json.encode(v8.by_class["car"])) == {
         "n": 3,
         "below_smallest_stride_share": 0.0,
         "no_grid_point_share": pytest.approx(2 / 3),  # A2 and B1
         "center_collision_share": pytest.approx(1 / 3),  # B1
     }
 
-    p2 = s["models"]["yolov8-p2"]
-    assert p2["strides"] == [4, 8, 16, 32]
+    p2 = s.models["yolov8-p2"]
+    assert p2.strides == [4, 8, 16, 32]
     # stride 4 (centres 2, 6, 10, 14, ...): A3 x (10, 13) holds none (10 is the edge) -> 1 box;
     # short side < 4: A3 -> 1 box; cells at 4: A1 (1,1), A2 (2,2), A3 (2,0), B1 (26,26),
     # B2 (27,27) -> no collision.
-    assert p2["below_smallest_stride"] == 1
-    assert p2["no_grid_point"] == 1
-    assert p2["center_collision_boxes"] == 0
-    assert p2["levels"][1] == stride8  # the stride-8 level of both models agrees
+    assert p2.below_smallest_stride == 1
+    assert p2.no_grid_point == 1
+    assert p2.center_collision_boxes == 0
+    assert p2.levels[1] == stride8  # the stride-8 level of both models agrees
 
     # IoU after a 1 px shift: A3 3x3 (sqrt area 3, very tiny) -> 4/14; tiny (8..16):
     # A1, B2 10x10 -> 81/119, A2, B1 8x8 -> 49/79; median = (49/79 + 81/119) / 2
-    floor = s["iou_noise_floor"]
-    assert floor["very_tiny"] == {"n": 1, "median_iou": pytest.approx(4 / 14)}
-    assert floor["tiny"]["n"] == 4
-    assert floor["tiny"]["median_iou"] == pytest.approx((49 / 79 + 81 / 119) / 2)
+    floor = s.iou_noise_floor
+    assert floor["very_tiny"].n == 1
+    assert floor["very_tiny"].median_iou == pytest.approx(4 / 14)
+    assert floor["tiny"].n == 4
+    assert floor["tiny"].median_iou == pytest.approx((49 / 79 + 81 / 119) / 2)
     assert "small" not in floor
-    assert floor["all"]["median_iou"] == pytest.approx(49 / 79)
-    json.dumps(s)
+    assert floor["all"].median_iou == pytest.approx(49 / 79)
+    doc = json.loads(msgspec.json.encode(s))
+    assert "by_class" in doc["models"]["yolov8"] and "by_class" not in doc["models"]["yolov8-p2"]
 
 
 def test_findings_by_hand():
@@ -161,23 +164,23 @@ def test_findings_by_hand():
 
 def test_selected_model_is_reported_with_the_always_models():
     s = strides.analyze(_hand_dataset(), Config(model="fcos")).stats
-    assert list(s["models"]) == ["fcos", "yolov8", "yolov8-p2"]
-    assert s["models"]["fcos"]["strides"] == [8, 16, 32, 64, 128]
-    assert "by_class" in s["models"]["fcos"] and "by_class" not in s["models"]["yolov8"]
+    assert list(s.models) == ["fcos", "yolov8", "yolov8-p2"]
+    assert s.models["fcos"].strides == [8, 16, 32, 64, 128]
+    assert s.models["fcos"].by_class is not None and s.models["yolov8"].by_class is None
 
 
 def test_noise_shift_comes_from_config():
     config = Config(strides=StridesConfig(noise_shift_px=2.0))
-    floor = strides.analyze(_hand_dataset(), config).stats["iou_noise_floor"]
+    floor = strides.analyze(_hand_dataset(), config).stats.iou_noise_floor
     # 3x3 shifted by 2: (1*1) / (18 - 1) = 1/17
-    assert floor["very_tiny"]["median_iou"] == pytest.approx(1 / 17)
+    assert floor["very_tiny"].median_iou == pytest.approx(1 / 17)
 
 
 def test_empty_dataset():
     ds = _dataset([(0, 0, 0, 0, 0, 0)], images=[(0, 640, 640)])
     result = strides.analyze(ds, Config())
-    assert result.stats["num_boxes"] == 0
-    assert math.isnan(result.stats["models"]["yolov8"]["no_grid_point_share"])
+    assert result.stats.num_boxes == 0
+    assert math.isnan(result.stats.models["yolov8"].no_grid_point_share)
     assert result.findings == []
 
 
@@ -206,10 +209,10 @@ def test_grid_points_and_collisions_on_real_data_against_a_slow_count(realdata):
         keys.append(key)
     collide = sum(cells[k] > 1 for k in keys)
     shared_cells = sum(c > 1 for c in cells.values())
-    v8 = result.stats["models"]["yolov8"]
-    assert result.stats["num_boxes"] == len(b) == 731  # 739 boxes, 8 iscrowd
-    assert v8["no_grid_point"] == no_point
-    assert v8["below_smallest_stride"] == below
-    assert v8["center_collision_boxes"] == collide
+    v8 = result.stats.models["yolov8"]
+    assert result.stats.num_boxes == len(b) == 731  # 739 boxes, 8 iscrowd
+    assert v8.no_grid_point == no_point
+    assert v8.below_smallest_stride == below
+    assert v8.center_collision_boxes == collide
     (finding,) = [f for f in result.findings if f.code == "strides.center_collisions"]
     assert f"({shared_cells} cells hold two or more centres)" in finding.message

@@ -14,6 +14,7 @@ from sodaudit.analyzers import subthreshold
 from sodaudit.config import Config, SubthresholdConfig
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Severity
+from sodaudit.jsonable import jsonable
 
 
 def build(imgsz=640):
@@ -61,20 +62,23 @@ def codes(result):
 def test_rules_counts_and_shares_by_hand():
     r = subthreshold.analyze(build(), Config())
     s = r.stats
-    assert s["num_labels"] == 6  # ignored and invalid boxes are not labels here
-    assert s["below_3px_at_imgsz"] == 3  # 2.5 wide, 0.75 wide, 2.9 wide
-    assert s["min_side_model_px"] == 3.0
-    model = s["rules"]["min_side_model"]
-    assert (model["count"], model["share"], model["threshold"]) == (3, 0.5, 3.0)
+    assert s.num_labels == 6  # ignored and invalid boxes are not labels here
+    assert s.below_3px_at_imgsz == 3  # 2.5 wide, 0.75 wide, 2.9 wide
+    assert s.min_side_model_px == 3.0
+    model = s.rules.min_side_model
+    assert (model.count, model.share, model.threshold) == (3, 0.5, 3.0)
     # car: 2 of its 3 labels; person: 1 of its 3
-    assert model["per_class"]["car"] == {"count": 2, "share": pytest.approx(2 / 3)}
-    assert model["per_class"]["person"] == {"count": 1, "share": pytest.approx(1 / 3)}
-    native = s["rules"]["min_side_native"]
-    assert (native["count"], native["threshold"]) == (1, 2.0)  # only 1.5 < 2
-    assert native["per_class"] == {"car": {"count": 1, "share": pytest.approx(1 / 3)}}
-    assert "min_area_share" not in s["rules"]  # off by default
-    assert s["union"]["count"] == 3
-    assert s["union"]["share"] == 0.5
+    assert (model.per_class["car"].count, model.per_class["car"].share) == (2, pytest.approx(2 / 3))
+    assert (model.per_class["person"].count, model.per_class["person"].share) == (1, pytest.approx(1 / 3))
+    native = s.rules.min_side_native
+    assert (native.count, native.threshold) == (1, 2.0)  # only 1.5 < 2
+    assert list(native.per_class) == ["car"]
+    assert (native.per_class["car"].count, native.per_class["car"].share) == (1, pytest.approx(1 / 3))
+    assert s.rules.min_area_share is None  # off by default
+    assert list(s.rules.by_name()) == ["min_side_native", "min_side_model"]
+    assert "min_area_share" not in jsonable(s)["rules"]  # and left out of the JSON
+    assert s.union.count == 3
+    assert s.union.share == 0.5
 
 
 def test_label_table_lists_every_offender():
@@ -95,13 +99,13 @@ def test_label_table_lists_every_offender():
 
 
 def test_zoom_needed_by_hand():
-    z = subthreshold.analyze(build(), Config()).stats["zoom"]
+    z = subthreshold.analyze(build(), Config()).stats.zoom
     # 32 / sqrt area: 1.43, 8.26, 4.0 (8x8, exactly the flag), 4.20, 10.67, 0.8 -> 4 of 6 >= 4
-    assert z["count_at_least_flag"] == 4
-    assert z["share_at_least_flag"] == pytest.approx(4 / 6)
-    assert z["flag"] == 4.0
+    assert z.count_at_least_flag == 4
+    assert z.share_at_least_flag == pytest.approx(4 / 6)
+    assert z.flag == 4.0
     values = sorted(32 / np.sqrt([500, 15, 64, 58, 9, 1600]))
-    assert z["quantiles"]["p50"] == pytest.approx((values[2] + values[3]) / 2)
+    assert z.quantiles["p50"] == pytest.approx((values[2] + values[3]) / 2)
 
 
 def test_findings_message_and_severity():
@@ -137,9 +141,9 @@ def test_info_below_warn_share():
 def test_below_model_rule_table(imgsz, min_model, expected):
     config = Config(subthreshold=SubthresholdConfig(min_side_model_px=min_model))
     r = subthreshold.analyze(build(imgsz), config)
-    assert r.stats["below_3px_at_imgsz"] == expected
-    assert r.stats["min_side_model_px"] == min_model
-    assert r.stats["imgsz"] == imgsz
+    assert r.stats.below_3px_at_imgsz == expected
+    assert r.stats.min_side_model_px == min_model
+    assert r.stats.imgsz == imgsz
     assert codes(r)["subthreshold.below_min_model"].message.startswith(
         f"{expected} of 6 labels are < {min_model:g} px at imgsz {imgsz}"
     )
@@ -150,13 +154,16 @@ def test_min_area_share_rule():
     # image 2 area 409600 * 0.0005 = 204.8: 58 yes, 9 yes, 1600 no
     config = Config(subthreshold=SubthresholdConfig(min_area_share=0.0005))
     r = subthreshold.analyze(build(), config)
-    rule = r.stats["rules"]["min_area_share"]
-    assert (rule["count"], rule["threshold"]) == (4, 0.0005)
-    assert r.stats["union"]["count"] == 5  # + the 5x100 box (model rule only)
+    rule = r.stats.rules.min_area_share
+    assert rule is not None
+    assert (rule.count, rule.threshold) == (4, 0.0005)
+    assert list(r.stats.rules.by_name()) == ["min_side_native", "min_side_model", "min_area_share"]
+    assert r.stats.union.count == 5  # + the 5x100 box (model rule only)
     f = codes(r)["subthreshold.below_min_area_share"]
     assert f.count == 4
     assert f.message.startswith("4 of 6 labels cover < 0.05% of their image area")
-    json.dumps(r.stats)
+    assert jsonable(r.stats)["rules"]["min_area_share"]["count"] == 4
+    json.dumps(jsonable(r.stats), allow_nan=False)
 
 
 @pytest.mark.parametrize(
@@ -172,4 +179,4 @@ def test_below_3px_on_real_data(realdata: Path, relative: str, expected: int):
     from sodaudit.loaders import load
 
     stats = subthreshold.analyze(load(realdata / relative), Config()).stats
-    assert stats["below_3px_at_imgsz"] == expected
+    assert stats.below_3px_at_imgsz == expected

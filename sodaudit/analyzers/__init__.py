@@ -25,7 +25,13 @@ ANALYZERS: dict[str, Analyzer] = {
 }
 """In report order: what is broken, how small things are, then what the model can represent."""
 
-STATS_TYPES: dict[str, type] = {}
+STATS_TYPES: dict[str, type] = {
+    "sizes": sizes.SizesStats,
+    "subthreshold": subthreshold.SubthresholdStats,
+    "anchors": anchors.AnchorsStats,
+    "strides": strides.StridesStats,
+    "splits": splits.SplitsStats,
+}
 """Analyzer name -> the msgspec Struct of its ``stats``, in report order: report.json's JSON
 Schema is generated from these (:mod:`sodaudit.render.schema`)."""
 

@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 
 from sodaudit.analyzers.anchor_match import ratio_match
+from sodaudit.analyzers.anchors_stats import AnchorsSuggestion
 
 KMEANS_RESTARTS = 5
 """k-means++ restarts; the one with the lowest distortion wins (YOLOv5 uses 30 restarts of
@@ -101,24 +102,24 @@ def as_int_anchors(k: np.ndarray) -> np.ndarray:
     return a[np.argsort(a.prod(axis=1), kind="stable")]
 
 
-def anchors_yaml(suggestion: dict[str, object]) -> str:
+def anchors_yaml(suggestion: AnchorsSuggestion) -> str:
     """YAML a person pastes into a YOLOv5 model file or an mmdetection config."""
-    if suggestion.get("status") != "ok":
-        return f"# no anchors suggested: {suggestion.get('reason', suggestion.get('status'))}\n"
-    levels = suggestion["levels"]
-    strides = suggestion["strides"]
-    evolve = int(suggestion["evolve_generations"])
+    if suggestion.status != "ok":
+        return f"# no anchors suggested: {suggestion.reason or suggestion.status}\n"
+    levels = suggestion.levels
+    strides = suggestion.strides
+    evolve = suggestion.evolve_generations
     method = "k-means" + (f" + {evolve} generations of evolution" if evolve else "")
     lines = [
-        f"# sodaudit: {suggestion['num_anchors']} anchors at imgsz {suggestion['imgsz']} "
-        f"({method}, seed {suggestion['seed']}, {suggestion['num_kmeans_boxes']} boxes)",
-        f"# BPR (ratio rule, thr {suggestion['ratio_thr']:g}, {suggestion['num_boxes']} boxes): "
-        f"{suggestion['before_model']} anchors {suggestion['bpr_before']:.6f} -> "
-        f"suggested {suggestion['bpr']:.6f}",
+        f"# sodaudit: {suggestion.num_anchors} anchors at imgsz {suggestion.imgsz} "
+        f"({method}, seed {suggestion.seed}, {suggestion.num_kmeans_boxes} boxes)",
+        f"# BPR (ratio rule, thr {suggestion.ratio_thr:g}, {suggestion.num_boxes} boxes): "
+        f"{suggestion.before_model} anchors {suggestion.bpr_before:.6f} -> "
+        f"suggested {suggestion.bpr:.6f}",
     ]
-    if not suggestion.get("improves", True):
+    if suggestion.improves is False:
         lines.append(
-            f"# note: these anchors do not beat the {suggestion['before_model']} anchors; keep "
+            f"# note: these anchors do not beat the {suggestion.before_model} anchors; keep "
             "those, or raise anchors.evolve_generations"
         )
     if len({len(level) for level in levels}) > 1:

@@ -13,13 +13,14 @@ by std, optional evolutionary refinement), with their BPR next to the default an
 
 This module is the analyzer (stats, suggestion, findings); the matching rules are in
 :mod:`~sodaudit.analyzers.anchor_match`, the k-means and evolution in
-:mod:`~sodaudit.analyzers.anchor_fit`.
+:mod:`~sodaudit.analyzers.anchor_fit`, the typed stats in :mod:`~sodaudit.analyzers.anchors_stats`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,15 @@ import pandas as pd
 from sodaudit.analyzers import anchor_fit
 from sodaudit.analyzers.anchor_fit import anchors_yaml as anchors_yaml  # re-exported: cli, recommend
 from sodaudit.analyzers.anchor_match import grid_iou, ratio_count, ratio_match
+from sodaudit.analyzers.anchors_stats import (
+    AnchorsIouGroup,
+    AnchorsIouPreset,
+    AnchorsPreset,
+    AnchorsRatioGroup,
+    AnchorsRatioPreset,
+    AnchorsStats,
+    AnchorsSuggestion,
+)
 from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
@@ -50,6 +60,8 @@ BPR is always computed on every box."""
 KMEANS_MIN_SIDE_PX = 2.0
 """YOLOv5 clusters only labels with a side of at least 2 px at imgsz."""
 
+G = TypeVar("G", AnchorsRatioGroup, AnchorsIouGroup)
+
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Coverage of the ratio and IoU presets, suggested anchors, and the findings."""
@@ -70,7 +82,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     if selected.assigner == "iou" and selected.anchors and selected.name not in iou_names:
         iou_names.append(selected.name)
 
-    presets: dict[str, dict[str, object]] = {}
+    presets: dict[str, AnchorsPreset] = {}
     counts: dict[str, np.ndarray] = {}
     for name in ratio_names:
         counts[name] = ratio_count(w, h, _flat_anchors(MODELS[name]), thr)
@@ -84,7 +96,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
     reference = _ratio_reference(selected)
     suggestion = _suggest(w, h, config, reference, counts[reference.name])
-    result.stats.update(
+    result.stats = AnchorsStats(
         imgsz=config.imgsz,
         model=config.model,
         ratio_thr=float(thr),
@@ -120,48 +132,50 @@ class _Groups:
             [str(c) for c in names.cat.categories],
         )
 
-    def means(self, **columns: np.ndarray) -> dict[str, dict]:
-        """``by_bucket`` and ``by_class``: :func:`group_means` of the columns."""
+    def means(self, group: type[G], **columns: np.ndarray) -> dict[str, dict[str, G]]:
+        """``by_bucket`` and ``by_class``: :func:`group_means` of the columns, as ``group``s."""
         return {
-            "by_bucket": group_means(self.buckets, list(AITOD.labels), **columns),
-            "by_class": group_means(self.classes, self.class_labels, **columns),
+            "by_bucket": _typed(group_means(self.buckets, list(AITOD.labels), **columns), group),
+            "by_class": _typed(group_means(self.classes, self.class_labels, **columns), group),
         }
 
 
-def _ratio_stats(preset: ModelPreset, thr: float, count: np.ndarray, groups: _Groups) -> dict[str, object]:
+def _typed(means: dict[str, dict], group: type[G]) -> dict[str, G]:
+    return {name: group(**values) for name, values in means.items()}
+
+
+def _ratio_stats(preset: ModelPreset, thr: float, count: np.ndarray, groups: _Groups) -> AnchorsRatioPreset:
     """BPR and anchors per target overall, per bucket and per class."""
     n = len(count)
     covered = count > 0  # best > 1/thr exactly when some anchor has m > 1/thr
     num_covered = int(np.count_nonzero(covered))
-    return {
-        "assigner": "ratio",
-        "strides": list(preset.strides),
-        "anchors": [[list(map(float, a)) for a in level] for level in preset.anchors],
-        "ratio_thr": float(thr),
-        "bpr": _ratio(num_covered, n),
-        "anchors_per_target": _ratio(int(count.sum()), n),
-        "num_uncovered": n - num_covered,
-        **groups.means(bpr=covered, anchors_per_target=count),
-    }
+    return AnchorsRatioPreset(
+        strides=list(preset.strides),
+        anchors=[[(float(w), float(h)) for w, h in level] for level in preset.anchors],
+        ratio_thr=float(thr),
+        bpr=_ratio(num_covered, n),
+        anchors_per_target=_ratio(int(count.sum()), n),
+        num_uncovered=n - num_covered,
+        **groups.means(AnchorsRatioGroup, bpr=covered, anchors_per_target=count),
+    )
 
 
-def _iou_stats(preset: ModelPreset, best: np.ndarray, groups: _Groups) -> dict[str, object]:
+def _iou_stats(preset: ModelPreset, best: np.ndarray, groups: _Groups) -> AnchorsIouPreset:
     n = len(best)
     covered = best >= preset.iou_pos
     band = (best >= preset.iou_neg) & ~covered
     num_covered = int(np.count_nonzero(covered))
-    return {
-        "assigner": "iou",
-        "strides": list(preset.strides),
-        "iou_pos": float(preset.iou_pos),
-        "iou_neg": float(preset.iou_neg),
-        "coverage": _ratio(num_covered, n),
-        "ignore_band_share": _ratio(int(np.count_nonzero(band)), n),
-        "below_neg_share": _ratio(int(np.count_nonzero(best < preset.iou_neg)), n),
-        "median_best_iou": float(np.median(best)) if n else math.nan,
-        "num_uncovered": n - num_covered,
-        **groups.means(coverage=covered, ignore_band_share=band, mean_best_iou=best),
-    }
+    return AnchorsIouPreset(
+        strides=list(preset.strides),
+        iou_pos=float(preset.iou_pos),
+        iou_neg=float(preset.iou_neg),
+        coverage=_ratio(num_covered, n),
+        ignore_band_share=_ratio(int(np.count_nonzero(band)), n),
+        below_neg_share=_ratio(int(np.count_nonzero(best < preset.iou_neg)), n),
+        median_best_iou=float(np.median(best)) if n else math.nan,
+        num_uncovered=n - num_covered,
+        **groups.means(AnchorsIouGroup, coverage=covered, ignore_band_share=band, mean_best_iou=best),
+    )
 
 
 def _ratio(count: int, n: int) -> float:
@@ -192,7 +206,7 @@ def _flat_anchors(preset: ModelPreset) -> np.ndarray:
 # --- suggested anchors ----------------------------------------------------------------------
 
 
-def suggest_anchors(dataset: Dataset, config: Config) -> dict[str, object]:
+def suggest_anchors(dataset: Dataset, config: Config) -> AnchorsSuggestion:
     """k-means (optionally evolved) anchors for the dataset at ``config.imgsz``, with BPR before
     (the selected model's ratio-rule anchors, else YOLOv5's) and after. ``sodaudit anchors``
     prints :func:`anchors_yaml` of this."""
@@ -207,13 +221,19 @@ def suggest_anchors(dataset: Dataset, config: Config) -> dict[str, object]:
 
 def _suggest(
     w: np.ndarray, h: np.ndarray, config: Config, before_preset: ModelPreset, before_count: np.ndarray
-) -> dict[str, object]:
+) -> AnchorsSuggestion:
     cfg = config.anchors
     thr = cfg.ratio_thr
     n = int(cfg.num_anchors)
     strides = list(MODELS["yolov5"].strides)
-    out: dict[str, object] = {
-        "status": "ok",
+    rng = np.random.default_rng(cfg.seed)
+    keep = np.flatnonzero((w >= KMEANS_MIN_SIDE_PX) | (h >= KMEANS_MIN_SIDE_PX))
+    num_total = len(keep)
+    if len(keep) > KMEANS_MAX_BOXES:
+        keep = keep[np.sort(rng.choice(len(keep), KMEANS_MAX_BOXES, replace=False))]
+    sample = np.column_stack((w[keep], h[keep]))
+    bpr_before = _ratio(int(np.count_nonzero(before_count)), len(w))
+    common = {
         "imgsz": int(config.imgsz),
         "num_anchors": n,
         "ratio_thr": float(thr),
@@ -221,47 +241,46 @@ def _suggest(
         "evolve_generations": int(cfg.evolve_generations),
         "num_boxes": len(w),
         "before_model": before_preset.name,
-        "bpr_before": _ratio(int(np.count_nonzero(before_count)), len(w)),
+        "bpr_before": bpr_before,
         "anchors_per_target_before": _ratio(int(before_count.sum()), len(w)),
         "strides": strides,
+        "num_kmeans_boxes_total": num_total,
+        "num_kmeans_boxes": len(sample),
+        "subsampled": len(sample) < num_total,
     }
-    rng = np.random.default_rng(cfg.seed)
-    keep = np.flatnonzero((w >= KMEANS_MIN_SIDE_PX) | (h >= KMEANS_MIN_SIDE_PX))
-    out["num_kmeans_boxes_total"] = len(keep)
-    if len(keep) > KMEANS_MAX_BOXES:
-        keep = keep[np.sort(rng.choice(len(keep), KMEANS_MAX_BOXES, replace=False))]
-    sample = np.column_stack((w[keep], h[keep]))
-    out["num_kmeans_boxes"] = len(sample)
-    out["subsampled"] = len(sample) < out["num_kmeans_boxes_total"]
     distinct = len(pd.DataFrame(sample).drop_duplicates())
     if n <= 0 or distinct < n:
-        out.update(status="too_few_boxes", anchors=[], levels=[], bpr=math.nan)
-        out["reason"] = (
+        reason = (
             f"{distinct} distinct box sizes with a side >= "
             f"{KMEANS_MIN_SIDE_PX:g} px at imgsz; {n} anchors need at least {n}"
         )
-        return out
+        return AnchorsSuggestion(
+            status="too_few_boxes", anchors=[], levels=[], bpr=math.nan, reason=reason, **common
+        )
 
     k = anchor_fit.kmeans(sample, n, rng)
     kmeans_int = anchor_fit.as_int_anchors(k)
     count = ratio_count(w, h, kmeans_int, thr)
-    out["bpr_kmeans"] = _ratio(int(np.count_nonzero(count)), len(w))
+    bpr_kmeans = _ratio(int(np.count_nonzero(count)), len(w))
     if cfg.evolve_generations > 0:
         k = anchor_fit.evolve(k, sample, thr, int(cfg.evolve_generations), rng)
     anchors = anchor_fit.as_int_anchors(k)
     if not np.array_equal(anchors, kmeans_int):
         count = ratio_count(w, h, anchors, thr)
-    levels = [chunk.tolist() for chunk in np.array_split(anchors.astype(int), len(strides))]
+    pairs = [(int(aw), int(ah)) for aw, ah in anchors]
+    levels = [[(int(aw), int(ah)) for aw, ah in chunk] for chunk in np.array_split(anchors, len(strides))]
     bpr = _ratio(int(np.count_nonzero(count)), len(w))
-    out.update(
-        anchors=anchors.astype(int).tolist(),
+    return AnchorsSuggestion(
+        status="ok",
+        bpr_kmeans=bpr_kmeans,
+        anchors=pairs,
         levels=levels,
         bpr=bpr,
         anchors_per_target=_ratio(int(count.sum()), len(w)),
         fitness=anchor_fit.fitness(anchors, sample, thr),
-        improves=bool(bpr > out["bpr_before"]),
+        improves=bool(bpr > bpr_before),
+        **common,
     )
-    return out
 
 
 # --- findings -------------------------------------------------------------------------------
@@ -273,8 +292,8 @@ def _low_bpr_finding(
     selected: ModelPreset,
     rows: pd.DataFrame,
     covered: np.ndarray,
-    presets: dict[str, dict[str, object]],
-    suggestion: dict[str, object],
+    presets: dict[str, AnchorsPreset],
+    suggestion: AnchorsSuggestion,
     result: AnalyzerResult,
 ) -> None:
     """Warn when the selected ratio-rule model (else YOLOv5, as a reference) misses boxes.
@@ -284,7 +303,8 @@ def _low_bpr_finding(
     """
     ref = _ratio_reference(selected)
     stats = presets[ref.name]
-    bpr = stats["bpr"]
+    assert isinstance(stats, AnchorsRatioPreset)  # the reference is a ratio-rule preset
+    bpr = stats.bpr
     warn = config.anchors.bpr_warn
     if not len(rows) or not bpr < warn:
         return
@@ -296,14 +316,13 @@ def _low_bpr_finding(
     head = missed.head(MAX_EXAMPLES)
     detail = _size_text(head) + ", best ratio " + pd.Series(best[: len(head)]).round(3).astype(str).to_numpy()
     result.tables[f"uncovered_{ref.name}"] = label_table(dataset, missed, best_ratio=best)
-    if suggestion.get("status") != "ok":
+    if suggestion.status != "ok":
         after = ""
-    elif suggestion["improves"]:
-        after = f"; suggested k-means anchors reach BPR {suggestion['bpr']:.4f}"
+    elif suggestion.improves:
+        after = f"; suggested k-means anchors reach BPR {suggestion.bpr:.4f}"
     else:
         after = (
-            f"; k-means anchors do not improve it (BPR {suggestion['bpr']:.4f}): try "
-            "anchors.evolve_generations"
+            f"; k-means anchors do not improve it (BPR {suggestion.bpr:.4f}): try anchors.evolve_generations"
         )
     who = "" if uses_it else f" (reference only: {selected.name} does not use these anchors)"
     result.findings.append(
@@ -333,12 +352,13 @@ def _iou_finding(
     selected: ModelPreset,
     rows: pd.DataFrame,
     best_iou: np.ndarray,
-    presets: dict[str, dict[str, object]],
+    presets: dict[str, AnchorsPreset],
     result: AnalyzerResult,
 ) -> None:
     """The selected IoU-matched model: boxes no anchor on the grid reaches iou_pos with."""
     stats = presets[selected.name]
-    coverage = stats["coverage"]
+    assert isinstance(stats, AnchorsIouPreset)  # the selected model matches by IoU
+    coverage = stats.coverage
     warn = config.anchors.bpr_warn
     if not len(rows) or not coverage < warn:
         return
@@ -353,11 +373,11 @@ def _iou_finding(
             "anchors.iou_uncovered",
             Severity.WARNING,
             f"{len(missed)} of {len(rows)} boxes ({1 - coverage:.1%}) overlap no "
-            f"{selected.name} anchor on the stride grid with IoU >= {stats['iou_pos']:g} at "
-            f"imgsz {config.imgsz}; {stats['ignore_band_share']:.1%} fall in the ignore band "
-            f"[{stats['iou_neg']:g}, {stats['iou_pos']:g}) and "
-            f"{stats['below_neg_share']:.1%} below {stats['iou_neg']:g} (median best IoU "
-            f"{stats['median_best_iou']:.2f})",
+            f"{selected.name} anchor on the stride grid with IoU >= {stats.iou_pos:g} at "
+            f"imgsz {config.imgsz}; {stats.ignore_band_share:.1%} fall in the ignore band "
+            f"[{stats.iou_neg:g}, {stats.iou_pos:g}) and "
+            f"{stats.below_neg_share:.1%} below {stats.iou_neg:g} (median best IoU "
+            f"{stats.median_best_iou:.2f})",
             NAME,
             value=float(coverage),
             threshold=float(warn),

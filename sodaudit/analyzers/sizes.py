@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Annotated
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -27,6 +29,155 @@ NAME = "sizes"
 SIZE_COLUMNS = ("sqrt_area", "short_side", "long_side")
 GROUP_COLUMNS = ("sqrt_area", "short_side")
 """Per-class and per-split quantiles are kept to these two to stay compact."""
+
+Quantiles = dict[str, float]
+"""``np.percentile`` of a size by name (``p50``); the names follow ``sizes.quantiles``."""
+
+
+class SizesBucketCounts(msgspec.Struct, kw_only=True):
+    """Boxes per bucket of a size preset (the base of each preset's counts)."""
+
+    def as_dict(self) -> dict[str, int]:
+        """Bucket name -> count, in the preset's order."""
+        return msgspec.structs.asdict(self)
+
+
+class SizesCocoBuckets(SizesBucketCounts, kw_only=True):
+    """COCO buckets by w*h: small < 32², medium < 96², large the rest."""
+
+    small: Annotated[int, msgspec.Meta(description="boxes with w*h < 32²")]
+    medium: Annotated[int, msgspec.Meta(description="boxes with 32² <= w*h < 96²")]
+    large: Annotated[int, msgspec.Meta(description="boxes with w*h >= 96²")]
+
+
+class SizesAitodBuckets(SizesBucketCounts, kw_only=True):
+    """AI-TOD buckets by sqrt(area): very_tiny < 8, tiny < 16, small < 32, other the rest."""
+
+    very_tiny: int
+    tiny: int
+    small: int
+    other: int
+
+
+class SizesTinypersonBuckets(SizesBucketCounts, kw_only=True):
+    """TinyPerson buckets by sqrt(area): below_2, tiny1 [2,8), tiny2 [8,12), tiny3 [12,20),
+    small [20,32), other the rest."""
+
+    below_2: int
+    tiny1: int
+    tiny2: int
+    tiny3: int
+    small: int
+    other: int
+
+
+class SizesBuckets(msgspec.Struct, kw_only=True):
+    """Bucket counts of each size preset in native pixels."""
+
+    coco: Annotated[
+        SizesCocoBuckets,
+        msgspec.Meta(description="valid non-ignore boxes by w*h in native pixels: < 32², < 96², the rest"),
+    ]
+    aitod: SizesAitodBuckets
+    tinyperson: SizesTinypersonBuckets
+    relative: Annotated[
+        dict[str, int],
+        msgspec.Meta(description="boxes by area relative to the image, bounds in relative_bounds"),
+    ]
+    relative_bounds: list[float]
+
+
+class SizesBucketsModel(msgspec.Struct, kw_only=True):
+    """Bucket counts at model input (boxes of images with a known size)."""
+
+    coco: SizesCocoBuckets
+    aitod: SizesAitodBuckets
+
+
+class SizesMeasures(msgspec.Struct, kw_only=True):
+    """Quantiles of sqrt(area), short side and long side, in pixels."""
+
+    sqrt_area: Quantiles
+    short_side: Quantiles
+    long_side: Quantiles
+
+
+class SizesQuantiles(msgspec.Struct, kw_only=True):
+    """Size quantiles in native pixels and at model input."""
+
+    native: SizesMeasures
+    model: SizesMeasures
+
+
+class SizesGroupMeasures(msgspec.Struct, kw_only=True):
+    """Quantiles of sqrt(area) and short side of one group, in pixels."""
+
+    sqrt_area: Quantiles
+    short_side: Quantiles
+
+
+class SizesGroup(msgspec.Struct, kw_only=True):
+    """One class or split: its box count and size quantiles, native and at model input."""
+
+    count: int
+    native: SizesGroupMeasures
+    model: SizesGroupMeasures
+
+
+class SizesAspect(msgspec.Struct, kw_only=True):
+    """Aspect ratios w/h: quantiles and boxes beyond ``extreme_ratio`` either way."""
+
+    quantiles: Quantiles
+    extreme_ratio: float
+    wide: int
+    tall: int
+    share_wide: float
+    share_tall: float
+    share_extreme: float
+
+
+class SizesCap(msgspec.Struct, kw_only=True):
+    """Images over one max-detections cap and the boxes beyond it."""
+
+    cap: int
+    images_over: int
+    boxes_beyond: int
+
+
+class SizesPerImage(msgspec.Struct, kw_only=True):
+    """Boxes per image (crowding) and the detection caps it exceeds."""
+
+    num_images: int
+    quantiles: Quantiles
+    mean: float
+    max: int
+    caps: dict[str, SizesCap]
+
+
+class SizesHeatmap(msgspec.Struct, kw_only=True):
+    """Shares of box centres in a bins x bins grid over the normalised image; rows are y."""
+
+    bins: int
+    rows: str
+    cols: str
+    num_boxes: int
+    shares: list[list[float]]
+
+
+class SizesStats(msgspec.Struct, kw_only=True):
+    """Object sizes over valid, non-ignore boxes, native and at model input."""
+
+    imgsz: int
+    num_boxes: int
+    num_unknown_image_size: int
+    quantiles: SizesQuantiles
+    per_class: dict[str, SizesGroup]
+    per_split: dict[str, SizesGroup]
+    buckets: SizesBuckets
+    buckets_model: SizesBucketsModel
+    aspect: SizesAspect
+    per_image: SizesPerImage
+    heatmap: SizesHeatmap
 
 
 def quantile_key(q: float) -> str:
@@ -86,44 +237,47 @@ def model_sized(dataset: Dataset) -> pd.DataFrame:
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Size distributions, bucket counts, aspect ratios, crowding and a centre heatmap."""
-    result = AnalyzerResult(NAME, "Object sizes")
     sel = selected(dataset)
     q = config.sizes.quantiles
     known = np.isfinite(sel["scale"].to_numpy())
-    stats = result.stats
-    stats["imgsz"] = int(dataset.imgsz)
-    stats["num_boxes"] = len(sel)
-    stats["num_unknown_image_size"] = int(len(known) - np.count_nonzero(known))
-    stats["quantiles"] = {
-        "native": {c: quantile_dict(sel[c].to_numpy(), q) for c in SIZE_COLUMNS},
-        "model": {c: quantile_dict(sel[f"{c}_model"].to_numpy(), q) for c in SIZE_COLUMNS},
-    }
-    class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
-    stats["per_class"] = _grouped(sel, "class_name", class_names, q)
-    stats["per_split"] = _grouped(sel, "split", dataset.splits, q)
-    stats["buckets"] = _buckets_native(sel, config)
-    s_model = sel["sqrt_area_model"].to_numpy()[known]
-    stats["buckets_model"] = {"coco": COCO.counts(s_model * s_model), "aitod": AITOD.counts(s_model)}
-    stats["aspect"] = _aspect(sel, q, config.sizes.extreme_aspect)
-    counts = boxes_per_image(dataset, sel)
-    stats["per_image"] = _per_image(counts, config)
-    stats["heatmap"] = _heatmap(
-        sel.loc[known, ["x", "y", "w", "h", "img_w", "img_h"]], config.sizes.heatmap_bins
+    quantiles = SizesQuantiles(
+        native=SizesMeasures(**{c: quantile_dict(sel[c].to_numpy(), q) for c in SIZE_COLUMNS}),
+        model=SizesMeasures(**{c: quantile_dict(sel[f"{c}_model"].to_numpy(), q) for c in SIZE_COLUMNS}),
     )
-    _findings(dataset, config, len(sel), counts, result)
+    class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
+    s_model = sel["sqrt_area_model"].to_numpy()[known]
+    counts = boxes_per_image(dataset, sel)
+    stats = SizesStats(
+        imgsz=int(dataset.imgsz),
+        num_boxes=len(sel),
+        num_unknown_image_size=int(len(known) - np.count_nonzero(known)),
+        quantiles=quantiles,
+        per_class=_grouped(sel, "class_name", class_names, q),
+        per_split=_grouped(sel, "split", dataset.splits, q),
+        buckets=_buckets_native(sel, config),
+        buckets_model=SizesBucketsModel(
+            coco=SizesCocoBuckets(**COCO.counts(s_model * s_model)),
+            aitod=SizesAitodBuckets(**AITOD.counts(s_model)),
+        ),
+        aspect=_aspect(sel, q, config.sizes.extreme_aspect),
+        per_image=_per_image(counts, config),
+        heatmap=_heatmap(sel.loc[known, ["x", "y", "w", "h", "img_w", "img_h"]], config.sizes.heatmap_bins),
+    )
+    result = AnalyzerResult(NAME, "Object sizes", stats=stats)
+    _findings(dataset, config, len(sel), counts, stats, result)
     return result
 
 
-def _grouped(sel: pd.DataFrame, by: str, names: Sequence[str], q: Sequence[float]) -> dict[str, object]:
+def _grouped(sel: pd.DataFrame, by: str, names: Sequence[str], q: Sequence[float]) -> dict[str, SizesGroup]:
     """Count and compact quantiles per group (class or split), native and at model input."""
     columns = [*GROUP_COLUMNS, *(f"{c}_model" for c in GROUP_COLUMNS)]
     groups = group_quantiles(sel, by, names, columns, q)
     return {
-        name: {
-            "count": g["count"],
-            "native": {c: g[c] for c in GROUP_COLUMNS},
-            "model": {c: g[f"{c}_model"] for c in GROUP_COLUMNS},
-        }
+        name: SizesGroup(
+            count=g["count"],
+            native=SizesGroupMeasures(**{c: g[c] for c in GROUP_COLUMNS}),
+            model=SizesGroupMeasures(**{c: g[f"{c}_model"] for c in GROUP_COLUMNS}),
+        )
         for name, g in groups.items()
     }
 
@@ -137,35 +291,35 @@ def relative_keys(bounds: Sequence[float]) -> list[str]:
     return keys
 
 
-def _buckets_native(sel: pd.DataFrame, config: Config) -> dict[str, object]:
+def _buckets_native(sel: pd.DataFrame, config: Config) -> SizesBuckets:
     bounds = sorted(config.sizes.relative_area_bounds)
     relative = bucket_counts(sel["rel_area"].to_numpy(), bounds)
     sqrt_area = sel["sqrt_area"].to_numpy()
-    return {
+    return SizesBuckets(
         # COCO by w*h (``area``) exactly, as the stable key promises.
-        "coco": COCO.counts(sel["area"].to_numpy()),
-        "aitod": AITOD.counts(sqrt_area),
+        coco=SizesCocoBuckets(**COCO.counts(sel["area"].to_numpy())),
+        aitod=SizesAitodBuckets(**AITOD.counts(sqrt_area)),
         # below_2: TinyPerson leaves objects under 2 px out of its tiny ranges.
-        "tinyperson": TINYPERSON.counts(sqrt_area),
-        "relative": dict(zip(relative_keys(bounds), relative.tolist(), strict=True)),
-        "relative_bounds": [float(b) for b in bounds],
-    }
+        tinyperson=SizesTinypersonBuckets(**TINYPERSON.counts(sqrt_area)),
+        relative=dict(zip(relative_keys(bounds), relative.tolist(), strict=True)),
+        relative_bounds=[float(b) for b in bounds],
+    )
 
 
-def _aspect(sel: pd.DataFrame, q: Sequence[float], extreme: float) -> dict[str, object]:
+def _aspect(sel: pd.DataFrame, q: Sequence[float], extreme: float) -> SizesAspect:
     ratio = sel["w"].to_numpy() / sel["h"].to_numpy()  # valid boxes: w, h > 0 and finite
     n = len(ratio)
     wide = int(np.count_nonzero(ratio > extreme))
     tall = int(np.count_nonzero(ratio < 1 / extreme))
-    return {
-        "quantiles": quantile_dict(ratio, q),
-        "extreme_ratio": extreme,
-        "wide": wide,
-        "tall": tall,
-        "share_wide": wide / n if n else 0.0,
-        "share_tall": tall / n if n else 0.0,
-        "share_extreme": (wide + tall) / n if n else 0.0,
-    }
+    return SizesAspect(
+        quantiles=quantile_dict(ratio, q),
+        extreme_ratio=extreme,
+        wide=wide,
+        tall=tall,
+        share_wide=wide / n if n else 0.0,
+        share_tall=tall / n if n else 0.0,
+        share_extreme=(wide + tall) / n if n else 0.0,
+    )
 
 
 def image_positions(image_ids: np.ndarray, box_image_ids: np.ndarray) -> np.ndarray:
@@ -179,25 +333,25 @@ def boxes_per_image(dataset: Dataset, sel: pd.DataFrame) -> np.ndarray:
     return counts.reindex(dataset.images["image_id"], fill_value=0).to_numpy(np.int64)
 
 
-def _per_image(counts: np.ndarray, config: Config) -> dict[str, object]:
+def _per_image(counts: np.ndarray, config: Config) -> SizesPerImage:
     caps = {}
     for name, cap in config.sizes.max_det_caps:
         over = counts > cap
-        caps[name] = {
-            "cap": int(cap),
-            "images_over": int(over.sum()),
-            "boxes_beyond": int((counts[over] - cap).sum()),
-        }
-    return {
-        "num_images": len(counts),
-        "quantiles": quantile_dict(counts, config.sizes.quantiles),
-        "mean": float(counts.mean()) if len(counts) else float("nan"),
-        "max": int(counts.max()) if len(counts) else 0,
-        "caps": caps,
-    }
+        caps[name] = SizesCap(
+            cap=int(cap),
+            images_over=int(over.sum()),
+            boxes_beyond=int((counts[over] - cap).sum()),
+        )
+    return SizesPerImage(
+        num_images=len(counts),
+        quantiles=quantile_dict(counts, config.sizes.quantiles),
+        mean=float(counts.mean()) if len(counts) else float("nan"),
+        max=int(counts.max()) if len(counts) else 0,
+        caps=caps,
+    )
 
 
-def _heatmap(boxes: pd.DataFrame, bins: int) -> dict[str, object]:
+def _heatmap(boxes: pd.DataFrame, bins: int) -> SizesHeatmap:
     """Shares of box centres in a bins x bins grid over the normalised image; rows are y."""
     b = {c: boxes[c].to_numpy(np.float64) for c in ("x", "y", "w", "h", "img_w", "img_h")}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -207,47 +361,45 @@ def _heatmap(boxes: pd.DataFrame, bins: int) -> dict[str, object]:
     hist, _, _ = np.histogram2d(np.clip(cy, 0, 1), np.clip(cx, 0, 1), bins=bins, range=[[0, 1], [0, 1]])
     total = hist.sum()
     shares = hist / total if total else hist
-    return {
-        "bins": int(bins),
-        "rows": "y",
-        "cols": "x",
-        "num_boxes": int(total),
-        "shares": shares.tolist(),
-    }
+    return SizesHeatmap(bins=int(bins), rows="y", cols="x", num_boxes=int(total), shares=shares.tolist())
 
 
 def _findings(
-    dataset: Dataset, config: Config, num_selected: int, counts: np.ndarray, result: AnalyzerResult
+    dataset: Dataset,
+    config: Config,
+    num_selected: int,
+    counts: np.ndarray,
+    stats: SizesStats,
+    result: AnalyzerResult,
 ) -> None:
-    stats = result.stats
-    model_coco = stats["buckets_model"]["coco"]
-    n_known = sum(model_coco.values())
+    model_coco = stats.buckets_model.coco
+    n_known = model_coco.small + model_coco.medium + model_coco.large
     if n_known:
-        share = model_coco["small"] / n_known
+        share = model_coco.small / n_known
         if share > config.sizes.mostly_small_share:
             result.findings.append(
                 Finding(
                     "sizes.mostly_small",
                     Severity.INFO,
-                    f"{model_coco['small']} of {n_known} labels ({share:.1%}) are COCO-small "
+                    f"{model_coco.small} of {n_known} labels ({share:.1%}) are COCO-small "
                     f"(area < {COCO.bounds[0]:g} px²) at imgsz {dataset.imgsz}",
                     NAME,
                     value=share,
                     threshold=config.sizes.mostly_small_share,
-                    count=model_coco["small"],
+                    count=model_coco.small,
                 )
             )
-    aspect = stats["aspect"]
-    if aspect["share_extreme"] > config.sizes.extreme_aspect_share:
-        n = aspect["wide"] + aspect["tall"]
+    aspect = stats.aspect
+    if aspect.share_extreme > config.sizes.extreme_aspect_share:
+        n = aspect.wide + aspect.tall
         result.findings.append(
             Finding(
                 "sizes.extreme_aspect",
                 Severity.INFO,
-                f"{n} of {num_selected} labels ({aspect['share_extreme']:.1%}) have an aspect ratio "
-                f"beyond {config.sizes.extreme_aspect:g}:1 ({aspect['wide']} wide, {aspect['tall']} tall)",
+                f"{n} of {num_selected} labels ({aspect.share_extreme:.1%}) have an aspect ratio "
+                f"beyond {config.sizes.extreme_aspect:g}:1 ({aspect.wide} wide, {aspect.tall} tall)",
                 NAME,
-                value=aspect["share_extreme"],
+                value=aspect.share_extreme,
                 threshold=config.sizes.extreme_aspect_share,
                 count=n,
             )

@@ -9,16 +9,89 @@ differences. A dataset with one split gets stats that say so and no findings.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
+import msgspec
 import numpy as np
 
 from sodaudit.analyzers.base import AnalyzerResult
-from sodaudit.analyzers.sizes import quantile_dict, selected
+from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, Severity
 
 NAME = "splits"
+
+
+class SplitsSizes(msgspec.Struct, kw_only=True):
+    """Quantiles of sqrt(area) of one split, in pixels."""
+
+    sqrt_area: Quantiles
+
+
+class SplitsSplit(msgspec.Struct, kw_only=True):
+    """One split: images, boxes and sizes native and at model input."""
+
+    num_images: int
+    num_boxes: int
+    native: SplitsSizes
+    model: SplitsSizes
+
+
+class SplitsKs(msgspec.Struct, kw_only=True):
+    """Two-sample KS test on log sqrt(area) against the reference split (null when either side
+    has no box)."""
+
+    statistic: float
+    pvalue: float
+    n_ref: int
+    n: int
+
+
+class SplitsKsScales(msgspec.Struct, kw_only=True):
+    """The KS tests of one split, on sizes native and at model input."""
+
+    native: SplitsKs
+    model: SplitsKs
+
+
+class SplitsShareDiff(msgspec.Struct, kw_only=True):
+    """The class whose share of the boxes differs most from the reference split."""
+
+    class_name: str
+    diff: float
+
+
+class SplitsStats(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Per-split sizes, size drift against the reference split, missing classes and class
+    shares; the comparisons are left out when there is no reference (no image)."""
+
+    splits: list[str]
+    single_split: bool
+    per_split: dict[str, SplitsSplit]
+    reference: Annotated[
+        str | None, msgspec.Meta(description="train, else the largest train* split, else the largest")
+    ]
+    ks: Annotated[
+        dict[str, SplitsKsScales] | None,
+        msgspec.Meta(description="every split but the reference -> its KS tests against it"),
+    ] = None
+    classes_missing: Annotated[
+        dict[str, list[str]] | None,
+        msgspec.Meta(
+            description="split -> the reference's classes it lacks; for the reference, the classes "
+            "only other splits have"
+        ),
+    ] = None
+    class_shares: Annotated[
+        dict[str, dict[str, float]] | None,
+        msgspec.Meta(description="split -> class -> its share of the split's boxes"),
+    ] = None
+    class_share_diff: Annotated[
+        dict[str, dict[str, float]] | None,
+        msgspec.Meta(description="split -> class -> its share minus the share in the reference"),
+    ] = None
+    max_class_share_diff: dict[str, SplitsShareDiff | None] | None = None
 
 
 def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | None:
@@ -34,7 +107,6 @@ def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | N
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Per-split sizes, size drift against train, missing classes and class-share drift."""
-    result = AnalyzerResult(NAME, "Splits")
     sel = selected(dataset)
     splits = dataset.splits
     q = config.sizes.quantiles
@@ -56,28 +128,34 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     )
     totals = counts.sum(axis=1)
 
-    stats = result.stats
-    stats["splits"] = list(splits)
-    stats["single_split"] = len(splits) < 2
-    stats["per_split"] = {
-        s: {
-            "num_images": int(images_per_split[s]),
-            "num_boxes": int(totals[i]),
-            "native": {"sqrt_area": quantile_dict(sizes["native"][i], q)},
-            "model": {"sqrt_area": quantile_dict(sizes["model"][i], q)},
-        }
-        for i, s in enumerate(splits)
-    }
     ref = reference_split(splits, totals.tolist())
-    stats["reference"] = ref
+    stats = SplitsStats(
+        splits=list(splits),
+        single_split=len(splits) < 2,
+        per_split={
+            s: SplitsSplit(
+                num_images=int(images_per_split[s]),
+                num_boxes=int(totals[i]),
+                native=SplitsSizes(sqrt_area=quantile_dict(sizes["native"][i], q)),
+                model=SplitsSizes(sqrt_area=quantile_dict(sizes["model"][i], q)),
+            )
+            for i, s in enumerate(splits)
+        },
+        reference=ref,
+    )
+    result = AnalyzerResult(NAME, "Splits", stats=stats)
     if ref is None:  # no images at all
         return result
 
     r = splits.index(ref)
     others = [i for i in range(len(splits)) if i != r]
     log_sizes = {k: [_log_positive(v) for v in per_split] for k, per_split in sizes.items()}
-    stats["ks"] = {
-        splits[i]: {k: _ks(log_sizes[k][r], log_sizes[k][i]) for k in ("native", "model")} for i in others
+    stats.ks = {
+        splits[i]: SplitsKsScales(
+            native=_ks(log_sizes["native"][r], log_sizes["native"][i]),
+            model=_ks(log_sizes["model"][r], log_sizes["model"][i]),
+        )
+        for i in others
     }
 
     present = counts > 0
@@ -87,28 +165,26 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     # absent from train, present in some other split
     elsewhere = present[others].any(axis=0)
     missing[ref] = [c for j, c in enumerate(class_names) if elsewhere[j] and not present[r, j]]
-    stats["classes_missing"] = {s: missing[s] for s in splits}
+    stats.classes_missing = {s: missing[s] for s in splits}
 
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(totals[:, None] > 0, counts / totals[:, None], 0.0)
     used = present.any(axis=0)
-    stats["class_shares"] = {
+    stats.class_shares = {
         s: {c: float(shares[i, j]) for j, c in enumerate(class_names) if used[j]}
         for i, s in enumerate(splits)
     }
-    stats["class_share_diff"] = {}
-    stats["max_class_share_diff"] = {}
+    stats.class_share_diff = {}
+    stats.max_class_share_diff = {}
     for i in others:
         diff = shares[i] - shares[r]
-        stats["class_share_diff"][splits[i]] = {
-            c: float(diff[j]) for j, c in enumerate(class_names) if used[j]
-        }
+        stats.class_share_diff[splits[i]] = {c: float(diff[j]) for j, c in enumerate(class_names) if used[j]}
         j = int(np.argmax(np.abs(np.where(used, diff, 0.0)))) if used.any() else -1
-        stats["max_class_share_diff"][splits[i]] = (
-            {"class_name": class_names[j], "diff": float(diff[j])} if j >= 0 else None
+        stats.max_class_share_diff[splits[i]] = (
+            SplitsShareDiff(class_name=class_names[j], diff=float(diff[j])) if j >= 0 else None
         )
     if len(splits) > 1:
-        _findings(config, stats, result)
+        _findings(config, stats, ref, result)
     return result
 
 
@@ -118,39 +194,39 @@ def _log_positive(values: np.ndarray) -> np.ndarray:
     return np.log(v)
 
 
-def _ks(la: np.ndarray, lb: np.ndarray) -> dict[str, object]:
+def _ks(la: np.ndarray, lb: np.ndarray) -> SplitsKs:
     """KS test on log size; undefined (NaN) when either side has no finite positive size."""
     if len(la) == 0 or len(lb) == 0:
-        return {"statistic": float("nan"), "pvalue": float("nan"), "n_ref": len(la), "n": len(lb)}
+        return SplitsKs(statistic=float("nan"), pvalue=float("nan"), n_ref=len(la), n=len(lb))
     from scipy.stats import ks_2samp  # ~0.3 s to import: paid only by datasets with 2+ splits
 
     res = ks_2samp(la, lb)
-    return {"statistic": float(res.statistic), "pvalue": float(res.pvalue), "n_ref": len(la), "n": len(lb)}
+    return SplitsKs(statistic=float(res.statistic), pvalue=float(res.pvalue), n_ref=len(la), n=len(lb))
 
 
-def _findings(config: Config, stats: dict, result: AnalyzerResult) -> None:
+def _findings(config: Config, stats: SplitsStats, ref: str, result: AnalyzerResult) -> None:
+    """Findings of a dataset whose splits are compared to the reference split ``ref``."""
     cfg = config.splits
-    ref = stats["reference"]
-    for split, ks in stats["ks"].items():
-        native = ks["native"]
-        stat = native["statistic"]
+    for split, ks in (stats.ks or {}).items():
+        native = ks.native
+        stat = native.statistic
         if np.isfinite(stat) and stat > cfg.ks_warn:
-            q_ref = stats["per_split"][ref]["native"]["sqrt_area"]["p50"]
-            q_other = stats["per_split"][split]["native"]["sqrt_area"]["p50"]
-            significant = native["pvalue"] < cfg.ks_significance
+            q_ref = stats.per_split[ref].native.sqrt_area["p50"]
+            q_other = stats.per_split[split].native.sqrt_area["p50"]
+            significant = native.pvalue < cfg.ks_significance
             result.findings.append(
                 Finding(
                     "splits.size_drift",
                     Severity.WARNING if significant else Severity.INFO,
                     f"Box sizes in {split!r} differ from {ref!r}: KS statistic {stat:.3f} on log "
-                    f"sqrt(area) (p = {native['pvalue']:.3g}, {native['n']} vs {native['n_ref']} "
+                    f"sqrt(area) (p = {native.pvalue:.3g}, {native.n} vs {native.n_ref} "
                     f"boxes); median sqrt(area) {q_other:.1f} px vs {q_ref:.1f} px",
                     NAME,
                     value=stat,
                     threshold=cfg.ks_warn,
                 )
             )
-    for split, names in stats["classes_missing"].items():
+    for split, names in (stats.classes_missing or {}).items():
         if not names:
             continue
         shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
@@ -169,8 +245,8 @@ def _findings(config: Config, stats: dict, result: AnalyzerResult) -> None:
                 count=len(names),
             )
         )
-    shares = stats["class_shares"]
-    for split, diffs in stats["class_share_diff"].items():
+    shares = stats.class_shares or {}
+    for split, diffs in (stats.class_share_diff or {}).items():
         # one finding per split, largest shifts first: a shifted class mix is one problem
         drifted = sorted(
             ((c, d) for c, d in diffs.items() if abs(d) > cfg.class_share_warn), key=lambda cd: -abs(cd[1])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -35,6 +36,65 @@ NAME = "strides"
 
 ALWAYS_MODELS = ("yolov8", "yolov8-p2")
 """Reported whatever the selected model: the pair shows what a P2 (stride 4) head recovers."""
+
+
+class StridesLevel(msgspec.Struct, kw_only=True):
+    """One pyramid level of a model: boxes below its stride, without grid points, colliding."""
+
+    stride: int
+    below_stride: int
+    below_stride_share: float
+    no_grid_point: int
+    no_grid_point_share: float
+    median_grid_points: float
+    center_collision_boxes: int
+    center_collision_share: float
+
+
+class StridesClass(msgspec.Struct, kw_only=True):
+    """The smallest-stride shares of one class, for the selected model."""
+
+    n: int
+    below_smallest_stride_share: float
+    no_grid_point_share: float
+    center_collision_share: float
+
+
+class StridesModel(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One model preset: its smallest stride's numbers, then every level."""
+
+    assigner: str
+    strides: list[int]
+    smallest_stride: int
+    below_smallest_stride: int
+    below_smallest_stride_share: float
+    no_grid_point: int
+    no_grid_point_share: float
+    center_collision_boxes: int
+    center_collision_share: float
+    levels: list[StridesLevel]
+    by_class: dict[str, StridesClass] | None = None
+    """Only for the selected model."""
+
+
+class StridesNoise(msgspec.Struct, kw_only=True):
+    """The IoU of boxes with themselves shifted by noise_shift_px, in one size bucket."""
+
+    n: int
+    median_iou: float
+
+
+class StridesStats(msgspec.Struct, kw_only=True):
+    """What the feature-map grids of the selected model (and YOLOv8 with and without P2) can do
+    with the boxes at model input."""
+
+    imgsz: int
+    model: str
+    num_boxes: int
+    noise_shift_px: float
+    models: dict[str, StridesModel]
+    iou_noise_floor: dict[str, StridesNoise]
+    """Per AI-TOD bucket at model input (empty buckets left out), and ``all``."""
 
 
 def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
@@ -75,15 +135,15 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     names = list(dict.fromkeys((selected.name, *ALWAYS_MODELS)))
     strides = sorted({float(s) for name in names for s in MODELS[name].strides})
     levels = _levels(geo, strides)  # models share strides: each is computed once
-    models: dict[str, dict[str, object]] = {}
+    models: dict[str, StridesModel] = {}
     for name in names:
         models[name] = _model_stats(MODELS[name], levels, len(rows))
     smallest = levels[float(min(selected.strides))]
-    models[selected.name]["by_class"] = _by_class(rows, smallest)
+    models[selected.name].by_class = _by_class(rows, smallest)
 
     d = config.strides.noise_shift_px
     noise = shifted_iou(geo["w"], geo["h"], d)
-    result.stats.update(
+    result.stats = StridesStats(
         imgsz=config.imgsz,
         model=selected.name,
         num_boxes=len(rows),
@@ -170,61 +230,63 @@ def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Lev
     return out
 
 
-def _model_stats(preset: ModelPreset, levels: dict[float, Level], n: int) -> dict[str, object]:
-    stats_by_stride = {}
+def _model_stats(preset: ModelPreset, levels: dict[float, Level], n: int) -> StridesModel:
+    stats_levels = []
     for stride in sorted(preset.strides):
         level = levels[float(stride)]
         below = int(np.count_nonzero(level.below))
         empty = int(np.count_nonzero(level.empty))
         collide = int(np.count_nonzero(level.collide))
-        stats_by_stride[stride] = {
-            "stride": int(stride),
-            "below_stride": below,
-            "below_stride_share": _share(below, n),
-            "no_grid_point": empty,
-            "no_grid_point_share": _share(empty, n),
-            "median_grid_points": level.median_points,
-            "center_collision_boxes": collide,
-            "center_collision_share": _share(collide, n),
-        }
-    stats_levels = list(stats_by_stride.values())
+        stats_levels.append(
+            StridesLevel(
+                stride=int(stride),
+                below_stride=below,
+                below_stride_share=_share(below, n),
+                no_grid_point=empty,
+                no_grid_point_share=_share(empty, n),
+                median_grid_points=level.median_points,
+                center_collision_boxes=collide,
+                center_collision_share=_share(collide, n),
+            )
+        )
     first = stats_levels[0]
-    return {
-        "assigner": preset.assigner,
-        "strides": sorted(int(s) for s in preset.strides),
-        "smallest_stride": first["stride"],
-        "below_smallest_stride": first["below_stride"],
-        "below_smallest_stride_share": first["below_stride_share"],
-        "no_grid_point": first["no_grid_point"],
-        "no_grid_point_share": first["no_grid_point_share"],
-        "center_collision_boxes": first["center_collision_boxes"],
-        "center_collision_share": first["center_collision_share"],
-        "levels": stats_levels,
-    }
+    return StridesModel(
+        assigner=preset.assigner,
+        strides=sorted(int(s) for s in preset.strides),
+        smallest_stride=first.stride,
+        below_smallest_stride=first.below_stride,
+        below_smallest_stride_share=first.below_stride_share,
+        no_grid_point=first.no_grid_point,
+        no_grid_point_share=first.no_grid_point_share,
+        center_collision_boxes=first.center_collision_boxes,
+        center_collision_share=first.center_collision_share,
+        levels=stats_levels,
+    )
 
 
-def _by_class(rows: pd.DataFrame, level: Level) -> dict[str, object]:
+def _by_class(rows: pd.DataFrame, level: Level) -> dict[str, StridesClass]:
     """Smallest-stride shares per class, for the selected model."""
     names = rows["class_name"]
-    return group_means(
+    means = group_means(
         names.cat.codes.to_numpy(),
         [str(c) for c in names.cat.categories],
         below_smallest_stride_share=level.below,
         no_grid_point_share=level.empty,
         center_collision_share=level.collide,
     )
+    return {name: StridesClass(**values) for name, values in means.items()}
 
 
-def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, object]:
+def _noise_floor(iou: np.ndarray, sqrt_area_model: np.ndarray) -> dict[str, StridesNoise]:
     """Median shifted-box IoU per AI-TOD bucket (at model input) and over all boxes."""
     codes = AITOD.codes(sqrt_area_model)
     labels = AITOD.labels
-    out: dict[str, object] = {}
+    out: dict[str, StridesNoise] = {}
     for i, label in enumerate(labels):  # a loop over four buckets
         values = iou[codes == i]
         if len(values):
-            out[label] = {"n": len(values), "median_iou": float(np.median(values))}
-    out["all"] = {"n": len(iou), "median_iou": float(np.median(iou)) if len(iou) else math.nan}
+            out[label] = StridesNoise(n=len(values), median_iou=float(np.median(values)))
+    out["all"] = StridesNoise(n=len(iou), median_iou=float(np.median(iou)) if len(iou) else math.nan)
     return out
 
 
@@ -243,21 +305,21 @@ def _findings(
     selected: ModelPreset,
     rows: pd.DataFrame,
     level: Level,
-    models: dict[str, dict[str, object]],
+    models: dict[str, StridesModel],
     result: AnalyzerResult,
 ) -> None:
     if not len(rows):
         return
     stats = models[selected.name]
-    stride = stats["smallest_stride"]
+    stride = stats.smallest_stride
     n = len(rows)
     p2 = models["yolov8-p2"]
 
     def with_p2(text: str) -> str:
         """What the yolov8-p2 preset would show, when the selected model has no stride 4."""
-        if stride <= p2["smallest_stride"]:
+        if stride <= p2.smallest_stride:
             return ""
-        return f"; with a stride-{p2['smallest_stride']} (P2) head: {text}"
+        return f"; with a stride-{p2.smallest_stride} (P2) head: {text}"
 
     def examples(at: np.ndarray) -> tuple[str, ...]:
         head = label_rows(rows, at[:MAX_EXAMPLES], "w_model", "h_model")
@@ -266,14 +328,14 @@ def _findings(
 
     below = np.flatnonzero(level.below)
     if len(below):
-        share = stats["below_smallest_stride_share"]
+        share = stats.below_smallest_stride_share
         result.findings.append(
             Finding(
                 "strides.below_smallest_stride",
                 Severity.WARNING if share > config.strides.below_stride_warn_share else Severity.INFO,
                 f"{len(below)} of {n} boxes ({_pct(share)}) have a short side below "
                 f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
-                + with_p2(f"{_pct(p2['below_smallest_stride_share'])}"),
+                + with_p2(f"{_pct(p2.below_smallest_stride_share)}"),
                 NAME,
                 value=share,
                 threshold=config.strides.below_stride_warn_share,
@@ -284,7 +346,7 @@ def _findings(
 
     empty = np.flatnonzero(level.empty)
     if len(empty):
-        share = stats["no_grid_point_share"]
+        share = stats.no_grid_point_share
         warn = config.strides.no_point_warn_share
         missed = label_rows(rows, empty, "w_model", "h_model")
         result.tables["no_grid_point"] = label_table(
@@ -297,7 +359,7 @@ def _findings(
                 f"{len(empty)} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
                 f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
                 "inside the box has no candidate for them"
-                + with_p2(f"{_pct(p2['no_grid_point_share'])} without a point"),
+                + with_p2(f"{_pct(p2.no_grid_point_share)} without a point"),
                 NAME,
                 value=share,
                 threshold=warn,
@@ -308,7 +370,7 @@ def _findings(
 
     collide = np.flatnonzero(level.collide)
     if len(collide):
-        share = stats["center_collision_share"]
+        share = stats.center_collision_share
         cells = level.collision_cells
         result.tables["center_collisions"] = label_table(dataset, label_rows(rows, collide))
         result.findings.append(
@@ -318,7 +380,7 @@ def _findings(
                 f"{len(collide)} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
                 f"cell with another box's centre in the same image ({cells} "
                 f"{'cell holds' if cells == 1 else 'cells hold'} two or more centres) at imgsz "
-                f"{config.imgsz}" + with_p2(f"{_pct(p2['center_collision_share'])} collide"),
+                f"{config.imgsz}" + with_p2(f"{_pct(p2.center_collision_share)} collide"),
                 NAME,
                 value=share,
                 threshold=config.strides.collision_warn_share,

@@ -10,11 +10,14 @@ Per-class entries list only classes with at least one offending label (share = o
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 import numpy as np
 import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
-from sodaudit.analyzers.sizes import quantile_dict, selected
+from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
@@ -30,10 +33,77 @@ RULE_CODES = {
 }
 
 
+class SubthresholdClass(msgspec.Struct, kw_only=True):
+    """Labels of one class below a rule, and their share of that class."""
+
+    count: int
+    share: float
+
+
+class SubthresholdRule(msgspec.Struct, kw_only=True):
+    """One size rule: its threshold, the labels below it, overall and per class."""
+
+    threshold: float
+    count: int
+    share: float
+    per_class: Annotated[
+        dict[str, SubthresholdClass],
+        msgspec.Meta(description="only the classes with at least one label below the rule"),
+    ]
+
+
+class SubthresholdUnion(msgspec.Struct, kw_only=True):
+    """Labels below at least one rule, overall and per class."""
+
+    count: int
+    share: float
+    per_class: dict[str, SubthresholdClass]
+
+
+class SubthresholdRules(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The size rules; ``min_area_share`` only when it is configured."""
+
+    min_side_native: SubthresholdRule
+    min_side_model: SubthresholdRule
+    min_area_share: SubthresholdRule | None = None
+
+    def by_name(self) -> dict[str, SubthresholdRule]:
+        """Rule name -> rule, for the rules in use, in report order."""
+        return {name: rule for name, rule in msgspec.structs.asdict(self).items() if rule is not None}
+
+
+class SubthresholdZoom(msgspec.Struct, kw_only=True):
+    """The zoom a reviewer needs to see a label at ``review_screen_px`` on screen."""
+
+    review_screen_px: float
+    quantiles: Quantiles
+    flag: float
+    count_at_least_flag: int
+    share_at_least_flag: float
+
+
+class SubthresholdStats(msgspec.Struct, kw_only=True):
+    """Labels below the size rules (valid, non-ignore boxes), and the zoom to review them."""
+
+    imgsz: int
+    num_labels: int
+    num_unknown_image_size: int
+    below_3px_at_imgsz: Annotated[
+        int,
+        msgspec.Meta(
+            description="valid non-ignore boxes with either side < 3 px (min_side_model_px) after "
+            "the letterbox resize to imgsz (scale = imgsz / max(w, h))"
+        ),
+    ]
+    min_side_model_px: float
+    rules: SubthresholdRules
+    union: SubthresholdUnion
+    zoom: SubthresholdZoom
+
+
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Counts and shares per rule and class, the union, the offending labels and review zoom."""
     cfg = config.subthreshold
-    result = AnalyzerResult(NAME, "Sub-threshold labels")
     sel = selected(dataset)
     n = len(sel)
     class_names = [str(c) for c in sel["class_name"].cat.categories]
@@ -61,39 +131,43 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     for _, mask in rules.values():
         union |= mask
 
-    def summary(mask: np.ndarray) -> dict[str, object]:
+    def summary(mask: np.ndarray) -> SubthresholdUnion:
         per_class_counts = np.bincount(codes[mask], minlength=len(class_names))
-        return {
-            "count": int(mask.sum()),
-            "share": float(mask.sum() / n) if n else 0.0,
-            "per_class": {
-                name: {
-                    "count": int(c),
-                    "share": float(c / t) if t else 0.0,
-                }
+        return SubthresholdUnion(
+            count=int(mask.sum()),
+            share=float(mask.sum() / n) if n else 0.0,
+            per_class={
+                name: SubthresholdClass(count=int(c), share=float(c / t) if t else 0.0)
                 for name, c, t in zip(class_names, per_class_counts, class_totals, strict=True)
                 if c
             },
-        }
+        )
 
-    stats = result.stats
-    stats["imgsz"] = int(dataset.imgsz)
-    stats["num_labels"] = n
-    stats["num_unknown_image_size"] = int((~np.isfinite(sel["scale"].to_numpy())).sum())
-    stats["below_3px_at_imgsz"] = int(rules["min_side_model"][1].sum())
-    stats["min_side_model_px"] = float(cfg.min_side_model_px)
-    stats["rules"] = {name: {"threshold": float(thr), **summary(mask)} for name, (thr, mask) in rules.items()}
-    stats["union"] = summary(union)
+    def rule(threshold: float, mask: np.ndarray) -> SubthresholdRule:
+        below = summary(mask)
+        return SubthresholdRule(
+            threshold=float(threshold), count=below.count, share=below.share, per_class=below.per_class
+        )
 
     zoom = cfg.review_screen_px / sel["sqrt_area"].to_numpy()
     needs = zoom >= cfg.zoom_flag
-    stats["zoom"] = {
-        "review_screen_px": float(cfg.review_screen_px),
-        "quantiles": quantile_dict(zoom, config.sizes.quantiles),
-        "flag": float(cfg.zoom_flag),
-        "count_at_least_flag": int(needs.sum()),
-        "share_at_least_flag": float(needs.mean()) if n else 0.0,
-    }
+    stats = SubthresholdStats(
+        imgsz=int(dataset.imgsz),
+        num_labels=n,
+        num_unknown_image_size=int((~np.isfinite(sel["scale"].to_numpy())).sum()),
+        below_3px_at_imgsz=int(rules["min_side_model"][1].sum()),
+        min_side_model_px=float(cfg.min_side_model_px),
+        rules=SubthresholdRules(**{name: rule(thr, mask) for name, (thr, mask) in rules.items()}),
+        union=summary(union),
+        zoom=SubthresholdZoom(
+            review_screen_px=float(cfg.review_screen_px),
+            quantiles=quantile_dict(zoom, config.sizes.quantiles),
+            flag=float(cfg.zoom_flag),
+            count_at_least_flag=int(needs.sum()),
+            share_at_least_flag=float(needs.mean()) if n else 0.0,
+        ),
+    )
+    result = AnalyzerResult(NAME, "Sub-threshold labels", stats=stats)
 
     rows = label_rows(sel, union, "w_model", "h_model")
     which = np.full(len(rows), "", dtype=object)
@@ -119,11 +193,11 @@ def _findings(
     codes: np.ndarray,
     rules: dict[str, tuple[float, np.ndarray]],
     union: np.ndarray,
-    stats: dict,
+    stats: SubthresholdStats,
     result: AnalyzerResult,
 ) -> None:
     cfg = config.subthreshold
-    n = stats["num_labels"]
+    n = stats.num_labels
     for name, (thr, mask) in rules.items():
         count = int(mask.sum())
         if not count:
@@ -144,8 +218,8 @@ def _findings(
         )
     rule_text = " or ".join(_rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items())
     class_names = [str(c) for c in sel["class_name"].cat.categories]
-    for class_name, entry in stats["union"]["per_class"].items():
-        if entry["share"] > config.subthreshold.class_mostly_share:
+    for class_name, entry in stats.union.per_class.items():
+        if entry.share > config.subthreshold.class_mostly_share:
             # ``codes`` are positions in the class names (unique): the rows named class_name.
             in_class = codes == class_names.index(class_name)
             mask = union & in_class
@@ -153,14 +227,14 @@ def _findings(
                 Finding(
                     "subthreshold.class_mostly_below",
                     Severity.WARNING,
-                    f"{entry['count']} of {int(in_class.sum())} labels of class {class_name!r} "
-                    f"({entry['share']:.1%}) are below a size rule (labels that {rule_text})",
+                    f"{entry.count} of {int(in_class.sum())} labels of class {class_name!r} "
+                    f"({entry.share:.1%}) are below a size rule (labels that {rule_text})",
                     NAME,
-                    value=entry["share"],
+                    value=entry.share,
                     threshold=config.subthreshold.class_mostly_share,
                     class_name=class_name,
                     examples=_examples(dataset, sel, mask),
-                    count=entry["count"],
+                    count=entry.count,
                 )
             )
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from matplotlib.collections import PolyCollection
 
+from sodaudit.analyzers.anchors_stats import AnchorsRatioPreset, AnchorsStats
 from sodaudit.figures.axes import log_axis
 from sodaudit.figures.common import NATIVE_COLOR, THRESHOLD_COLOR, Figure, encode, new_figure
 
@@ -30,12 +31,13 @@ def anchor_scatter(report: Any) -> Figure | None:
     if n_total > MAX_SCATTER:
         pick = np.random.default_rng(0).choice(n_total, MAX_SCATTER, replace=False)
         w, h = w[pick], h[pick]
-    stats = report.analyzers["anchors"].stats
-    yolo = stats["presets"]["yolov5"]
-    anchors = np.asarray(yolo["anchors"], dtype=np.float64).reshape(-1, 2)
-    thr = float(yolo["ratio_thr"])
-    suggested = stats["suggested"]
-    sug = np.asarray(suggested["anchors"], dtype=np.float64).reshape(-1, 2)
+    stats: AnchorsStats = report.analyzers["anchors"].stats
+    yolo = stats.presets["yolov5"]
+    assert isinstance(yolo, AnchorsRatioPreset)  # yolov5 is always reported by the ratio rule
+    anchors = np.asarray(yolo.anchors, dtype=np.float64).reshape(-1, 2)
+    thr = float(yolo.ratio_thr)
+    suggested = stats.suggested
+    sug = np.asarray(suggested.anchors, dtype=np.float64).reshape(-1, 2)
 
     fig = new_figure(6.4, 5.4)
     ax = fig.add_subplot()
@@ -78,15 +80,15 @@ def anchor_scatter(report: Any) -> Figure | None:
     ax.set_ylabel("height at model input, px (log)")
     ax.legend(fontsize=8, loc="upper left")
     caption = f"{n_total} labels" + (f" ({MAX_SCATTER} sampled)" if n_total > MAX_SCATTER else "") + "."
-    bpr = yolo["bpr"]
+    bpr = yolo.bpr
     if math.isfinite(bpr):
         caption += (
             f" YOLOv5's default anchors cover {bpr:.1%} of them (best possible recall, ratio rule {thr:g}x);"
             " points outside the shaded area have no anchor."
         )
-    if len(sug) and math.isfinite(suggested["bpr"]):
-        caption += f" The {len(sug)} suggested anchors reach {suggested['bpr']:.1%}"
-        caption += "." if suggested["improves"] else ", no better than the defaults."
+    if len(sug) and math.isfinite(suggested.bpr):
+        caption += f" The {len(sug)} suggested anchors reach {suggested.bpr:.1%}"
+        caption += "." if suggested.improves else ", no better than the defaults."
     return Figure(
         "anchors.scatter",
         "anchors",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from sodaudit.analyzers.sizes import boxes_per_image
+from sodaudit.analyzers.sizes import SizesStats, boxes_per_image
 from sodaudit.figures.axes import legend_below, log_axis, size_lines
 from sodaudit.figures.common import (
     MODEL_COLOR,
@@ -100,13 +100,13 @@ def size_histogram(report: Any) -> Figure | None:
 
 def class_boxplot(report: Any) -> Figure | None:
     """Per class, the percentiles of √area at model input that the sizes stats report."""
-    per_class = report.analyzers["sizes"].stats["per_class"]
+    sizes: SizesStats = report.analyzers["sizes"].stats
     stats = []
-    for name, group in per_class.items():
-        q = group["model"]["sqrt_area"]
-        if group["count"] and all(k in q and math.isfinite(q[k]) for k in BOX_KEYS.values()):
+    for name, group in sizes.per_class.items():
+        q = group.model.sqrt_area
+        if group.count and all(k in q and math.isfinite(q[k]) for k in BOX_KEYS.values()):
             stats.append(
-                {"label": text(name, 28), "name": name, "n": group["count"]}
+                {"label": text(name, 28), "name": name, "n": group.count}
                 | {part: q[key] for part, key in BOX_KEYS.items()}
             )
     if not stats:
@@ -207,10 +207,10 @@ def labels_per_image(report: Any) -> Figure | None:
 
 
 def heatmap(report: Any) -> Figure | None:
-    heat = report.analyzers["sizes"].stats["heatmap"]
-    if not heat["num_boxes"]:
+    heat = report.analyzers["sizes"].stats.heatmap
+    if not heat.num_boxes:
         return None
-    shares = np.asarray(heat["shares"], dtype=np.float64)
+    shares = np.asarray(heat.shares, dtype=np.float64)
     rows, cols = shares.shape
     fig = new_figure(5.2, 4.2)
     ax = fig.add_subplot()
@@ -223,7 +223,7 @@ def heatmap(report: Any) -> Figure | None:
     xs = (np.arange(cols) + 0.5) / cols
     central = shares[np.ix_((ys > 0.25) & (ys < 0.75), (xs > 0.25) & (xs < 0.75))].sum()
     caption = (
-        f"Centres of {int(heat['num_boxes'])} boxes on a {rows}x{cols} grid over the normalised image. "
+        f"Centres of {int(heat.num_boxes)} boxes on a {rows}x{cols} grid over the normalised image. "
         f"{central:.1%} lie in the central half (25–75% on both axes; 25% if uniform); the busiest cell, "
         f"around x={xs[c]:.2f}, y={ys[r]:.2f}, holds {shares[r, c]:.1%}."
     )

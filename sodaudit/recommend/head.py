@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from sodaudit.analyzers.strides import StridesModel
 from sodaudit.recommend.base import Context, Recommendation, pct
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
@@ -42,12 +43,13 @@ def head_rec(ctx: Context) -> Recommendation | None:
         "recovered_at_imgsz": int(((now < s - tol) & (now >= P2_STRIDE - tol)).sum()),
         "num_boxes": n,
     }
-    strides = ctx.stats("strides").get("models", {})
-    if strides:
+    result = ctx.results.get("strides")
+    models: dict[str, StridesModel] = result.stats.models if result is not None else {}
+    if models:
         evidence["strides_analyzer"] = {
-            name: strides[name].get("below_smallest_stride_share")
+            name: models[name].below_smallest_stride_share
             for name in (ctx.preset.name, "yolov8-p2")
-            if name in strides
+            if name in models
         }
     effect = {
         "boxes_recovered": recovered,

@@ -6,6 +6,7 @@ report is. Dataset strings are escaped so a class name cannot break the table or
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -50,19 +51,19 @@ def to_markdown(report: AuditReport, *, html_path: Path | None = None) -> str:
         f"{counts['error']} | {counts['warning']} | {counts['info']} |",
         "",
     ]
-    stats = data["analyzers"]
     key = []
-    coco = stats.get("sizes", {}).get("stats", {}).get("buckets", {}).get("coco")
-    if coco:
-        key.append(
-            "COCO small/medium/large " + "/".join(f"{coco.get(k, 0):,}" for k in ("small", "medium", "large"))
-        )
-    below = stats.get("subthreshold", {}).get("stats", {}).get("below_3px_at_imgsz")
-    if below is not None:
+    sizes = report.analyzers.get("sizes")
+    if sizes is not None:
+        coco = sizes.stats.buckets.coco
+        key.append(f"COCO small/medium/large {coco.small:,}/{coco.medium:,}/{coco.large:,}")
+    subthreshold = report.analyzers.get("subthreshold")
+    if subthreshold is not None:
+        below = subthreshold.stats.below_3px_at_imgsz
         key.append(f"{below:,} labels < 3 px at imgsz {data['config']['imgsz']}")
-    bpr = stats.get("anchors", {}).get("stats", {}).get("presets", {}).get("yolov5", {}).get("bpr")
-    if bpr is not None:
-        key.append(f"YOLOv5 anchor BPR {bpr:.4f}")
+    anchors = report.analyzers.get("anchors")
+    y5 = anchors.stats.presets.get("yolov5") if anchors is not None else None
+    if y5 is not None and math.isfinite(y5.bpr):
+        key.append(f"YOLOv5 anchor BPR {y5.bpr:.4f}")
     if key:
         lines += ["Key numbers: " + "; ".join(key) + ".", ""]
     recs = data.get("recommendations") or []

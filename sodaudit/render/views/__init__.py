@@ -16,7 +16,7 @@ from sodaudit.render.views.detector import anchors_view, class_overlap_view, str
 
 __all__ = ["INTROS", "VIEWS", "Table", "View", "analyzer_view"]
 
-VIEWS: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], View]] = {
+VIEWS: dict[str, Callable[[Any, Mapping[str, Any]], View]] = {
     "integrity": integrity_view,
     "sizes": sizes_view,
     "subthreshold": subthreshold_view,
@@ -40,6 +40,7 @@ INTROS = {
 }
 
 
-def analyzer_view(name: str, stats: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
-    """The readable view of one analyzer's stats."""
+def analyzer_view(name: str, stats: Any, ctx: Mapping[str, Any]) -> View:
+    """The readable view of one analyzer's stats: its typed stats Struct, or the JSON dict of an
+    analyzer whose stats are not typed yet."""
     return VIEWS[name](stats, ctx)

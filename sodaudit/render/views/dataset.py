@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sodaudit.analyzers.sizes import SizesGroup, SizesStats
+from sodaudit.analyzers.splits import SplitsStats
 from sodaudit.render.views.base import QUANTILE_KEYS, Table, View, count_share, num, pct, plural, quantile
 
 
@@ -85,80 +87,71 @@ def quantile_rows(q: Mapping[str, Any], label: str) -> list[list[str]]:
     return [[label] + [num(quantile(q, k)) for k in QUANTILE_KEYS]]
 
 
-def sizes_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def sizes_view(s: SizesStats, ctx: Mapping[str, Any]) -> View:
     v = View()
-    imgsz = s.get("imgsz", ctx.get("imgsz"))
-    qn = (s.get("quantiles") or {}).get("native", {})
-    qm = (s.get("quantiles") or {}).get("model", {})
-    med_n = quantile(qn.get("sqrt_area"), "p50")
-    med_m = quantile(qm.get("sqrt_area"), "p50")
+    imgsz = s.imgsz
+    qn, qm = s.quantiles.native, s.quantiles.model
     v.facts.append(
-        f"Over {num(s.get('num_boxes'))} valid boxes, the median object is {num(med_n)} px "
-        f"(square root of its area) in the image file and {num(med_m)} px at model input "
-        f"(imgsz {num(imgsz)}, letterboxed)."
+        f"Over {num(s.num_boxes)} valid boxes, the median object is {num(quantile(qn.sqrt_area, 'p50'))} "
+        f"px (square root of its area) in the image file and {num(quantile(qm.sqrt_area, 'p50'))} px "
+        f"at model input (imgsz {num(imgsz)}, letterboxed)."
     )
-    p10 = quantile(qm.get("short_side"), "p10")
+    p10 = quantile(qm.short_side, "p10")
     if p10 is not None:
         v.facts.append(f"One box in ten has a short side of {num(p10)} px or less at model input.")
-    coco = (s.get("buckets") or {}).get("coco")
-    if coco:
-        total = sum(coco.values()) or 1
-        v.facts.append(
-            "By COCO's definition (w×h in image pixels): "
-            + ", ".join(f"{count_share(n, n / total)} {k}" for k, n in coco.items())
-            + "."
-        )
+    coco = s.buckets.coco.as_dict()
+    total = sum(coco.values()) or 1
+    v.facts.append(
+        "By COCO's definition (w×h in image pixels): "
+        + ", ".join(f"{count_share(n, n / total)} {k}" for k, n in coco.items())
+        + "."
+    )
     rows: list[list[str]] = []
-    for measure, label in (("sqrt_area", "√area"), ("short_side", "short side"), ("long_side", "long side")):
-        if measure in qn:
-            rows += quantile_rows(qn[measure], f"{label}, image px")
-        if measure in qm:
-            rows += quantile_rows(qm[measure], f"{label}, at imgsz {num(imgsz)}")
-    if rows:
+    for label, native, model in (
+        ("√area", qn.sqrt_area, qm.sqrt_area),
+        ("short side", qn.short_side, qm.short_side),
+        ("long side", qn.long_side, qm.long_side),
+    ):
+        rows += quantile_rows(native, f"{label}, image px")
+        rows += quantile_rows(model, f"{label}, at imgsz {num(imgsz)}")
+    v.tables.append(
+        Table(
+            "Box size percentiles (px)",
+            ["measure", *(k.replace("p", "") + "%" for k in QUANTILE_KEYS)],
+            rows,
+        )
+    )
+    v.tables += bucket_tables(s, imgsz)
+    if s.per_class:
+        v.tables.append(group_size_table("Sizes per class (px, √area)", "class", s.per_class, imgsz))
+    if len(s.per_split) > 1:
+        v.tables.append(group_size_table("Sizes per split (px, √area)", "split", s.per_split, imgsz))
+    aspect = s.aspect
+    aq = aspect.quantiles
+    v.facts.append(
+        f"Aspect ratio (w/h): median {num(aq.get('p50'), 2)}, 90% between {num(aq.get('p5'), 2)} and "
+        f"{num(aq.get('p95'), 2)}; {count_share(aspect.wide, aspect.share_wide)} are wider "
+        f"and {count_share(aspect.tall, aspect.share_tall)} taller than "
+        f"{num(aspect.extreme_ratio)}:1."
+    )
+    per_image = s.per_image
+    v.facts.append(
+        f"Images hold a median of {num(per_image.quantiles.get('p50'))} boxes (mean {num(per_image.mean)}, "
+        f"most {num(per_image.max)})."
+    )
+    if per_image.caps:
         v.tables.append(
             Table(
-                "Box size percentiles (px)",
-                ["measure", *(k.replace("p", "") + "%" for k in QUANTILE_KEYS)],
-                rows,
+                "Boxes per image against detection caps",
+                ["cap", "max detections", "images over the cap", "boxes beyond the cap"],
+                [
+                    [name, num(c.cap), num(c.images_over), num(c.boxes_beyond)]
+                    for name, c in per_image.caps.items()
+                ],
+                note="A detector or evaluator keeps at most this many boxes per image; "
+                "labels beyond it can never be matched.",
             )
         )
-    v.tables += bucket_tables(s, imgsz)
-    per_class = s.get("per_class") or {}
-    if per_class:
-        v.tables.append(group_size_table("Sizes per class (px, √area)", "class", per_class, imgsz))
-    per_split = s.get("per_split") or {}
-    if len(per_split) > 1:
-        v.tables.append(group_size_table("Sizes per split (px, √area)", "split", per_split, imgsz))
-    aspect = s.get("aspect") or {}
-    if aspect:
-        aq = aspect.get("quantiles") or {}
-        v.facts.append(
-            f"Aspect ratio (w/h): median {num(aq.get('p50'), 2)}, 90% between {num(aq.get('p5'), 2)} and "
-            f"{num(aq.get('p95'), 2)}; {count_share(aspect.get('wide'), aspect.get('share_wide'))} are wider "
-            f"and {count_share(aspect.get('tall'), aspect.get('share_tall'))} taller than "
-            f"{num(aspect.get('extreme_ratio'))}:1."
-        )
-    per_image = s.get("per_image") or {}
-    if per_image:
-        pq = per_image.get("quantiles") or {}
-        v.facts.append(
-            f"Images hold a median of {num(pq.get('p50'))} boxes (mean {num(per_image.get('mean'))}, "
-            f"most {num(per_image.get('max'))})."
-        )
-        caps = per_image.get("caps") or {}
-        if caps:
-            v.tables.append(
-                Table(
-                    "Boxes per image against detection caps",
-                    ["cap", "max detections", "images over the cap", "boxes beyond the cap"],
-                    [
-                        [name, num(c.get("cap")), num(c.get("images_over")), num(c.get("boxes_beyond"))]
-                        for name, c in caps.items()
-                    ],
-                    note="A detector or evaluator keeps at most this many boxes per image; "
-                    "labels beyond it can never be matched.",
-                )
-            )
     return v
 
 
@@ -170,28 +163,28 @@ BUCKET_LABELS = {
 }
 
 
-def bucket_tables(s: Mapping[str, Any], imgsz: Any) -> list[Table]:
-    buckets = s.get("buckets") or {}
-    model = s.get("buckets_model") or {}
+def bucket_tables(s: SizesStats, imgsz: Any) -> list[Table]:
+    native, model = s.buckets, s.buckets_model
+    presets: list[tuple[str, Mapping[str, int], Mapping[str, int]]] = [
+        ("coco", native.coco.as_dict(), model.coco.as_dict()),
+        ("aitod", native.aitod.as_dict(), model.aitod.as_dict()),
+        ("tinyperson", native.tinyperson.as_dict(), {}),
+        ("relative", native.relative, {}),
+    ]
     rows = []
-    for preset, counts in buckets.items():
-        if not isinstance(counts, Mapping):
-            continue
+    for preset, counts, at_model in presets:
         total = sum(counts.values()) or 1
-        at_model = model.get(preset) or {}
         mtotal = sum(at_model.values()) or 1
         for i, (bucket, n) in enumerate(counts.items()):
             m = at_model.get(bucket)
             rows.append(
                 [
-                    BUCKET_LABELS.get(preset, preset) if i == 0 else "",
+                    BUCKET_LABELS[preset] if i == 0 else "",
                     bucket.replace("_", " "),
                     count_share(n, n / total),
                     count_share(m, m / mtotal) if m is not None else "–",
                 ]
             )
-    if not rows:
-        return []
     return [
         Table(
             "Size buckets",
@@ -204,15 +197,14 @@ def bucket_tables(s: Mapping[str, Any], imgsz: Any) -> list[Table]:
     ]
 
 
-def group_size_table(caption: str, key: str, groups: Mapping[str, Any], imgsz: Any) -> Table:
+def group_size_table(caption: str, key: str, groups: Mapping[str, SizesGroup], imgsz: Any) -> Table:
     rows = []
     for name, g in groups.items():
-        native = (g.get("native") or {}).get("sqrt_area") or {}
-        model = (g.get("model") or {}).get("sqrt_area") or {}
+        native, model = g.native.sqrt_area, g.model.sqrt_area
         rows.append(
             [
                 str(name),
-                num(g.get("count", g.get("num_boxes"))),
+                num(g.count),
                 num(native.get("p10")),
                 num(native.get("p50")),
                 num(model.get("p10")),
@@ -226,13 +218,12 @@ def group_size_table(caption: str, key: str, groups: Mapping[str, Any], imgsz: A
     )
 
 
-def splits_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def splits_view(s: SplitsStats, ctx: Mapping[str, Any]) -> View:
     v = View()
-    splits = s.get("splits") or []
-    if s.get("single_split") or len(splits) < 2:
+    splits = s.splits
+    if s.single_split or len(splits) < 2:
         v.facts.append("The dataset has a single split, so there is nothing to compare.")
-    per_split = s.get("per_split") or {}
-    if per_split:
+    if s.per_split:
         v.tables.append(
             Table(
                 "Splits",
@@ -240,30 +231,28 @@ def splits_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 [
                     [
                         name,
-                        num(p.get("num_images")),
-                        num(p.get("num_boxes")),
-                        num(((p.get("native") or {}).get("sqrt_area") or {}).get("p50")),
-                        num(((p.get("model") or {}).get("sqrt_area") or {}).get("p50")),
+                        num(p.num_images),
+                        num(p.num_boxes),
+                        num(p.native.sqrt_area.get("p50")),
+                        num(p.model.sqrt_area.get("p50")),
                     ]
-                    for name, p in per_split.items()
+                    for name, p in s.per_split.items()
                 ],
             )
         )
-    ref = s.get("reference")
-    ks = s.get("ks") or {}
+    ref = s.reference
+    ks = s.ks or {}
     if ks:
-        rows = []
-        for name, k in ks.items():
-            nat = k.get("native") or {}
-            rows.append(
-                [
-                    f"{name} vs {ref}",
-                    num(nat.get("statistic"), 3),
-                    num(nat.get("pvalue"), 3),
-                    num(nat.get("n_ref")),
-                    num(nat.get("n")),
-                ]
-            )
+        rows = [
+            [
+                f"{name} vs {ref}",
+                num(k.native.statistic, 3),
+                num(k.native.pvalue, 3),
+                num(k.native.n_ref),
+                num(k.native.n),
+            ]
+            for name, k in ks.items()
+        ]
         v.tables.append(
             Table(
                 "Do the splits have the same object sizes? (two-sample KS test on log √area)",
@@ -274,12 +263,12 @@ def splits_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 "difference is more than chance.",
             )
         )
-    missing = {k: vals for k, vals in (s.get("classes_missing") or {}).items() if vals}
+    missing = {k: vals for k, vals in (s.classes_missing or {}).items() if vals}
     for split, classes in missing.items():
         v.facts.append(f"Split '{split}' has no box of: {', '.join(map(str, classes))}.")
     if len(splits) > 1 and not missing:
         v.facts.append("Every class occurs in every split.")
-    shares = s.get("class_shares") or {}
+    shares = s.class_shares or {}
     if len(shares) > 1:
         classes = list(dict.fromkeys(c for sh in shares.values() for c in sh))
         v.tables.append(
@@ -289,12 +278,11 @@ def splits_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 [[c, *(pct(shares[sp].get(c)) for sp in shares)] for c in classes],
             )
         )
-    worst = s.get("max_class_share_diff") or {}
-    for split, w in worst.items():
-        if w and w.get("class_name") is not None:
+    for split, w in (s.max_class_share_diff or {}).items():
+        if w is not None:
             v.facts.append(
                 f"The largest class-share difference between {split} and {ref} is "
-                f"{pct(abs(w.get('diff', 0)))} "
-                f"(class '{w['class_name']}')."
+                f"{pct(abs(w.diff))} "
+                f"(class '{w.class_name}')."
             )
     return v

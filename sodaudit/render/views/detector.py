@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sodaudit.analyzers.anchors_stats import AnchorsRatioGroup, AnchorsRatioPreset, AnchorsStats
+from sodaudit.analyzers.strides import StridesStats
+from sodaudit.analyzers.subthreshold import SubthresholdStats
 from sodaudit.render.views.base import Table, View, count_share, num, pct, plural
 
 RULE_LABELS = {
@@ -15,43 +18,32 @@ RULE_LABELS = {
 }
 
 
-def subthreshold_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def subthreshold_view(s: SubthresholdStats, ctx: Mapping[str, Any]) -> View:
     v = View()
-    imgsz = s.get("imgsz", ctx.get("imgsz"))
-    total = s.get("num_labels")
-    below = s.get("below_3px_at_imgsz")
-    if below is not None:
-        v.facts.append(
-            f"{num(below)} of {num(total)} labels are < 3 px at imgsz {num(imgsz)} "
-            f"({pct(below / total if total else None, 2)}) — the count YOLOv5/Ultralytics warns about "
-            "at the start of training."
-        )
-    rules = s.get("rules") or {}
-    union = s.get("union") or {}
-    if union:
-        v.facts.append(
-            f"{count_share(union.get('count'), union.get('share'))} labels break at least one "
-            "size rule below; "
-            "they are listed in full further down (and in the CSV file)."
-        )
+    imgsz, total, below = s.imgsz, s.num_labels, s.below_3px_at_imgsz
+    v.facts.append(
+        f"{num(below)} of {num(total)} labels are < 3 px at imgsz {num(imgsz)} "
+        f"({pct(below / total if total else None, 2)}) — the count YOLOv5/Ultralytics warns about "
+        "at the start of training."
+    )
+    rules = s.rules.by_name()
+    union = s.union
+    v.facts.append(
+        f"{count_share(union.count, union.share)} labels break at least one "
+        "size rule below; "
+        "they are listed in full further down (and in the CSV file)."
+    )
     rule_rows = [
-        [
-            RULE_LABELS.get(name, name).format(t=num(r.get("threshold"), 2)),
-            num(r.get("count")),
-            pct(r.get("share")),
-        ]
+        [RULE_LABELS[name].format(t=num(r.threshold, 2)), num(r.count), pct(r.share)]
         for name, r in rules.items()
     ]
-    if rule_rows:
-        v.tables.append(
-            Table("Size rules", ["a label is too small when it has", "labels", "share"], rule_rows)
-        )
+    v.tables.append(Table("Size rules", ["a label is too small when it has", "labels", "share"], rule_rows))
     classes: dict[str, dict[str, str]] = {}
     for name, r in rules.items():
-        for cls, c in (r.get("per_class") or {}).items():
-            classes.setdefault(cls, {})[name] = count_share(c.get("count"), c.get("share"))
-    for cls, c in (union.get("per_class") or {}).items():
-        classes.setdefault(cls, {})["union"] = count_share(c.get("count"), c.get("share"))
+        for cls, c in r.per_class.items():
+            classes.setdefault(cls, {})[name] = count_share(c.count, c.share)
+    for cls, c in union.per_class.items():
+        classes.setdefault(cls, {})["union"] = count_share(c.count, c.share)
     if classes:
         names = list(rules)
         v.tables.append(
@@ -59,21 +51,19 @@ def subthreshold_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 "Too-small labels per class (share of the class)",
                 [
                     "class",
-                    *(RULE_LABELS.get(n, n).format(t=num(rules[n].get("threshold"), 2)) for n in names),
+                    *(RULE_LABELS[n].format(t=num(rules[n].threshold, 2)) for n in names),
                     "any rule",
                 ],
                 [[cls, *(c.get(n, "0") for n in names), c.get("union", "0")] for cls, c in classes.items()],
             )
         )
-    zoom = s.get("zoom") or {}
-    if zoom:
-        zq = zoom.get("quantiles") or {}
-        v.facts.append(
-            f"To show a label at {num(zoom.get('review_screen_px'))} px on screen, a reviewer needs a "
-            f"median zoom of {num(zq.get('p50'))}×; "
-            f"{count_share(zoom.get('count_at_least_flag'), zoom.get('share_at_least_flag'))} "
-            f"need {num(zoom.get('flag'))}× or more, where a label is hard to judge at all."
-        )
+    zoom = s.zoom
+    v.facts.append(
+        f"To show a label at {num(zoom.review_screen_px)} px on screen, a reviewer needs a "
+        f"median zoom of {num(zoom.quantiles.get('p50'))}×; "
+        f"{count_share(zoom.count_at_least_flag, zoom.share_at_least_flag)} "
+        f"need {num(zoom.flag)}× or more, where a label is hard to judge at all."
+    )
     return v
 
 
@@ -169,39 +159,39 @@ def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
     return v
 
 
-def anchors_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def anchors_view(s: AnchorsStats, ctx: Mapping[str, Any]) -> View:
     v = View()
-    imgsz = s.get("imgsz", ctx.get("imgsz"))
-    presets = s.get("presets") or {}
+    imgsz = s.imgsz
+    presets = s.presets
     rows = []
     for name, p in presets.items():
-        if p.get("assigner") == "ratio":
+        if isinstance(p, AnchorsRatioPreset):
             rows.append(
                 [
                     name,
-                    f"ratio, max(r, 1/r) < {num(p.get('ratio_thr'))}",
-                    pct(p.get("bpr")),
-                    num(p.get("anchors_per_target"), 2),
-                    num(p.get("num_uncovered")),
+                    f"ratio, max(r, 1/r) < {num(p.ratio_thr)}",
+                    pct(p.bpr),
+                    num(p.anchors_per_target, 2),
+                    num(p.num_uncovered),
                 ]
             )
         else:
             rows.append(
                 [
                     name,
-                    f"IoU ≥ {num(p.get('iou_pos'), 2)} (ignore ≥ {num(p.get('iou_neg'), 2)})",
-                    pct(p.get("coverage")),
-                    f"median best IoU {num(p.get('median_best_iou'), 2)}",
-                    num(p.get("num_uncovered")),
+                    f"IoU ≥ {num(p.iou_pos, 2)} (ignore ≥ {num(p.iou_neg, 2)})",
+                    pct(p.coverage),
+                    f"median best IoU {num(p.median_best_iou, 2)}",
+                    num(p.num_uncovered),
                 ]
             )
     y5 = presets.get("yolov5")
-    if y5:
+    if isinstance(y5, AnchorsRatioPreset):
         v.facts.append(
-            f"With YOLOv5's default anchors at imgsz {num(imgsz)}, {pct(y5.get('bpr'), 2)} of the boxes "
+            f"With YOLOv5's default anchors at imgsz {num(imgsz)}, {pct(y5.bpr, 2)} of the boxes "
             "can be matched by at least one anchor (best possible recall, BPR; YOLOv5 re-computes "
             "anchors below 98%) "
-            f"and a box has {num(y5.get('anchors_per_target'), 2)} matching anchors on average."
+            f"and a box has {num(y5.anchors_per_target, 2)} matching anchors on average."
         )
     if rows:
         v.tables.append(
@@ -216,9 +206,9 @@ def anchors_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
         )
     buckets: dict[str, dict[str, str]] = {}
     for name, p in presets.items():
-        key = "bpr" if p.get("assigner") == "ratio" else "coverage"
-        for b, c in (p.get("by_bucket") or {}).items():
-            buckets.setdefault(b, {"n": num(c.get("n"))})[name] = pct(c.get(key))
+        for b, c in p.by_bucket.items():
+            share = c.bpr if isinstance(c, AnchorsRatioGroup) else c.coverage
+            buckets.setdefault(b, {"n": num(c.n)})[name] = pct(share)
     if buckets:
         v.tables.append(
             Table(
@@ -230,47 +220,47 @@ def anchors_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 ],
             )
         )
-    sug = s.get("suggested") or {}
-    if sug.get("status") == "ok" and sug.get("anchors"):
-        text = "  ".join(f"{w},{h}" for w, h in sug["anchors"])
+    sug = s.suggested
+    if sug.status == "ok" and sug.anchors:
+        text = "  ".join(f"{w},{h}" for w, h in sug.anchors)
         v.facts.append(
-            f"Suggested {num(sug.get('num_anchors'))} anchors (k-means on box sizes at imgsz "
-            f"{num(sug.get('imgsz'))}): {text} — BPR {pct(sug.get('bpr_before'), 2)} → "
-            f"{pct(sug.get('bpr'), 2)}, {num(sug.get('anchors_per_target'), 2)} anchors per box. "
+            f"Suggested {num(sug.num_anchors)} anchors (k-means on box sizes at imgsz "
+            f"{num(sug.imgsz)}): {text} — BPR {pct(sug.bpr_before, 2)} → "
+            f"{pct(sug.bpr, 2)}, {num(sug.anchors_per_target, 2)} anchors per box. "
             "`sodaudit anchors PATH` prints them as YAML."
         )
-    elif sug:
-        v.facts.append(f"No anchors suggested: {sug.get('reason', sug.get('status', 'not computed'))}.")
+    else:
+        v.facts.append(f"No anchors suggested: {sug.reason or sug.status}.")
     return v
 
 
-def strides_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def strides_view(s: StridesStats, ctx: Mapping[str, Any]) -> View:
     v = View()
-    imgsz = s.get("imgsz", ctx.get("imgsz"))
-    models = s.get("models") or {}
-    selected = s.get("model")
-    m = models.get(selected) if selected else None
-    if m:
+    imgsz = s.imgsz
+    models = s.models
+    selected = s.model
+    m = models.get(selected)
+    if m is not None:
         v.facts.append(
-            f"{selected} sees objects on grids with strides {', '.join(map(str, m.get('strides', [])))} px "
+            f"{selected} sees objects on grids with strides {', '.join(map(str, m.strides))} px "
             f"at imgsz {num(imgsz)}. "
-            f"{count_share(m.get('below_smallest_stride'), m.get('below_smallest_stride_share'))} "
-            f"boxes have a short side below the finest stride ({num(m.get('smallest_stride'))} px) and "
-            f"{count_share(m.get('no_grid_point'), m.get('no_grid_point_share'))} contain no grid point "
+            f"{count_share(m.below_smallest_stride, m.below_smallest_stride_share)} "
+            f"boxes have a short side below the finest stride ({num(m.smallest_stride)} px) and "
+            f"{count_share(m.no_grid_point, m.no_grid_point_share)} contain no grid point "
             "at all, "
             "so an assigner that picks points inside the box has nothing to assign them to."
         )
     rows = []
     for name, mm in models.items():
-        for level in mm.get("levels") or []:
+        for level in mm.levels:
             rows.append(
                 [
                     name,
-                    num(level.get("stride")),
-                    pct(level.get("below_stride_share")),
-                    pct(level.get("no_grid_point_share")),
-                    num(level.get("median_grid_points")),
-                    pct(level.get("center_collision_share")),
+                    num(level.stride),
+                    pct(level.below_stride_share),
+                    pct(level.no_grid_point_share),
+                    num(level.median_grid_points),
+                    pct(level.center_collision_share),
                 ]
             )
     if rows:
@@ -291,7 +281,7 @@ def strides_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 "centre in the same image, so the two compete for one prediction.",
             )
         )
-    if m and m.get("by_class"):
+    if m is not None and m.by_class:
         v.tables.append(
             Table(
                 f"Per class ({selected}, finest stride)",
@@ -299,33 +289,30 @@ def strides_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 [
                     [
                         cls,
-                        num(c.get("n")),
-                        pct(c.get("below_smallest_stride_share")),
-                        pct(c.get("no_grid_point_share")),
-                        pct(c.get("center_collision_share")),
+                        num(c.n),
+                        pct(c.below_smallest_stride_share),
+                        pct(c.no_grid_point_share),
+                        pct(c.center_collision_share),
                     ]
-                    for cls, c in m["by_class"].items()
+                    for cls, c in m.by_class.items()
                 ],
             )
         )
-    noise = s.get("iou_noise_floor") or {}
+    noise = s.iou_noise_floor
     if noise:
         v.tables.append(
             Table(
-                f"IoU after a {num(s.get('noise_shift_px'))} px shift in x and y (at model input)",
+                f"IoU after a {num(s.noise_shift_px)} px shift in x and y (at model input)",
                 ["size bucket", "boxes", "median IoU"],
-                [
-                    [b.replace("_", " "), num(c.get("n")), num(c.get("median_iou"), 2)]
-                    for b, c in noise.items()
-                ],
+                [[b.replace("_", " "), num(c.n), num(c.median_iou, 2)] for b, c in noise.items()],
                 note="A prediction one pixel off already loses this much IoU: for tiny boxes the usual 0.5 "
                 "matching threshold is close to the labelling noise.",
             )
         )
-        overall = noise.get("all") or {}
-        if overall:
+        overall = noise.get("all")
+        if overall is not None:
             v.facts.append(
-                f"A one-pixel shift alone brings the median box to IoU {num(overall.get('median_iou'), 2)} "
+                f"A one-pixel shift alone brings the median box to IoU {num(overall.median_iou, 2)} "
                 "with itself."
             )
     return v
