@@ -16,7 +16,7 @@ from typing import Any
 
 from sodaudit.config import Config
 from sodaudit.errors import ConfigError
-from sodaudit.findings import Finding, Severity
+from sodaudit.findings import Finding
 
 NAME = "baseline"
 
@@ -128,9 +128,8 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -
         if change > tolerance:
             verb = "rose" if item.worse_when_higher else "fell"
             findings.append(
-                Finding(
+                Finding.of(
                     item.code,
-                    Severity.ERROR,
                     f"The {item.label} {verb} from {_fmt(old, item.as_share)} to "
                     f"{_fmt(new, item.as_share)} (tolerance {_fmt(tolerance, item.as_share)})",
                     NAME,
@@ -143,9 +142,8 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], config: Config) -
     rows["classes_gone"] = gone
     for name in gone:
         findings.append(
-            Finding(
+            Finding.of(
                 "baseline.class_gone",
-                Severity.ERROR,
                 f"Class '{name}' had boxes in the baseline and has none now",
                 NAME,
                 class_name=name,

@@ -42,7 +42,7 @@ from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS, ModelPreset
 from sodaudit.sizepresets import AITOD
 
@@ -326,9 +326,8 @@ def _low_bpr_finding(
         )
     who = "" if uses_it else f" (reference only: {selected.name} does not use these anchors)"
     result.findings.append(
-        Finding(
+        Finding.of(
             "anchors.low_bpr",
-            Severity.WARNING if uses_it else Severity.INFO,
             f"{ref.name} anchors cover {bpr:.4f} of {len(rows)} boxes at imgsz {config.imgsz} "
             f"(best possible recall, ratio rule thr {config.anchors.ratio_thr:g}), below "
             f"{warn:g}: {len(missed)} boxes match no anchor{after}{who}",
@@ -337,6 +336,7 @@ def _low_bpr_finding(
             threshold=float(warn),
             examples=label_examples(dataset, head, detail),
             count=len(missed),
+            raised=uses_it,
         )
     )
 
@@ -369,9 +369,8 @@ def _iou_finding(
     head = missed.head(MAX_EXAMPLES)
     detail = _size_text(head) + ", best anchor IoU " + best.head(MAX_EXAMPLES).round(3).astype(str)
     result.findings.append(
-        Finding(
+        Finding.of(
             "anchors.iou_uncovered",
-            Severity.WARNING,
             f"{len(missed)} of {len(rows)} boxes ({1 - coverage:.1%}) overlap no "
             f"{selected.name} anchor on the stride grid with IoU >= {stats.iou_pos:g} at "
             f"imgsz {config.imgsz}; {stats.ignore_band_share:.1%} fall in the ignore band "

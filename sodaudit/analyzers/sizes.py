@@ -19,7 +19,7 @@ import pandas as pd
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS
 from sodaudit.sizepresets import AITOD, COCO, TINYPERSON, bucket_counts
 
@@ -378,9 +378,8 @@ def _findings(
         share = model_coco.small / n_known
         if share > config.sizes.mostly_small_share:
             result.findings.append(
-                Finding(
+                Finding.of(
                     "sizes.mostly_small",
-                    Severity.INFO,
                     f"{model_coco.small} of {n_known} labels ({share:.1%}) are COCO-small "
                     f"(area < {COCO.bounds[0]:g} px²) at imgsz {dataset.imgsz}",
                     NAME,
@@ -393,9 +392,8 @@ def _findings(
     if aspect.share_extreme > config.sizes.extreme_aspect_share:
         n = aspect.wide + aspect.tall
         result.findings.append(
-            Finding(
+            Finding.of(
                 "sizes.extreme_aspect",
-                Severity.INFO,
                 f"{n} of {num_selected} labels ({aspect.share_extreme:.1%}) have an aspect ratio "
                 f"beyond {config.sizes.extreme_aspect:g}:1 ({aspect.wide} wide, {aspect.tall} tall)",
                 NAME,
@@ -414,9 +412,8 @@ def _findings(
         names = images["file_name"].to_numpy()[over][order]
         examples = tuple(f"{n} ({c} boxes)" for n, c in zip(names, counts[over][order], strict=True))
         result.findings.append(
-            Finding(
+            Finding.of(
                 "sizes.crowded_images",
-                Severity.WARNING,
                 f"{int(over.sum())} images have more than {preset.max_det} labels, the "
                 f"max_det of {preset.name} (up to {int(counts.max())}); "
                 f"{int((counts[over] - preset.max_det).sum())} labels cannot all be detected",

@@ -18,7 +18,7 @@ from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import Finding, Severity
+from sodaudit.findings import Finding
 
 NAME = "splits"
 
@@ -215,15 +215,15 @@ def _findings(config: Config, stats: SplitsStats, ref: str, result: AnalyzerResu
             q_other = stats.per_split[split].native.sqrt_area["p50"]
             significant = native.pvalue < cfg.ks_significance
             result.findings.append(
-                Finding(
+                Finding.of(
                     "splits.size_drift",
-                    Severity.WARNING if significant else Severity.INFO,
                     f"Box sizes in {split!r} differ from {ref!r}: KS statistic {stat:.3f} on log "
                     f"sqrt(area) (p = {native.pvalue:.3g}, {native.n} vs {native.n_ref} "
                     f"boxes); median sqrt(area) {q_other:.1f} px vs {q_ref:.1f} px",
                     NAME,
                     value=stat,
                     threshold=cfg.ks_warn,
+                    raised=significant,
                 )
             )
     for split, names in (stats.classes_missing or {}).items():
@@ -235,9 +235,8 @@ def _findings(config: Config, stats: SplitsStats, ref: str, result: AnalyzerResu
         else:
             text = f"{len(names)} classes of {ref!r} have no boxes in {split!r}: {shown}"
         result.findings.append(
-            Finding(
+            Finding.of(
                 "splits.class_missing",
-                Severity.WARNING,
                 text,
                 NAME,
                 value=float(len(names)),
@@ -255,9 +254,8 @@ def _findings(config: Config, stats: SplitsStats, ref: str, result: AnalyzerResu
             continue
         parts = [f"{c!r} {shares[split][c]:.1%} vs {shares[ref][c]:.1%} ({d:+.1%})" for c, d in drifted]
         result.findings.append(
-            Finding(
+            Finding.of(
                 "splits.class_share_drift",
-                Severity.WARNING,
                 f"{len(drifted)} classes have a share of the boxes in {split!r} more than "
                 f"{cfg.class_share_warn:.0%} away from {ref!r}: "
                 + "; ".join(parts[:5])

@@ -28,7 +28,7 @@ from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS, ModelPreset
 from sodaudit.sizepresets import AITOD
 
@@ -330,9 +330,8 @@ def _findings(
     if len(below):
         share = stats.below_smallest_stride_share
         result.findings.append(
-            Finding(
+            Finding.of(
                 "strides.below_smallest_stride",
-                Severity.WARNING if share > config.strides.below_stride_warn_share else Severity.INFO,
                 f"{len(below)} of {n} boxes ({_pct(share)}) have a short side below "
                 f"{selected.name}'s smallest stride ({stride} px) at imgsz {config.imgsz}"
                 + with_p2(f"{_pct(p2.below_smallest_stride_share)}"),
@@ -341,6 +340,7 @@ def _findings(
                 threshold=config.strides.below_stride_warn_share,
                 examples=examples(below),
                 count=len(below),
+                raised=share > config.strides.below_stride_warn_share,
             )
         )
 
@@ -353,9 +353,8 @@ def _findings(
             dataset, missed, w_model=missed["w_model"], h_model=missed["h_model"]
         )
         result.findings.append(
-            Finding(
+            Finding.of(
                 "strides.no_grid_point",
-                Severity.WARNING if share > warn else Severity.INFO,
                 f"{len(empty)} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
                 f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
                 "inside the box has no candidate for them"
@@ -365,6 +364,7 @@ def _findings(
                 threshold=warn,
                 examples=examples(empty),
                 count=len(empty),
+                raised=share > warn,
             )
         )
 
@@ -374,9 +374,8 @@ def _findings(
         cells = level.collision_cells
         result.tables["center_collisions"] = label_table(dataset, label_rows(rows, collide))
         result.findings.append(
-            Finding(
+            Finding.of(
                 "strides.center_collisions",
-                Severity.WARNING if share > config.strides.collision_warn_share else Severity.INFO,
                 f"{len(collide)} of {n} boxes ({_pct(share)}) share a stride-{stride} grid "
                 f"cell with another box's centre in the same image ({cells} "
                 f"{'cell holds' if cells == 1 else 'cells hold'} two or more centres) at imgsz "
@@ -386,5 +385,6 @@ def _findings(
                 threshold=config.strides.collision_warn_share,
                 examples=examples(collide),
                 count=len(collide),
+                raised=share > config.strides.collision_warn_share,
             )
         )

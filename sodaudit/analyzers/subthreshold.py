@@ -20,7 +20,7 @@ from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, 
 from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 NAME = "subthreshold"
@@ -205,15 +205,15 @@ def _findings(
         share = count / n
         text = _rule_text(name, thr, dataset.imgsz)
         result.findings.append(
-            Finding(
+            Finding.of(
                 RULE_CODES[name],
-                Severity.WARNING if share > cfg.warn_share else Severity.INFO,
                 f"{count} of {n} labels {text} ({share:.2%})",
                 NAME,
                 value=share,
                 threshold=float(thr),
                 examples=_examples(dataset, sel, mask),
                 count=count,
+                raised=share > cfg.warn_share,
             )
         )
     rule_text = " or ".join(_rule_text(name, thr, dataset.imgsz) for name, (thr, _) in rules.items())
@@ -224,9 +224,8 @@ def _findings(
             in_class = codes == class_names.index(class_name)
             mask = union & in_class
             result.findings.append(
-                Finding(
+                Finding.of(
                     "subthreshold.class_mostly_below",
-                    Severity.WARNING,
                     f"{entry.count} of {int(in_class.sum())} labels of class {class_name!r} "
                     f"({entry.share:.1%}) are below a size rule (labels that {rule_text})",
                     NAME,
