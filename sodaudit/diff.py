@@ -20,7 +20,7 @@ from sodaudit.config import DiffConfig
 from sodaudit.dataset import Dataset
 from sodaudit.diff_match import BoxSide, match_boxes, without
 from sodaudit.diff_stats import NAME, Counts, PairMeasures, card, diff_findings, pair_table, side_table
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.geometry import MAX_PAIRS_PER_IMAGE, OverLimit
 from sodaudit.jsonable import jsonable
 
@@ -129,9 +129,8 @@ def _pair_limit_finding(
         for k in biggest
     )
     k = len(over)
-    return Finding(
+    return Finding.of(
         "diff.pair_limit",
-        Severity.WARNING,
         f"{k} image{'s have' if k != 1 else ' has'} more than {limit:,} box pairs between the versions "
         f"(limits.max_pairs_per_image), e.g. {files[biggest[0]]}: "
         f"{'their' if k != 1 else 'its'} changed labels were not paired and count as removed and added",

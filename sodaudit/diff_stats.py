@@ -17,7 +17,7 @@ from sodaudit.analyzers.sizes import quantile_dict
 from sodaudit.config import DiffConfig
 from sodaudit.dataset import Dataset
 from sodaudit.diff_match import COORDS, BoxSide, box_score, same_box
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.sizepresets import AITOD
 
 NAME = "diff"
@@ -257,14 +257,13 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
     n_old = boxes["old"]
     out: list[Finding] = []
 
-    def add(code: str, severity: Severity, message: str, count: int, value, examples, **kw) -> None:
-        out.append(Finding(code, severity, message, NAME, value=value, examples=examples, count=count, **kw))
+    def add(code: str, message: str, count: int, value, examples, **kw) -> None:
+        out.append(Finding.of(code, message, NAME, value=value, examples=examples, count=count, **kw))
 
     n = boxes["added"]
     if n:
         add(
             "diff.added",
-            Severity.INFO,
             f"{n} labels were added in NEW ({_pct(n, n_old)} of OLD's {n_old} labels in paired images)",
             n,
             _rate(n, n_old),
@@ -274,7 +273,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
     if n:
         add(
             "diff.removed",
-            Severity.WARNING,
             f"{n} of OLD's {n_old} labels in paired images are gone in NEW ({_pct(n, n_old)})",
             n,
             _rate(n, n_old),
@@ -284,7 +282,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
     if n:
         add(
             "diff.relabelled",
-            Severity.WARNING,
             f"{n} labels changed class (the same object, IoU >= {cfg.match_iou:g}, with another class)",
             n,
             _rate(n, n_old),
@@ -295,7 +292,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
         moved = tables["moved"]
         add(
             "diff.moved",
-            Severity.INFO,
             f"{n} of {m} paired labels moved by {cfg.moved_px:g} px or more "
             f"(median centre shift {float(np.median(moved['shift_px'])):.2f} px)",
             n,
@@ -307,7 +303,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
         both = pd.concat([tables["matched"], tables["relabelled"]], ignore_index=True)
         add(
             "diff.ignore_changed",
-            Severity.INFO,
             f"{n} paired labels changed their ignore flag (crowd / difficult; YOLO cannot express it)",
             n,
             _rate(n, n_old),
@@ -321,7 +316,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
         pick = matched["jitter"].to_numpy() & matched["old_class"].isin(small["classes"]).to_numpy()
         add(
             "diff.jitter_small_classes",
-            Severity.ERROR if fail else Severity.INFO,
             f"{small['jittered']} of {small['matched']} paired labels of small-object classes "
             f"({', '.join(small['classes'])}) jitter (IoU < {cfg.jitter_iou:g}): {rate:.1%}, "
             f"{'above' if fail else 'within'} the {cfg.small_jitter_fail:.0%} limit; disagreement rate "
@@ -329,6 +323,7 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
             small["jittered"],
             rate,
             _pair_examples(matched[pick].sort_values("iou", kind="stable")),
+            raised=fail,
             threshold=cfg.small_jitter_fail,
         )
     for side, other in (("old", "NEW"), ("new", "OLD")):
@@ -336,7 +331,6 @@ def diff_findings(stats: dict, tables: dict[str, pd.DataFrame], cfg: DiffConfig)
         if len(images):
             add(
                 f"diff.images_only_{side}",
-                Severity.WARNING,
                 f"{len(images)} images of {side.upper()} are not in {other} (by file name or stem); "
                 f"their {int(images['num_boxes'].sum())} labels are not compared",
                 len(images),

@@ -8,14 +8,17 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from sodaudit.analyzers import class_overlap
+from sodaudit.analyzers.class_overlap_stats import ClassOverlapPair
 from sodaudit.config import ClassOverlapConfig, Config
 from sodaudit.dataset import Dataset
+from sodaudit.jsonable import jsonable
 
 CLASSES = {0: "car", 1: "van", 2: "person"}
 
@@ -72,27 +75,21 @@ def _codes(result):
 def test_hand_counts_and_matrix():
     result = class_overlap.analyze(_build(HAND), Config())
     s = result.stats
-    assert s["num_boxes"] == 8  # 9 rows minus the ignore box
-    assert s["cross_class_pairs"] == 1
-    assert s["cross_class_images"] == 1
+    assert s.num_boxes == 8  # 9 rows minus the ignore box
+    assert s.cross_class_pairs == 1
+    assert s.cross_class_images == 1
     # valid non-ignore counts: car 4 (lines 1, 4, 5, 6), van 3 (lines 2, 7, 9), person 1
-    assert s["cross_class_by_pair"] == [
-        {
-            "class_a": "car",
-            "class_b": "van",
-            "pairs": 1,
-            "boxes_a": 1,
-            "boxes_b": 1,
-            "share_a": 1 / 4,
-            "share_b": 1 / 3,
-        }
+    assert s.cross_class_by_pair == [
+        ClassOverlapPair(
+            class_a="car", class_b="van", pairs=1, boxes_a=1, boxes_b=1, share_a=1 / 4, share_b=1 / 3
+        )
     ]
-    assert s["cross_class_pair_counts"] == {"car": {"van": 1}, "van": {"car": 1}}
-    assert s["cross_class_matrix"] == {"car": {"van": 0.25}, "van": {"car": pytest.approx(1 / 3)}}
-    assert s["nms_suppressed_pairs"] == 1
-    assert s["nms_suppressed_boxes"] == 2
-    assert s["nms_suppressed_by_class"] == {"car": 1}
-    json.dumps(s)  # plain JSON numbers
+    assert s.cross_class_pair_counts == {"car": {"van": 1}, "van": {"car": 1}}
+    assert s.cross_class_matrix == {"car": {"van": 0.25}, "van": {"car": pytest.approx(1 / 3)}}
+    assert s.nms_suppressed_pairs == 1
+    assert s.nms_suppressed_boxes == 2
+    assert s.nms_suppressed_by_class == {"car": 1}
+    json.dumps(jsonable(s))  # plain JSON numbers
 
     table = result.tables["cross_class_pairs"]
     assert table.loc[0, ["source_a", "source_b"]].tolist() == ["labels.txt:1", "labels.txt:2"]
@@ -110,8 +107,8 @@ def test_hand_counts_and_matrix():
 def test_colocation_makes_a_merge_candidate():
     # van: 1 of 3 boxes overlaps a car = 33% >= the default co-location share of 30%
     result = class_overlap.analyze(_build(HAND), Config())
-    (cand,) = result.stats["merge_candidates"]
-    assert (cand["class_a"], cand["class_b"], cand["reasons"]) == ("car", "van", ["colocation"])
+    (cand,) = result.stats.merge_candidates
+    assert (cand.class_a, cand.class_b, cand.reasons) == ("car", "van", ["colocation"])
     (finding,) = _codes(result)["class_overlap.merge_candidate"]
     assert finding.class_name == "van"  # the smaller class (3 boxes against 4)
     assert "25% of car boxes and 33% of van boxes" in finding.message
@@ -119,7 +116,7 @@ def test_colocation_makes_a_merge_candidate():
     assert finding.threshold == 0.3
 
     strict = Config(class_overlap=ClassOverlapConfig(colocation_share=0.34))
-    assert class_overlap.analyze(_build(HAND), strict).stats["merge_candidates"] == []
+    assert class_overlap.analyze(_build(HAND), strict).stats.merge_candidates == []
 
 
 @pytest.mark.parametrize(
@@ -139,8 +136,8 @@ def test_threshold_edges(h_second, cross_expected, nms_expected):
     ]
     cfg = Config(class_overlap=ClassOverlapConfig(cross_class_iou=0.75, nms_iou=0.75))
     s = class_overlap.analyze(_build(boxes), cfg).stats
-    assert s["cross_class_pairs"] == cross_expected
-    assert s["nms_suppressed_pairs"] == nms_expected
+    assert s.cross_class_pairs == cross_expected
+    assert s.nms_suppressed_pairs == nms_expected
 
 
 def _small_classes(n=12):
@@ -163,24 +160,24 @@ def test_small_alike_classes_are_candidates_at_model_input():
     result = class_overlap.analyze(ds, Config())
     # car and van: median 8 px < 12, identical size and aspect distributions -> KS 0 and 0.
     # person: same size but aspect 1/4 against 1 -> aspect KS 1. truck: 40 px, not small.
-    (cand,) = result.stats["merge_candidates"]
-    assert (cand["class_a"], cand["class_b"], cand["reasons"]) == ("car", "van", ["small_alike"])
-    assert cand["median_px_a"] == pytest.approx(8.0)
-    assert cand["ks_size"] == 0.0
-    assert cand["ks_aspect"] == 0.0
-    assert cand["pairs"] == 0
+    (cand,) = result.stats.merge_candidates
+    assert (cand.class_a, cand.class_b, cand.reasons) == ("car", "van", ["small_alike"])
+    assert cand.median_px_a == pytest.approx(8.0)
+    assert cand.ks_size == 0.0
+    assert cand.ks_aspect == 0.0
+    assert cand.pairs == 0
     (finding,) = result.findings
     assert finding.code == "class_overlap.merge_candidate"
     assert "median size at 640 px 8.0 and 8.0 px" in finding.message
     # At imgsz 1280 the 640-px images are upscaled 2x: 16 px is above the separability size.
-    assert class_overlap.analyze(ds.with_imgsz(1280), Config()).stats["merge_candidates"] == []
+    assert class_overlap.analyze(ds.with_imgsz(1280), Config()).stats.merge_candidates == []
 
 
 def test_too_few_boxes_for_the_size_rule():
     classes = {0: "car", 1: "van", 2: "person", 3: "truck"}
     few = _small_classes(n=Config().class_overlap.min_class_boxes - 1)
     ds = _build(few, n_images=1, size=640.0, classes=classes)
-    assert class_overlap.analyze(ds, Config()).stats["merge_candidates"] == []
+    assert class_overlap.analyze(ds, Config()).stats.merge_candidates == []
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -214,18 +211,18 @@ def test_many_small_classes_are_capped_and_ranked():
     config = Config(class_overlap=ClassOverlapConfig(max_merge_candidates=3))
     result = class_overlap.analyze(ds, config)
     s = result.stats
-    assert s["num_merge_candidates"] == 10  # 5 * 4 / 2 class pairs
-    assert len(s["merge_candidates"]) == 3
+    assert s.num_merge_candidates == 10  # 5 * 4 / 2 class pairs
+    assert len(s.merge_candidates) == 3
     assert len(result.tables["merge_candidates"]) == 10
-    first = s["merge_candidates"][0]
-    assert (first["class_a"], first["class_b"]) == ("c0", "c1")
-    assert first["reasons"] == ["colocation", "small_alike"]
+    first = s.merge_candidates[0]
+    assert (first.class_a, first.class_b) == ("c0", "c1")
+    assert first.reasons == ["colocation", "small_alike"]
     assert len([f for f in result.findings if f.code == "class_overlap.merge_candidate"]) == 3
 
 
 def test_appearance_off_by_default():
     result = class_overlap.analyze(_build(HAND), Config())
-    assert result.stats["appearance"]["ran"] is False
+    assert result.stats.appearance.ran is False
 
 
 def _pixel_dataset(tmp_path, van_value):
@@ -248,11 +245,12 @@ def _pixel_dataset(tmp_path, van_value):
 def test_appearance_separable_crops(tmp_path):
     # white against black crops: every fold is classified perfectly -> balanced accuracy 1
     result = class_overlap.analyze(_pixel_dataset(tmp_path, 0), Config(pixels=True))
-    (cand,) = result.stats["merge_candidates"]
-    assert cand["appearance"]["balanced_accuracy"] == 1.0
-    assert (cand["appearance"]["crops_a"], cand["appearance"]["crops_b"]) == (12, 12)
-    app = result.stats["appearance"]
-    assert app["ran"] is True and app["crops_read"] == 24 and app["seconds"] >= 0
+    (cand,) = result.stats.merge_candidates
+    assert cand.appearance.balanced_accuracy == 1.0
+    assert (cand.appearance.crops_a, cand.appearance.crops_b) == (12, 12)
+    app = result.stats.appearance
+    assert app.ran is True and app.crops_read == 24
+    assert "seconds" not in msgspec.to_builtins(app)  # no wall-clock time: two runs are equal
     (finding,) = result.findings
     assert finding.severity.value == "info"
     assert "balanced accuracy 1.00" in finding.message
@@ -261,8 +259,8 @@ def test_appearance_separable_crops(tmp_path):
 def test_appearance_identical_crops_are_chance(tmp_path):
     # identical crops: the classifier predicts one class for every test crop -> exactly 0.5
     result = class_overlap.analyze(_pixel_dataset(tmp_path, 255), Config(pixels=True))
-    (cand,) = result.stats["merge_candidates"]
-    assert cand["appearance"]["balanced_accuracy"] == pytest.approx(0.5)
+    (cand,) = result.stats.merge_candidates
+    assert cand.appearance.balanced_accuracy == pytest.approx(0.5)
     (finding,) = result.findings
     assert finding.severity.value == "warning"
 
@@ -270,9 +268,9 @@ def test_appearance_identical_crops_are_chance(tmp_path):
 def test_appearance_caps_crops_per_class(tmp_path):
     config = Config(pixels=True, class_overlap=ClassOverlapConfig(max_crops_per_class=10))
     result = class_overlap.analyze(_pixel_dataset(tmp_path, 0), config)
-    (cand,) = result.stats["merge_candidates"]
-    assert (cand["appearance"]["crops_a"], cand["appearance"]["crops_b"]) == (10, 10)
-    assert result.stats["appearance"]["crops_read"] == 20
+    (cand,) = result.stats.merge_candidates
+    assert (cand.appearance.crops_a, cand.appearance.crops_b) == (10, 10)
+    assert result.stats.appearance.crops_read == 20
 
 
 def test_appearance_missing_files_are_skipped(tmp_path):
@@ -280,16 +278,17 @@ def test_appearance_missing_files_are_skipped(tmp_path):
     for path in tmp_path.glob("*.png"):
         path.unlink()
     result = class_overlap.analyze(ds, Config(pixels=True))
-    (cand,) = result.stats["merge_candidates"]
-    assert cand["appearance"]["balanced_accuracy"] is None
-    assert result.stats["appearance"]["crops_failed"] == 24
+    (cand,) = result.stats.merge_candidates
+    assert math.isnan(cand.appearance.balanced_accuracy)  # too few crops: null in report.json
+    assert jsonable(cand.appearance)["balanced_accuracy"] is None
+    assert result.stats.appearance.crops_failed == 24
 
 
 def test_empty_dataset():
     s = class_overlap.analyze(_build([]), Config()).stats
-    assert s["num_boxes"] == 0
-    assert s["cross_class_pairs"] == 0 and s["nms_suppressed_pairs"] == 0
-    assert s["merge_candidates"] == []
+    assert s.num_boxes == 0
+    assert s.cross_class_pairs == 0 and s.nms_suppressed_pairs == 0
+    assert s.merge_candidates == []
 
 
 # --- real data: the pair counts against a plain double loop over the raw files ----------------
@@ -332,8 +331,8 @@ def test_realdata_coco_mini_pairs(realdata):
     expected_cross = _count_pairs(groups, False, 0.7, strict=False)
     expected_nms = _count_pairs(groups, True, 0.7, strict=True)
     s = class_overlap.analyze(_load(realdata / "coco_mini"), Config()).stats
-    assert s["cross_class_pairs"] == expected_cross
-    assert s["nms_suppressed_pairs"] == expected_nms
+    assert s.cross_class_pairs == expected_cross
+    assert s.nms_suppressed_pairs == expected_nms
     assert expected_cross == 8  # as counted when this test was written
 
 
@@ -350,8 +349,8 @@ def test_realdata_bccd_nms_pairs(realdata):
                 groups[xml.name].append((obj.findtext("name"), (x0, y0, x1 - x0, y1 - y0)))
     expected = _count_pairs(groups, True, 0.7, strict=True)
     s = class_overlap.analyze(_load(realdata / "bccd_voc"), Config()).stats
-    assert s["nms_suppressed_pairs"] == expected
-    assert s["cross_class_pairs"] == _count_pairs(groups, False, 0.7, strict=False)
+    assert s.nms_suppressed_pairs == expected
+    assert s.cross_class_pairs == _count_pairs(groups, False, 0.7, strict=False)
 
 
 def test_per_class_samples_equal_one_global_sort():

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from sodaudit.analyzers import integrity
+from sodaudit.catalogue import spec_of
 from sodaudit.config import Config, IntegrityConfig
 from sodaudit.dataset import Dataset, LoadIssue
 
@@ -58,13 +60,13 @@ def _codes(result):
 def test_box_checks_by_hand():
     result = integrity.analyze(_dataset(), Config())
     s = result.stats
-    assert s["num_boxes"] == 7
-    assert s["num_valid_boxes"] == 5  # NaN box and zero-width box are invalid
-    assert s["num_nonfinite_boxes"] == 1
-    assert s["num_degenerate_boxes"] == 1
-    assert s["num_outside_image"] == 2  # 90+22-100 = 12 px; -(-3) = 3 px; -0.4 is within tolerance
-    assert s["max_outside_px"] == 12.0
-    assert s["num_unknown_class_boxes"] == 1
+    assert s.num_boxes == 7
+    assert s.num_valid_boxes == 5  # NaN box and zero-width box are invalid
+    assert s.num_nonfinite_boxes == 1
+    assert s.num_degenerate_boxes == 1
+    assert s.num_outside_image == 2  # 90+22-100 = 12 px; -(-3) = 3 px; -0.4 is within tolerance
+    assert s.max_outside_px == 12.0
+    assert s.num_unknown_class_boxes == 1
     found = _codes(result)
     assert found["integrity.box_outside_image"].count == 2
     assert found["integrity.box_outside_image"].examples[0].startswith("ann.json:1 [car] 12.0 px")
@@ -81,17 +83,17 @@ def test_box_checks_by_hand():
 def test_area_mismatch_counts_bucket_changes():
     result = integrity.analyze(_dataset(), Config())
     # box 1: area field 20 vs w*h 220 differs by > 50%; both below 32^2 so no bucket change
-    assert result.stats["num_area_mismatch"] == 1
-    assert result.stats["num_area_other_coco_bucket"] == 0
+    assert result.stats.num_area_mismatch == 1
+    assert result.stats.num_area_other_coco_bucket == 0
 
 
 def test_image_status_and_background():
     result = integrity.analyze(_dataset(), Config())
     s = result.stats
-    assert s["images_by_status"] == {"ok": 2, "missing": 1, "unreadable-size": 1}
-    assert s["background_images"] == 1  # c.jpg has no boxes
-    assert s["background_share"] == 0.25
-    assert s["exif_rotated_images"] == 1
+    assert s.images_by_status == {"ok": 2, "missing": 1, "unreadable-size": 1}
+    assert s.background_images == 1  # c.jpg has no boxes
+    assert s.background_share == 0.25
+    assert s.exif_rotated_images == 1
     found = _codes(result)
     assert found["integrity.image_missing"].examples == ("c.jpg",)
     assert found["integrity.image_unreadable"].examples == ("d.jpg",)
@@ -105,7 +107,7 @@ def test_load_issues_grouped_by_code_with_locations():
     )
     result = integrity.analyze(_dataset(issues), Config())
     found = _codes(result)
-    assert result.stats["load_issues"] == {"load.malformed_row": 2, "load.unknown_image": 1}
+    assert result.stats.load_issues == {"load.malformed_row": 2, "load.unknown_image": 1}
     assert found["load.malformed_row"].examples == (
         "labels/a.txt:3: 4 values",
         "labels/b.txt:1: text 'abc'",
@@ -140,7 +142,7 @@ def _boxes_dataset(rows, n_images=2):
 def test_no_duplicates_in_the_base_dataset():
     # image 1's two cars: inter 10 * 7.4 = 74, union 200 - 74 = 126 -> IoU 0.59 < 0.95
     result = integrity.analyze(_dataset(), Config())
-    assert result.stats["num_duplicates"] == 0
+    assert result.stats.num_duplicates == 0
     assert "integrity.duplicate_box" not in _codes(result)
 
 
@@ -158,8 +160,8 @@ def test_duplicates_by_hand():
     ]
     # row 1 vs row 2: inter 20 * 20.4 = 408, union 440 -> 0.927, below 0.95
     result = integrity.analyze(_boxes_dataset(rows), Config())
-    assert result.stats["num_duplicates"] == 4  # (0,1), (5,6), (5,7), (6,7)
-    assert result.stats["num_duplicate_boxes"] == 3  # rows 1, 6 and 7
+    assert result.stats.num_duplicates == 4  # (0,1), (5,6), (5,7), (6,7)
+    assert result.stats.num_duplicate_boxes == 3  # rows 1, 6 and 7
     finding = _codes(result)["integrity.duplicate_box"]
     assert finding.count == 4
     assert finding.threshold == 0.95
@@ -173,7 +175,7 @@ def test_duplicates_by_hand():
     ]
     # a looser threshold takes in row 2 against rows 0 and 1 (0.909 and 0.927)
     loose = Config(integrity=IntegrityConfig(duplicate_iou=0.9))
-    assert integrity.analyze(_boxes_dataset(rows), loose).stats["num_duplicates"] == 6
+    assert integrity.analyze(_boxes_dataset(rows), loose).stats.num_duplicates == 6
 
 
 def _png(path, value):
@@ -214,12 +216,12 @@ def test_identical_images_across_splits(tmp_path):
     ]
     result = integrity.analyze(_files_dataset(tmp_path, files), Config())
     s = result.stats
-    assert s["image_hash"]["ran"] is True
-    assert s["image_hash"]["images_hashed"] == 5
-    assert s["image_hash"]["identical_groups"] == 2  # {a, b} and {c, d}
-    assert s["image_hash"]["identical_images"] == 4
-    assert s["num_cross_split_duplicate_groups"] == 1
-    assert s["num_cross_split_duplicate_images"] == 2
+    assert s.image_hash.ran is True
+    assert s.image_hash.images_hashed == 5
+    assert s.image_hash.identical_groups == 2  # {a, b} and {c, d}
+    assert s.image_hash.identical_images == 4
+    assert s.num_cross_split_duplicate_groups == 1
+    assert s.num_cross_split_duplicate_images == 2
     finding = _codes(result)["integrity.cross_split_duplicate_image"]
     assert finding.count == 1
     assert finding.examples == ("a.png (train) = b.png (val)",)
@@ -231,12 +233,12 @@ def test_image_hash_skipped_above_the_limit(tmp_path):
         _png(tmp_path / name, value)
     files = [("a.png", "train", "ok"), ("b.png", "val", "ok"), ("c.png", "val", "ok")]
     ds = _files_dataset(tmp_path, files)
-    assert integrity.analyze(ds, Config()).stats["num_cross_split_duplicate_groups"] == 1
+    assert integrity.analyze(ds, Config()).stats.num_cross_split_duplicate_groups == 1
     capped = Config(integrity=IntegrityConfig(hash_max_images=2))
     result = integrity.analyze(ds, capped)
-    assert result.stats["image_hash"]["ran"] is False
-    assert "3 images" in result.stats["image_hash"]["reason"]
-    assert result.stats["num_cross_split_duplicate_groups"] is None  # unknown, not 0
+    assert result.stats.image_hash.ran is False
+    assert "3 images" in result.stats.image_hash.reason
+    assert result.stats.num_cross_split_duplicate_groups is None  # unknown, not 0
     assert "integrity.cross_split_duplicate_image" not in _codes(result)
 
 
@@ -250,15 +252,43 @@ def test_deep_decode_finds_truncated_images(tmp_path):
     ds = _files_dataset(tmp_path, files)
 
     shallow = integrity.analyze(ds, Config())
-    assert shallow.stats["deep_decode"]["ran"] is False
+    assert shallow.stats.deep_decode.ran is False
     assert _codes(shallow)["integrity.image_corrupt"].count == 1  # bad.jpg, from the loader
 
     deep = integrity.analyze(ds, Config(deep=True))
-    d = deep.stats["deep_decode"]
-    assert (d["ran"], d["images_decoded"], d["failed"]) == (True, 1, 1)
-    assert d["seconds"] >= 0
+    d = deep.stats.deep_decode
+    assert (d.ran, d.images_decoded, d.failed) == (True, 1, 1)
     corrupt = _codes(deep)["integrity.image_corrupt"]
     assert corrupt.count == 2
     assert "1 found by decoding every image" in corrupt.message
     assert corrupt.examples[0] == "bad.jpg"
     assert corrupt.examples[1].startswith("cut.jpg: ")
+
+
+def test_deep_decode_and_hashes_in_a_pool_give_the_same_stats(tmp_path):
+    """``--workers 2``: the per-file decode and hash run in a process pool, same numbers; and no
+    wall-clock time is in the stats, so two runs give the same report."""
+    rng = np.random.default_rng(1)
+    files = []
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(tmp_path / f"{k}.png")
+        files.append((f"{k}.png", "train" if k < 3 else "val", "ok"))
+    (tmp_path / "5.png").write_bytes((tmp_path / "0.png").read_bytes())  # identical across splits
+    (tmp_path / "4.png").write_bytes((tmp_path / "4.png").read_bytes()[:40])  # cut short
+    ds = _files_dataset(tmp_path, files)
+    plain = integrity.analyze(ds, Config(deep=True))
+    pooled = integrity.analyze(ds, Config(deep=True, workers=2))
+    assert pooled.stats == plain.stats
+    assert [f.to_dict() for f in pooled.findings] == [f.to_dict() for f in plain.findings]
+    assert (plain.stats.deep_decode.images_decoded, plain.stats.deep_decode.failed) == (5, 1)
+    assert plain.stats.num_cross_split_duplicate_groups == 1
+    assert "seconds" not in msgspec.to_builtins(plain.stats.deep_decode)
+    assert "seconds" not in msgspec.to_builtins(plain.stats.image_hash)
+
+
+def test_findings_take_the_catalogue_severity():
+    """Every finding but an uncatalogued load issue code is at its catalogue severity."""
+    issues = (LoadIssue("load.malformed_row", "labels/a.txt", "4 values", line=3),)
+    result = integrity.analyze(_dataset(issues), Config())
+    for finding in result.findings:
+        assert finding.severity == spec_of(finding.code).severity, finding.code

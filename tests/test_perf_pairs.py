@@ -56,8 +56,8 @@ def test_a_label_file_of_41600_repeated_rows_is_a_finding(tmp_path: Path):
         assert f"(at most {pairs:,})" in finding.examples[0]
     # the rest of the dataset is still audited: b's duplicate is counted, a's are left out
     integrity = report.analyzers["integrity"].stats
-    assert (integrity["num_duplicates"], integrity["images_over_pair_limit"]) == (1, 1)
-    assert report.analyzers["class_overlap"].stats["nms_suppressed_pairs"] == 1
+    assert (integrity.num_duplicates, integrity.images_over_pair_limit) == (1, 1)
+    assert report.analyzers["class_overlap"].stats.nms_suppressed_pairs == 1
     assert len(report.dataset.boxes) == 41_603
 
 

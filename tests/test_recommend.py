@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from builders import tiny_dataset
 
-from sodaudit.analyzers import anchors, run_all
+from sodaudit.analyzers import anchors, class_overlap, run_all
 from sodaudit.analyzers.base import AnalyzerResult
+from sodaudit.analyzers.class_overlap_stats import ClassOverlapMergeCandidate
 from sodaudit.config import Config, RecommendConfig
 from sodaudit.dataset import Dataset
 from sodaudit.loaders import load
@@ -229,31 +230,29 @@ def test_merges_from_class_overlap_candidates():
     ds = _dataset(boxes, [(1, 640, 640)])
 
     def cand(a, b):
-        return {
-            "class_a": a,
-            "class_b": b,
-            "n_a": 1,
-            "n_b": 1,
-            "reasons": ["small_alike"],
-            "pairs": 0,
-            "share_a": 0.0,
-            "share_b": 0.0,
-            "median_px_a": 4.0,
-            "median_px_b": 4.0,
-            "ks_size": 0.1,
-            "ks_aspect": 0.1,
-            "appearance": {},
-        }
-
-    results = {
-        "class_overlap": AnalyzerResult(
-            "class_overlap", "t", {"merge_candidates": [cand("a", "b"), cand("b", "c")]}
+        return ClassOverlapMergeCandidate(
+            class_a=a,
+            class_b=b,
+            n_a=1,
+            n_b=1,
+            reasons=["small_alike"],
+            pairs=0,
+            share_a=0.0,
+            share_b=0.0,
+            median_px_a=4.0,
+            median_px_b=4.0,
+            ks_size=0.1,
+            ks_aspect=0.1,
         )
-    }
+
+    stats = class_overlap.analyze(ds, Config()).stats  # every field, then two candidates
+    stats.merge_candidates = [cand("a", "b"), cand("b", "c")]
+    results = {"class_overlap": AnalyzerResult("class_overlap", "t", stats)}
     rec = _by_kind(recommend(ds, Config(), results))["merges"]
     # a-b and b-c chain into one group: 3 classes -> 1; boxes relabelled = 3 + 2 (all but a's 5)
     assert rec.params["groups"] == [["a", "b", "c"]]
     assert rec.effect == {"classes_before": 3, "classes_after": 1, "boxes_relabelled": 5}
+    assert rec.to_dict()["evidence"]["candidates"][0]["appearance"] == {}  # as in report.json
 
 
 def test_anchors_for_ratio_model_by_hand():

@@ -26,8 +26,10 @@ ANALYZERS: dict[str, Analyzer] = {
 """In report order: what is broken, how small things are, then what the model can represent."""
 
 STATS_TYPES: dict[str, type] = {
+    "integrity": integrity.IntegrityStats,
     "sizes": sizes.SizesStats,
     "subthreshold": subthreshold.SubthresholdStats,
+    "class_overlap": class_overlap.ClassOverlapStats,
     "anchors": anchors.AnchorsStats,
     "strides": strides.StridesStats,
     "splits": splits.SplitsStats,

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
-from dataclasses import dataclass, field
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -25,9 +24,16 @@ from sodaudit.analyzers.base import (
     pair_limit_finding,
     pair_table,
 )
+from sodaudit.analyzers.class_overlap_stats import (
+    ClassOverlapAppearance,
+    ClassOverlapMergeCandidate,
+    ClassOverlapPair,
+    ClassOverlapPairAppearance,
+    ClassOverlapStats,
+)
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import Finding, Severity
+from sodaudit.findings import Finding
 from sodaudit.geometry import pairs_within_images
 
 NAME = "class_overlap"
@@ -60,26 +66,33 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     ci, cj = codes[pairs.i], codes[pairs.j]
     cross = (ci != cj) & (pairs.iou >= cfg.cross_class_iou)
     nms = (ci == cj) & (pairs.iou > cfg.nms_iou)
-    result.stats["num_boxes"] = len(rows)
-    result.stats["images_over_pair_limit"] = len(pairs.over_limit)
     if len(pairs.over_limit):
         what = f"boxes with IoU >= {min_iou:g}"
         result.findings.append(
             pair_limit_finding(dataset, pairs.over_limit, "class_overlap.pair_limit", NAME, what, limit)
         )
-    by_pair = _cross_class(dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result)
-    _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
+    cross_stats, by_pair = _cross_class(
+        dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result
+    )
+    nms_stats = _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
     every = _merge_candidates(rows, codes, counts, names, by_pair, config)
     candidates = every[: cfg.max_merge_candidates]
-    _appearance(dataset, rows, codes, names, candidates, config, result)
-    result.stats["num_merge_candidates"] = len(every)
-    result.stats["merge_candidates"] = [c.to_stats() for c in candidates]
+    appearance = _appearance(dataset, rows, codes, names, candidates, config)
     if every:
-        table = pd.DataFrame([c.to_stats() for c in every]).drop(columns="appearance")
+        table = pd.DataFrame([msgspec.structs.asdict(c) for c in every]).drop(columns="appearance")
         table["reasons"] = table["reasons"].str.join("+")
         result.tables["merge_candidates"] = table
     for cand in candidates:
-        result.findings.append(cand.finding(config, dataset.imgsz))
+        result.findings.append(merge_finding(cand, config, dataset.imgsz))
+    result.stats = ClassOverlapStats(
+        num_boxes=len(rows),
+        images_over_pair_limit=len(pairs.over_limit),
+        **cross_stats,
+        **nms_stats,
+        appearance=appearance,
+        num_merge_candidates=len(every),
+        merge_candidates=candidates,
+    )
     return result
 
 
@@ -90,8 +103,11 @@ def _sorted_pair_table(
     return table.sort_values("iou", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _cross_class(dataset, rows, pairs, cross, codes, counts, names, cross_iou, result) -> list[dict]:
-    """Cross-class pair counts, the box-share matrix and the per-pair table and finding."""
+def _cross_class(
+    dataset, rows, pairs, cross, codes, counts, names, cross_iou, result
+) -> tuple[dict[str, object], list[ClassOverlapPair]]:
+    """Cross-class pair counts, the box-share matrix and the per-pair table and finding: the
+    ``cross_class_*`` fields of :class:`ClassOverlapStats` by name, and the class pairs."""
     k = max(len(names), 1)
     i, j, iou = pairs.i[cross], pairs.j[cross], pairs.iou[cross]
     lo = np.minimum(codes[i], codes[j])
@@ -105,7 +121,7 @@ def _cross_class(dataset, rows, pairs, cross, codes, counts, names, cross_iou, r
     involved_keys, involved_n = np.unique(own_other, return_counts=True)
     involved = dict(zip(involved_keys.tolist(), involved_n.tolist(), strict=True))
 
-    by_pair = []
+    by_pair: list[ClassOverlapPair] = []
     counts_dd: dict[str, dict[str, int]] = {}
     matrix: dict[str, dict[str, float]] = {}
     for key, n in zip(pair_keys.tolist(), pair_n.tolist(), strict=True):
@@ -113,41 +129,40 @@ def _cross_class(dataset, rows, pairs, cross, codes, counts, names, cross_iou, r
         na, nb = involved.get(a * k + b, 0), involved.get(b * k + a, 0)
         share_a, share_b = na / counts[a], nb / counts[b]
         by_pair.append(
-            {
-                "class_a": names[a],
-                "class_b": names[b],
-                "pairs": int(n),
-                "boxes_a": int(na),
-                "boxes_b": int(nb),
-                "share_a": float(share_a),
-                "share_b": float(share_b),
-            }
+            ClassOverlapPair(
+                class_a=names[a],
+                class_b=names[b],
+                pairs=int(n),
+                boxes_a=int(na),
+                boxes_b=int(nb),
+                share_a=float(share_a),
+                share_b=float(share_b),
+            )
         )
         counts_dd.setdefault(names[a], {})[names[b]] = int(n)
         counts_dd.setdefault(names[b], {})[names[a]] = int(n)
         matrix.setdefault(names[a], {})[names[b]] = float(share_a)
         matrix.setdefault(names[b], {})[names[a]] = float(share_b)
-    by_pair.sort(key=lambda r: (-r["pairs"], r["class_a"], r["class_b"]))
-    image_ids = rows["image_id"].to_numpy()
-    result.stats.update(
-        cross_class_pairs=len(i),
-        cross_class_images=len(np.unique(image_ids[i])),
-        cross_class_by_pair=by_pair,
-        cross_class_pair_counts=counts_dd,
-        cross_class_matrix=matrix,
-    )
+    by_pair.sort(key=lambda r: (-r.pairs, r.class_a, r.class_b))
+    n_images = len(np.unique(rows["image_id"].to_numpy()[i]))
+    stats: dict[str, object] = {
+        "cross_class_pairs": len(i),
+        "cross_class_images": n_images,
+        "cross_class_by_pair": by_pair,
+        "cross_class_pair_counts": counts_dd,
+        "cross_class_matrix": matrix,
+    }
     if len(i):
         table = _sorted_pair_table(dataset, rows, i, j, iou)
         result.tables["cross_class_pairs"] = table
         top = by_pair[0]
         result.findings.append(
-            Finding(
+            Finding.of(
                 "class_overlap.cross_class_duplicates",
-                Severity.WARNING,
                 f"{len(i)} pairs of boxes of different classes overlap with IoU >= "
-                f"{cross_iou:g} in {result.stats['cross_class_images']} images "
-                f"(double labels or confusion); most between {top['class_a']} and "
-                f"{top['class_b']} ({top['pairs']} pairs)",
+                f"{cross_iou:g} in {n_images} images "
+                f"(double labels or confusion); most between {top.class_a} and "
+                f"{top.class_b} ({top.pairs} pairs)",
                 NAME,
                 value=float(len(i)),
                 threshold=float(cross_iou),
@@ -155,27 +170,28 @@ def _cross_class(dataset, rows, pairs, cross, codes, counts, names, cross_iou, r
                 count=len(i),
             )
         )
-    return by_pair
+    return stats, by_pair
 
 
-def _nms(dataset, rows, pairs, nms, codes, names, nms_iou, result) -> None:
+def _nms(dataset, rows, pairs, nms, codes, names, nms_iou, result) -> dict[str, object]:
+    """Same-class pairs above the NMS IoU: the ``nms_suppressed_*`` fields by name."""
     i, j, iou = pairs.i[nms], pairs.j[nms], pairs.iou[nms]
     per_class = np.bincount(codes[i], minlength=len(names)) if len(i) else np.zeros(len(names))
     by_class = {names[c]: int(n) for c, n in enumerate(per_class.tolist()) if n}
     boxes = len(np.unique(np.concatenate([i, j])))
-    result.stats.update(
-        nms_suppressed_pairs=len(i),
-        nms_suppressed_boxes=boxes,
-        nms_suppressed_by_class=dict(sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))),
-    )
+    by_class = dict(sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0])))
+    stats = {
+        "nms_suppressed_pairs": len(i),
+        "nms_suppressed_boxes": boxes,
+        "nms_suppressed_by_class": by_class,
+    }
     if len(i):
         table = _sorted_pair_table(dataset, rows, i, j, iou)
         result.tables["nms_suppressed_pairs"] = table
-        top_name, top_n = next(iter(result.stats["nms_suppressed_by_class"].items()))
+        top_name, top_n = next(iter(by_class.items()))
         result.findings.append(
-            Finding(
+            Finding.of(
                 "class_overlap.nms_suppressed",
-                Severity.WARNING,
                 f"{len(i)} pairs of same-class boxes ({boxes} boxes) overlap with IoU > "
                 f"{nms_iou:g}: NMS at that IoU would suppress one box of each pair, so these "
                 f"ground-truth objects cannot all be detected; most in {top_name} ({top_n} pairs)",
@@ -186,90 +202,52 @@ def _nms(dataset, rows, pairs, nms, codes, names, nms_iou, result) -> None:
                 count=len(i),
             )
         )
+    return stats
 
 
-@dataclass
-class Candidate:
-    """One merge candidate and its evidence; ``finding`` writes the message once."""
-
-    class_a: str
-    class_b: str
-    n_a: int
-    n_b: int
-    reasons: list[str]
-    pairs: int
-    share_a: float
-    share_b: float
-    median_px_a: float
-    median_px_b: float
-    ks_size: float
-    ks_aspect: float
-    appearance: dict[str, object] = field(default_factory=dict)
-
-    def to_stats(self) -> dict[str, object]:
-        out = {
-            k: getattr(self, k)
-            for k in (
-                "class_a",
-                "class_b",
-                "n_a",
-                "n_b",
-                "reasons",
-                "pairs",
-                "share_a",
-                "share_b",
-                "median_px_a",
-                "median_px_b",
-                "ks_size",
-                "ks_aspect",
-            )
-        }
-        out["reasons"] = list(self.reasons)
-        out["appearance"] = dict(self.appearance)
-        return out
-
-    def finding(self, config: Config, imgsz: int) -> Finding:
-        cfg = config.class_overlap
-        parts = []
-        if "colocation" in self.reasons:
-            parts.append(
-                f"{self.share_a:.0%} of {self.class_a} boxes and {self.share_b:.0%} of "
-                f"{self.class_b} boxes overlap the other class with IoU >= "
-                f"{cfg.cross_class_iou:g} ({self.pairs} pairs; co-location threshold "
-                f"{cfg.colocation_share:.0%})"
-            )
-        if math.isfinite(self.ks_size):  # sizes at model input need known image sizes
-            parts.append(
-                f"median size at {imgsz} px {self.median_px_a:.1f} and "
-                f"{self.median_px_b:.1f} px (separability size {cfg.separability_px:g} px), "
-                f"KS statistic on log size {self.ks_size:.2f} (alike below "
-                f"{cfg.size_similarity_ks:g}) and on log aspect {self.ks_aspect:.2f} "
-                f"(alike below {cfg.aspect_similarity_ks:g})"
-            )
-        acc = self.appearance.get("balanced_accuracy")
-        if acc is not None:
-            parts.append(
-                f"a linear classifier on {self.appearance['crops_a']}+"
-                f"{self.appearance['crops_b']} crops of {cfg.separability_px:g} px reaches "
-                f"balanced accuracy {acc:.2f} ({self.appearance['folds']}-fold; 0.5 = chance)"
-            )
-        not_separable = acc is not None and acc < cfg.separable_balanced_accuracy
-        if "colocation" in self.reasons:
-            value, threshold = max(self.share_a, self.share_b), cfg.colocation_share
-        else:
-            value, threshold = self.ks_size, cfg.size_similarity_ks
-        smaller = self.class_a if self.n_a <= self.n_b else self.class_b
-        return Finding(
-            "class_overlap.merge_candidate",
-            Severity.WARNING if not_separable else Severity.INFO,
-            f"Classes {self.class_a} ({self.n_a} boxes) and {self.class_b} ({self.n_b} boxes) "
-            "are merge candidates: " + "; ".join(parts),
-            NAME,
-            value=float(value),
-            threshold=float(threshold),
-            class_name=smaller,
-            count=self.pairs,
+def merge_finding(cand: ClassOverlapMergeCandidate, config: Config, imgsz: int) -> Finding:
+    """The finding of one merge candidate, its evidence in words: a warning when the crop
+    classifier could not separate the two classes, else a note."""
+    cfg = config.class_overlap
+    parts = []
+    if "colocation" in cand.reasons:
+        parts.append(
+            f"{cand.share_a:.0%} of {cand.class_a} boxes and {cand.share_b:.0%} of "
+            f"{cand.class_b} boxes overlap the other class with IoU >= "
+            f"{cfg.cross_class_iou:g} ({cand.pairs} pairs; co-location threshold "
+            f"{cfg.colocation_share:.0%})"
         )
+    if math.isfinite(cand.ks_size):  # sizes at model input need known image sizes
+        parts.append(
+            f"median size at {imgsz} px {cand.median_px_a:.1f} and "
+            f"{cand.median_px_b:.1f} px (separability size {cfg.separability_px:g} px), "
+            f"KS statistic on log size {cand.ks_size:.2f} (alike below "
+            f"{cfg.size_similarity_ks:g}) and on log aspect {cand.ks_aspect:.2f} "
+            f"(alike below {cfg.aspect_similarity_ks:g})"
+        )
+    app = cand.appearance
+    acc = app.balanced_accuracy if app.balanced_accuracy is not None else math.nan
+    if math.isfinite(acc):
+        parts.append(
+            f"a linear classifier on {app.crops_a}+{app.crops_b} crops of {cfg.separability_px:g} px "
+            f"reaches balanced accuracy {acc:.2f} ({app.folds}-fold; 0.5 = chance)"
+        )
+    if "colocation" in cand.reasons:
+        value, threshold = max(cand.share_a, cand.share_b), cfg.colocation_share
+    else:
+        value, threshold = cand.ks_size, cfg.size_similarity_ks
+    smaller = cand.class_a if cand.n_a <= cand.n_b else cand.class_b
+    return Finding.of(
+        "class_overlap.merge_candidate",
+        f"Classes {cand.class_a} ({cand.n_a} boxes) and {cand.class_b} ({cand.n_b} boxes) "
+        "are merge candidates: " + "; ".join(parts),
+        NAME,
+        raised=acc < cfg.separable_balanced_accuracy,  # False for NaN: not shown to be alike
+        value=float(value),
+        threshold=float(threshold),
+        class_name=smaller,
+        count=cand.pairs,
+    )
 
 
 def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
@@ -315,7 +293,7 @@ def _sorted_samples(values: np.ndarray, order: np.ndarray, cuts: np.ndarray) -> 
     return out
 
 
-def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candidate]:
+def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[ClassOverlapMergeCandidate]:
     """Co-located class pairs, and pairs of small classes alike in size and shape."""
     cfg = config.class_overlap
     k = len(names)
@@ -330,31 +308,33 @@ def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candi
     medians = [float(np.exp(np.median(v))) if len(v) else math.nan for v in sizes]
 
     index = {n: c for c, n in enumerate(names)}
-    by_key = {(index[r["class_a"]], index[r["class_b"]]): r for r in by_pair}
-    found: dict[tuple[int, int], Candidate] = {}
+    by_key: dict[tuple[int, int], ClassOverlapPair] = {
+        (index[r.class_a], index[r.class_b]): r for r in by_pair
+    }
+    found: dict[tuple[int, int], ClassOverlapMergeCandidate] = {}
 
     def candidate(a: int, b: int, reason: str, ks_size: float, ks_aspect: float) -> None:
         if (a, b) in found:
             found[(a, b)].reasons.append(reason)
             return
-        r = by_key.get((a, b), {})
-        found[(a, b)] = Candidate(
-            names[a],
-            names[b],
-            int(counts[a]),
-            int(counts[b]),
-            [reason],
-            int(r.get("pairs", 0)),
-            float(r.get("share_a", 0.0)),
-            float(r.get("share_b", 0.0)),
-            medians[a],
-            medians[b],
-            ks_size,
-            ks_aspect,
+        r = by_key.get((a, b))
+        found[(a, b)] = ClassOverlapMergeCandidate(
+            class_a=names[a],
+            class_b=names[b],
+            n_a=int(counts[a]),
+            n_b=int(counts[b]),
+            reasons=[reason],
+            pairs=r.pairs if r else 0,
+            share_a=r.share_a if r else 0.0,
+            share_b=r.share_b if r else 0.0,
+            median_px_a=medians[a],
+            median_px_b=medians[b],
+            ks_size=ks_size,
+            ks_aspect=ks_aspect,
         )
 
     for (a, b), r in sorted(by_key.items()):
-        if max(r["share_a"], r["share_b"]) >= cfg.colocation_share:
+        if max(r.share_a, r.share_b) >= cfg.colocation_share:
             candidate(
                 a,
                 b,
@@ -383,22 +363,17 @@ def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Candi
     )
 
 
-def _appearance(dataset, rows, codes, names, candidates, config, result) -> None:
-    """Cross-validated linear classifier on downsampled grayscale crops, per candidate pair."""
-    stats: dict[str, object] = {"ran": False}
-    result.stats["appearance"] = stats
+def _appearance(dataset, rows, codes, names, candidates, config) -> ClassOverlapAppearance:
+    """Cross-validated linear classifier on downsampled grayscale crops, per candidate pair
+    (its result goes to each candidate's ``appearance``)."""
     if not config.pixels:
-        stats["reason"] = "pixel analyses are off (--pixels)"
-        return
+        return ClassOverlapAppearance(ran=False, reason="pixel analyses are off (--pixels)")
     if not candidates:
-        stats["reason"] = "no merge candidates"
-        return
+        return ClassOverlapAppearance(ran=False, reason="no merge candidates")
     images = dataset.images
     usable = images[(images["status"] == "ok") & (images["path"].astype(str) != "")]
     if usable.empty:
-        stats["reason"] = "no readable image files"
-        return
-    start = time.perf_counter()
+        return ClassOverlapAppearance(ran=False, reason="no readable image files")
     side = max(round(config.class_overlap.separability_px), 1)
     has_file = rows["image_id"].isin(usable["image_id"]).to_numpy()
     wanted = sorted(
@@ -425,13 +400,12 @@ def _appearance(dataset, rows, codes, names, candidates, config, result) -> None
         cand.appearance = _classify(
             per_class[names.index(cand.class_a)], per_class[names.index(cand.class_b)]
         )
-    stats.update(
+    return ClassOverlapAppearance(
         ran=True,
         crop_px=side,
         crops_read=int(sum(c is not None for c in crops)),
         crops_failed=int(failed),
         max_crops_per_class=max_crops,
-        seconds=round(time.perf_counter() - start, 3),
     )
 
 
@@ -469,12 +443,16 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
     return crops, failed
 
 
-def _classify(xa: list[np.ndarray], xb: list[np.ndarray]) -> dict[str, object]:
-    """Balanced accuracy of a cross-validated logistic regression telling a's crops from b's."""
-    out: dict[str, object] = {"crops_a": len(xa), "crops_b": len(xb), "balanced_accuracy": None}
+def _classify(xa: list[np.ndarray], xb: list[np.ndarray]) -> ClassOverlapPairAppearance:
+    """Balanced accuracy of a cross-validated logistic regression telling a's crops from b's;
+    NaN (null in JSON) when a class has too few crops."""
     if min(len(xa), len(xb)) < MIN_CROPS_PER_CLASS:
-        out["reason"] = f"fewer than {MIN_CROPS_PER_CLASS} readable crops in a class"
-        return out
+        return ClassOverlapPairAppearance(
+            crops_a=len(xa),
+            crops_b=len(xb),
+            balanced_accuracy=math.nan,
+            reason=f"fewer than {MIN_CROPS_PER_CLASS} readable crops in a class",
+        )
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -486,5 +464,6 @@ def _classify(xa: list[np.ndarray], xb: list[np.ndarray]) -> dict[str, object]:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
     scores = cross_val_score(model, x, y, cv=cv, scoring="balanced_accuracy")
-    out.update(balanced_accuracy=float(np.mean(scores)), folds=folds)
-    return out
+    return ClassOverlapPairAppearance(
+        crops_a=len(xa), crops_b=len(xb), balanced_accuracy=float(np.mean(scores)), folds=folds
+    )

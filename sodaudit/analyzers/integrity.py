@@ -7,10 +7,9 @@ box problems are found vectorised from the boxes table, never per row in Python.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -26,11 +25,13 @@ from sodaudit.analyzers.base import (
     pair_limit_finding,
     pair_table,
 )
+from sodaudit.analyzers.integrity_stats import IntegrityDeepDecode, IntegrityImageHash, IntegrityStats
 from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
 from sodaudit.geometry import pairs_within_images
+from sodaudit.pool import ProgressFn, map_chunks
 
 NAME = "integrity"
 TOO_LARGE = "too large to decode safely"
@@ -42,37 +43,50 @@ NOT_FOUND = "file not found"
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Integrity stats and findings: load issues, invalid boxes, images that cannot be used."""
     result = AnalyzerResult(NAME, "Integrity")
-    _load_issue_findings(dataset.issues, result)
-    _box_findings(dataset, config, result)
-    _duplicates(dataset, config, result)
-    decode_failures = _deep_decode(dataset, config, result)
-    _image_findings(dataset, result, decode_failures)
-    _cross_split_images(dataset, config, result)
+    load_issues = _load_issue_findings(dataset.issues, result)
+    boxes, valid = _box_findings(dataset, config, result)
+    n_mismatch, n_other_bucket = _area_mismatch(dataset, config, result, valid)
+    n_duplicates, n_duplicate_boxes, over_limit = _duplicates(dataset, config, result)
+    deep_decode, decode_failures = _deep_decode(dataset, config)
+    images = _image_findings(dataset, result, decode_failures)
+    image_hash, cross_groups, cross_images = _cross_split_images(dataset, config, result)
+    result.stats = IntegrityStats(
+        load_issues=load_issues,
+        **boxes,
+        num_area_mismatch=n_mismatch,
+        num_area_other_coco_bucket=n_other_bucket,
+        num_duplicates=n_duplicates,
+        num_duplicate_boxes=n_duplicate_boxes,
+        images_over_pair_limit=over_limit,
+        deep_decode=deep_decode,
+        **images,
+        image_hash=image_hash,
+        num_cross_split_duplicate_groups=cross_groups,
+        num_cross_split_duplicate_images=cross_images,
+    )
     return result
 
 
-def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) -> None:
+def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) -> dict[str, int]:
+    """One finding per load issue code, with the catalogue's severity and text; the counts."""
     by_code: dict[str, list[LoadIssue]] = {}
     for issue in issues:
         by_code.setdefault(issue.code, []).append(issue)
-    result.stats["load_issues"] = {code: len(items) for code, items in sorted(by_code.items())}
     for code, items in by_code.items():
-        spec = CATALOGUE.get(code)  # the catalogue's severity and text; a new code still shows
-        severity = spec.severity if spec else Severity(items[0].severity)
+        spec = CATALOGUE.get(code)
         template = spec.summary if spec and spec.summary else "{n} load problems of kind " + code
         first = items[0]
         message = template.format(n=len(items)) + f", e.g. {first.where}: {first.reason}"
-        result.findings.append(
-            Finding(
-                code=code,
-                severity=severity,
-                message=message,
-                analyzer=NAME,
-                value=float(len(items)),
-                examples=tuple(f"{i.where}: {i.reason}" for i in items[:MAX_EXAMPLES]),
-                count=len(items),
-            )
-        )
+        fields = {
+            "value": float(len(items)),
+            "examples": tuple(f"{i.where}: {i.reason}" for i in items[:MAX_EXAMPLES]),
+            "count": len(items),
+        }
+        if spec is None:  # a code missing from the catalogue still shows, at the loader's severity
+            finding = Finding(code, Severity(first.severity), message, NAME, **fields)
+        else:
+            finding = Finding.of(code, message, NAME, **fields)
+        result.findings.append(finding)
     if issues:
         result.tables["load_issues"] = pd.DataFrame(
             {
@@ -83,9 +97,14 @@ def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) 
                 "reason": [i.reason for i in issues],
             }
         )
+    return {code: len(items) for code, items in sorted(by_code.items())}
 
 
-def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
+def _box_findings(
+    dataset: Dataset, config: Config, result: AnalyzerResult
+) -> tuple[dict[str, int | float], np.ndarray]:
+    """Non-finite, degenerate, outside and unknown-class boxes: their counts (the fields of
+    :class:`IntegrityStats` of the same names) and the mask of valid boxes."""
     b = dataset.boxes
     x, y, w, h = (b[c].to_numpy(dtype=np.float64) for c in ("x", "y", "w", "h"))
     img_w, img_h = b["img_w"].to_numpy(), b["img_h"].to_numpy()
@@ -110,34 +129,26 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
     outside = valid & known_size & (overshoot > config.integrity.outside_tolerance_px)
     unknown_class = ~np.isin(b["class_id"].to_numpy(), list(dataset.classes))
 
-    result.stats.update(
-        num_boxes=len(b),
-        num_valid_boxes=int(valid.sum()),
-        num_nonfinite_boxes=int(nonfinite.sum()),
-        num_degenerate_boxes=int(degenerate.sum()),
-        num_outside_image=int(outside.sum()),
-        max_outside_px=float(overshoot[outside].max()) if outside.any() else 0.0,
-        num_unknown_class_boxes=int(unknown_class.sum()),
-        num_ignored_boxes=int(b["ignore"].to_numpy().sum()),
-    )
+    max_outside_px = float(overshoot[outside].max()) if outside.any() else 0.0
+    counts: dict[str, int | float] = {
+        "num_boxes": len(b),
+        "num_valid_boxes": int(valid.sum()),
+        "num_nonfinite_boxes": int(nonfinite.sum()),
+        "num_degenerate_boxes": int(degenerate.sum()),
+        "num_outside_image": int(outside.sum()),
+        "max_outside_px": max_outside_px,
+        "num_unknown_class_boxes": int(unknown_class.sum()),
+        "num_ignored_boxes": int(b["ignore"].to_numpy().sum()),
+    }
 
     overshoot_s = pd.Series(overshoot, index=b.index)
-    # Example details are built only for the shown rows: string columns over a million boxes
-    # cost seconds.
+    # Example details only for the shown rows: string columns over 10^6 boxes cost seconds.
     checks = [
         (
             "integrity.nonfinite_box",
             nonfinite,
             ("box has", "boxes have", "a NaN or infinite coordinate"),
-            lambda r: (
-                r["x"].astype(str)
-                + ","
-                + r["y"].astype(str)
-                + ","
-                + r["w"].astype(str)
-                + ","
-                + r["h"].astype(str)
-            ),
+            lambda r: r["x"].astype(str).str.cat([r[c].astype(str) for c in ("y", "w", "h")], sep=","),
         ),
         (
             "integrity.degenerate_box",
@@ -152,7 +163,7 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
                 "box extends",
                 "boxes extend",
                 f"past the image border by more than {config.integrity.outside_tolerance_px:g} px "
-                f"(up to {result.stats['max_outside_px']:.1f} px)",
+                f"(up to {max_outside_px:.1f} px)",
             ),
             lambda r: overshoot_s.loc[r.index].round(1).astype(str) + " px past the edge",
         ),
@@ -163,9 +174,8 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
             shown = rows.head(MAX_EXAMPLES)
             result.tables[code.split(".")[1]] = label_table(dataset, rows)
             result.findings.append(
-                Finding(
+                Finding.of(
                     code,
-                    Severity.WARNING,
                     f"{int(mask.sum())} {one if mask.sum() == 1 else many} {text}",
                     NAME,
                     value=float(mask.sum()),
@@ -179,9 +189,8 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
         shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
         result.tables["unknown_class"] = label_table(dataset, rows)
         result.findings.append(
-            Finding(
+            Finding.of(
                 "integrity.unknown_class",
-                Severity.WARNING,
                 f"{len(rows)} boxes use {len(ids)} class ids that the class list does not declare ({shown})",
                 NAME,
                 value=float(len(rows)),
@@ -193,16 +202,19 @@ def _box_findings(dataset: Dataset, config: Config, result: AnalyzerResult) -> N
                 count=len(rows),
             )
         )
-    _area_mismatch(dataset, config, result, valid)
+    return counts, valid
 
 
-def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray) -> None:
-    """COCOeval buckets by the ``area`` field (mask area), not w*h: say where they disagree."""
+def _area_mismatch(
+    dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray
+) -> tuple[int | None, int | None]:
+    """COCOeval buckets by the ``area`` field (mask area), not w*h: say where they disagree; the
+    two counts, None when no valid box carries an area field."""
     b = dataset.boxes
     area_field = b["coco_area"].to_numpy()
     has_area = valid & np.isfinite(area_field)
     if not has_area.any():
-        return
+        return None, None
     wh = b["area"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         mismatch = has_area & (np.abs(area_field - wh) > config.integrity.area_mismatch_ratio * wh)
@@ -211,10 +223,6 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
     other_bucket = has_area & (
         ((area_field >= 32**2) != (wh >= 32**2)) | ((area_field >= 96**2) != (wh >= 96**2))
     )
-    result.stats.update(
-        num_area_mismatch=int(mismatch.sum()),
-        num_area_other_coco_bucket=int(other_bucket.sum()),
-    )
     if mismatch.any():
         # Only the shown rows: strings for every mismatch (100k on COCO) cost a tenth of a second.
         rows = b.iloc[np.flatnonzero(mismatch)[:MAX_EXAMPLES]]
@@ -222,9 +230,8 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
             "area=" + rows["coco_area"].round(1).astype(str) + " w*h=" + rows["area"].round(1).astype(str)
         )
         result.findings.append(
-            Finding(
+            Finding.of(
                 "integrity.area_mismatch",
-                Severity.INFO,
                 f"{int(mismatch.sum())} boxes have a COCO area field that differs from w*h "
                 f"by more than {config.integrity.area_mismatch_ratio:.0%}; "
                 f"{int(other_bucket.sum())} of all boxes fall in another COCOeval size bucket "
@@ -236,18 +243,25 @@ def _area_mismatch(dataset: Dataset, config: Config, result: AnalyzerResult, val
                 count=int(mismatch.sum()),
             )
         )
+    return int(mismatch.sum()), int(other_bucket.sum())
 
 
-def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]) -> None:
+def _image_findings(
+    dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]
+) -> dict[str, object]:
+    """Missing, corrupt, unreadable, EXIF-rotated and background images: the image fields of
+    :class:`IntegrityStats` by name."""
     images = dataset.images
     status_counts = images["status"].value_counts()
     statuses = images["status"].to_numpy()
-    result.stats["images_by_status"] = {str(k): int(v) for k, v in status_counts.items()}
     background = images["n_boxes"].to_numpy() == 0
     n_images = len(images)
-    result.stats["background_images"] = int(background.sum())
-    result.stats["background_share"] = float(background.mean()) if n_images else 0.0
-    result.stats["exif_rotated_images"] = int(images["exif_rotated"].sum())
+    counts: dict[str, object] = {
+        "images_by_status": {str(k): int(v) for k, v in status_counts.items()},
+        "background_images": int(background.sum()),
+        "background_share": float(background.mean()) if n_images else 0.0,
+        "exif_rotated_images": int(images["exif_rotated"].sum()),
+    }
 
     for status, code, (one, many), text in (
         (
@@ -273,9 +287,8 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
             examples += [f"{name}: {why}" for name, why in decode_failures.items()]
         if n:
             result.findings.append(
-                Finding(
+                Finding.of(
                     code,
-                    Severity.WARNING,
                     f"{n} {one if n == 1 else many} " + text.format("is" if n == 1 else "are") + extra,
                     NAME,
                     value=float(n),
@@ -287,9 +300,8 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
     if is_rotated.any():
         rotated = images[is_rotated]
         result.findings.append(
-            Finding(
+            Finding.of(
                 "integrity.exif_rotated",
-                Severity.INFO,
                 f"{len(rotated)} images carry an EXIF rotation; boxes are read in the rotated "
                 "frame (as displayed); check that your labelling tool and trainer agree",
                 NAME,
@@ -301,9 +313,8 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
     if background.any():
         share = background.mean()
         result.findings.append(
-            Finding(
+            Finding.of(
                 "integrity.background_images",
-                Severity.INFO,
                 f"{int(background.sum())} of {n_images} images ({share:.1%}) have no boxes (background)",
                 NAME,
                 value=float(share),
@@ -311,14 +322,16 @@ def _image_findings(dataset: Dataset, result: AnalyzerResult, decode_failures: d
                 count=int(background.sum()),
             )
         )
+    return counts
 
 
-def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
+def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> tuple[int, int, int]:
     """Same class, same image, IoU >= ``duplicate_iou``: the same object labelled twice.
 
     Over every valid box (ignore boxes too: a doubled crowd region is a labelling defect as
-    well). ``num_duplicates`` counts pairs; ``num_duplicate_boxes`` counts the boxes a
-    de-duplication would remove (each box that duplicates an earlier one in the table).
+    well). Returns ``num_duplicates`` (pairs), ``num_duplicate_boxes`` (the boxes a
+    de-duplication would remove: each box that duplicates an earlier one in the table) and
+    ``images_over_pair_limit``.
     """
     b = dataset.boxes
     thr = config.integrity.duplicate_iou
@@ -331,24 +344,19 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> Non
         max_pairs_per_image=limit,
     )
     redundant = len(np.unique(pairs.j))
-    result.stats.update(
-        num_duplicates=len(pairs),
-        num_duplicate_boxes=redundant,
-        images_over_pair_limit=len(pairs.over_limit),
-    )
+    counts = len(pairs), redundant, len(pairs.over_limit)
     if len(pairs.over_limit):
         what = f"same-class boxes with IoU >= {thr:g}"
         result.findings.append(
             pair_limit_finding(dataset, pairs.over_limit, "integrity.pair_limit", NAME, what, limit)
         )
     if not len(pairs):
-        return
+        return counts
     table = pair_table(dataset, label_rows(b, pairs.i), label_rows(b, pairs.j), pairs.iou)
     result.tables["duplicate_box"] = table
     result.findings.append(
-        Finding(
+        Finding.of(
             "integrity.duplicate_box",
-            Severity.WARNING,
             f"{len(pairs)} pairs of boxes of the same class in the same image overlap with "
             f"IoU >= {thr:g} (duplicate labels); removing them would drop {redundant} boxes",
             NAME,
@@ -358,12 +366,19 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> Non
             count=len(pairs),
         )
     )
+    return counts
 
 
 def _readable(dataset: Dataset) -> pd.DataFrame:
     """Images whose file exists and whose header was read: the only ones worth opening."""
     images = dataset.images
     return images[(images["status"] == "ok") & (images["path"].astype(str) != "")]
+
+
+def decode_errors(paths: Sequence[str], progress: ProgressFn | None = None) -> list[str | None]:
+    """Why each image cannot be decoded (None when it decodes fully): the per-file work of
+    ``--deep``, at module level so that :func:`sodaudit.pool.map_chunks` can run it in workers."""
+    return [_decode_error(path) for path in paths]  # a loop over image files
 
 
 def _decode_error(path: str) -> str | None:
@@ -382,69 +397,65 @@ def _decode_error(path: str) -> str | None:
     return None
 
 
-def _deep_decode(dataset: Dataset, config: Config, result: AnalyzerResult) -> dict[str, str]:
-    """With ``deep``: decode every readable image; a header can be fine on a truncated file."""
+def _deep_decode(dataset: Dataset, config: Config) -> tuple[IntegrityDeepDecode, dict[str, str]]:
+    """With ``deep``: decode every readable image (a header can be fine on a truncated file), in a
+    process pool with ``--workers``; the stats and the failures by file name."""
     if not config.deep:
-        result.stats["deep_decode"] = {"ran": False, "reason": "headers only (--deep is off)"}
-        return {}
-    start = time.perf_counter()
+        return IntegrityDeepDecode(ran=False, reason="headers only (--deep is off)"), {}
     images = _readable(dataset)
     paths = [str(p) for p in images["path"]]
-    # Pillow's decoders release the GIL, so threads decode in parallel; a loop over files.
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        errors = list(pool.map(_decode_error, paths))
+    chunks = map_chunks(decode_errors, paths, workers=config.workers, what="decoding images")
+    errors = [e for chunk in chunks for e in chunk]
     names = images["file_name"].astype(str)
     skipped = (TOO_LARGE, NOT_FOUND)
     failures = {n: e for n, e in zip(names, errors, strict=True) if e and e not in skipped}
-    result.stats["deep_decode"] = {
-        "ran": True,
-        "images_decoded": sum(e is None for e in errors),
-        "failed": len(failures),
-        "skipped_too_large": sum(e == TOO_LARGE for e in errors),
-        "skipped_not_found": sum(e == NOT_FOUND for e in errors),
-        "seconds": round(time.perf_counter() - start, 3),
-    }
-    return failures
+    stats = IntegrityDeepDecode(
+        ran=True,
+        images_decoded=sum(e is None for e in errors),
+        failed=len(failures),
+        skipped_too_large=sum(e == TOO_LARGE for e in errors),
+        skipped_not_found=sum(e == NOT_FOUND for e in errors),
+    )
+    return stats, failures
 
 
-def _file_hash(path: str) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def file_hashes(paths: Sequence[str], progress: ProgressFn | None = None) -> list[str | None]:
+    """The BLAKE2b digest of each file's bytes (None when it cannot be read): per-file work that
+    :func:`sodaudit.pool.map_chunks` may run in worker processes."""
+    out: list[str | None] = []
+    for path in paths:  # a loop over files
+        digest = hashlib.blake2b(digest_size=16)
+        try:
+            with open(path, "rb") as fh:
+                for chunk in iter(partial(fh.read, 1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            out.append(None)
+            continue
+        out.append(digest.hexdigest())
+    return out
 
 
-def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult) -> None:
-    """Identical image files (same bytes) in more than one split: train/test leakage."""
+def _cross_split_images(
+    dataset: Dataset, config: Config, result: AnalyzerResult
+) -> tuple[IntegrityImageHash, int | None, int | None]:
+    """Identical image files (same bytes) in more than one split: train/test leakage. The groups
+    and images spanning two splits are None (JSON null) when not checked: unknown, not zero."""
     limit = config.integrity.hash_max_images
-    stats: dict[str, object] = {"ran": False}
-    result.stats["image_hash"] = stats
-    # None (JSON null) while not checked: unknown, not zero.
-    result.stats["num_cross_split_duplicate_groups"] = None
-    result.stats["num_cross_split_duplicate_images"] = None
     if len(dataset.images) > limit:
-        stats["reason"] = f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
-        return
+        reason = f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
+        return IntegrityImageHash(ran=False, reason=reason), None, None
     images = _readable(dataset)
     if images["split"].astype(str).nunique() < 2:
-        stats["reason"] = "skipped: fewer than two splits with readable image files"
-        result.stats["num_cross_split_duplicate_groups"] = 0
-        result.stats["num_cross_split_duplicate_images"] = 0
-        return
-    start = time.perf_counter()
-    by_path: dict[str, str | None] = {}
-    hashes = []
-    for path in images["path"].astype(str):  # a loop over files; each file is read once
-        if path not in by_path:
-            try:
-                by_path[path] = _file_hash(path)
-            except OSError:
-                by_path[path] = None
-        hashes.append(by_path[path])
+        reason = "skipped: fewer than two splits with readable image files"
+        return IntegrityImageHash(ran=False, reason=reason), 0, 0
+    paths = images["path"].astype(str)
+    unique = list(dict.fromkeys(paths))  # each file is read once
+    chunks = map_chunks(file_hashes, unique, workers=config.workers, what="hashing images")
+    by_path = dict(zip(unique, (h for chunk in chunks for h in chunk), strict=True))
     table = pd.DataFrame(
         {
-            "hash": hashes,
+            "hash": [by_path[p] for p in paths],
             "split": images["split"].astype(str).to_numpy(),
             "file_name": images["file_name"].astype(str).to_numpy(),
         }
@@ -453,17 +464,15 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     splits_per_hash = table.groupby("hash")["split"].transform("nunique")
     identical = table[group_size > 1]
     cross = table[splits_per_hash > 1].sort_values(["hash", "split", "file_name"])
-    stats.update(
+    stats = IntegrityImageHash(
         ran=True,
         images_hashed=len(table),
         identical_groups=int(identical["hash"].nunique()),
         identical_images=len(identical),
-        seconds=round(time.perf_counter() - start, 3),
     )
-    result.stats["num_cross_split_duplicate_groups"] = int(cross["hash"].nunique())
-    result.stats["num_cross_split_duplicate_images"] = len(cross)
+    counts = stats, int(cross["hash"].nunique()), len(cross)
     if cross.empty:
-        return
+        return counts
     result.tables["cross_split_duplicate_image"] = cross.rename(columns={"file_name": "image"}).reset_index(
         drop=True
     )[["hash", "split", "image"]]
@@ -471,9 +480,8 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
     groups = labelled.groupby(cross["hash"], sort=False).agg(" = ".join)
     n_groups = len(groups)
     result.findings.append(
-        Finding(
+        Finding.of(
             "integrity.cross_split_duplicate_image",
-            Severity.WARNING,
             f"{n_groups} images appear in more than one split as identical files (same bytes; "
             f"{len(cross)} files in all): evaluating on them measures memorisation, e.g. "
             f"{groups.iloc[0]}",
@@ -483,3 +491,4 @@ def _cross_split_images(dataset: Dataset, config: Config, result: AnalyzerResult
             count=n_groups,
         )
     )
+    return counts

@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sodaudit.analyzers.integrity_stats import IntegrityStats
 from sodaudit.analyzers.sizes import SizesGroup, SizesStats
 from sodaudit.analyzers.splits import SplitsStats
 from sodaudit.render.views.base import QUANTILE_KEYS, Table, View, count_share, num, pct, plural, quantile
 
 
-def integrity_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def integrity_view(s: IntegrityStats, ctx: Mapping[str, Any]) -> View:
     v = View()
     v.facts.append(
-        f"{num(s['num_boxes'])} boxes in all; {num(s['num_valid_boxes'])} are valid "
+        f"{num(s.num_boxes)} boxes in all; {num(s.num_valid_boxes)} are valid "
         "(finite coordinates, positive width and height) and are the ones every size statistic uses."
     )
-    issues = s.get("load_issues") or {}
+    issues = s.load_issues
     if issues:
         v.facts.append(
             f"The loader recorded {plural(sum(issues.values()), 'problem')} in the files "
@@ -24,61 +25,58 @@ def integrity_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
         )
     else:
         v.facts.append("The loader read every file without a problem.")
-    statuses = s.get("images_by_status") or {}
+    statuses = s.images_by_status
     if statuses:
         parts = ", ".join(f"{num(n)} {k}" for k, n in statuses.items())
         v.facts.append(f"Images by status: {parts}.")
-    if s.get("background_images") is not None:
-        v.facts.append(
-            f"{count_share(s['background_images'], s.get('background_share'))} of the images have no "
-            "label at all (background images)."
-        )
+    v.facts.append(
+        f"{count_share(s.background_images, s.background_share)} of the images have no "
+        "label at all (background images)."
+    )
     checks = [
-        ("boxes with NaN or infinite coordinates", s.get("num_nonfinite_boxes")),
-        ("boxes with zero or negative width or height", s.get("num_degenerate_boxes")),
-        ("boxes past the image border", s.get("num_outside_image")),
-        ("boxes with a class id not in the class list", s.get("num_unknown_class_boxes")),
+        ("boxes with NaN or infinite coordinates", s.num_nonfinite_boxes),
+        ("boxes with zero or negative width or height", s.num_degenerate_boxes),
+        ("boxes past the image border", s.num_outside_image),
+        ("boxes with a class id not in the class list", s.num_unknown_class_boxes),
         (
             "duplicate pairs (same class, IoU ≥ {})".format(
                 num(ctx["config"]["integrity"]["duplicate_iou"], 2)
             )
             if "integrity" in ctx.get("config", {})
             else "duplicate pairs",
-            s.get("num_duplicates"),
+            s.num_duplicates,
         ),
-        ("COCO area disagreeing with w×h", s.get("num_area_mismatch")),
-        ("boxes marked ignore (crowd / difficult)", s.get("num_ignored_boxes")),
-        ("EXIF-rotated images", s.get("exif_rotated_images")),
-        ("images identical across splits", s.get("num_cross_split_duplicate_images")),
+        ("COCO area disagreeing with w×h", s.num_area_mismatch),
+        ("boxes marked ignore (crowd / difficult)", s.num_ignored_boxes),
+        ("EXIF-rotated images", s.exif_rotated_images),
+        ("images identical across splits", s.num_cross_split_duplicate_images),
     ]
     rows = [[label, num(value)] for label, value in checks if value is not None]
-    if s.get("num_outside_image") and s.get("max_outside_px") is not None:
+    if s.num_outside_image:
         rows[[r[0] for r in rows].index("boxes past the image border")][1] += (
-            f" (up to {num(s['max_outside_px'])} px past)"
+            f" (up to {num(s.max_outside_px)} px past)"
         )
     v.tables.append(Table("Box and image checks", ["check", "count"], rows))
     if issues:
         v.tables.append(
             Table("Load problems by kind", ["code", "count"], [[k, num(n)] for k, n in issues.items()])
         )
-    deep = s.get("deep_decode") or {}
-    if deep:
+    deep = s.deep_decode
+    v.facts.append(
+        "Images were decoded to find corrupt files."
+        if deep.ran
+        else f"Images were not decoded ({deep.reason or 'off'}); run with --deep to find corrupt files."
+    )
+    hashed = s.image_hash
+    if hashed.ran:
         v.facts.append(
-            "Images were decoded to find corrupt files."
-            if deep.get("ran")
-            else f"Images were not decoded ({deep.get('reason', 'off')}); "
-            "run with --deep to find corrupt files."
+            f"{num(hashed.images_hashed)} image files were hashed: "
+            f"{plural(hashed.identical_groups, 'group')} of identical files "
+            f"({num(hashed.identical_images)} images), "
+            f"{plural(s.num_cross_split_duplicate_groups, 'group')} spanning two splits."
         )
-    hashed = s.get("image_hash") or {}
-    if hashed.get("ran"):
-        v.facts.append(
-            f"{num(hashed.get('images_hashed'))} image files were hashed: "
-            f"{plural(hashed.get('identical_groups'), 'group')} of identical files "
-            f"({num(hashed.get('identical_images'))} images), "
-            f"{plural(s.get('num_cross_split_duplicate_groups'), 'group')} spanning two splits."
-        )
-    elif hashed:
-        reason = str(hashed.get("reason", "not run")).removeprefix("skipped: ")
+    else:
+        reason = (hashed.reason or "not run").removeprefix("skipped: ")
         v.facts.append(f"Identical-image check skipped: {reason}.")
     return v
 

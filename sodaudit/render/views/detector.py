@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sodaudit.analyzers.anchors_stats import AnchorsRatioGroup, AnchorsRatioPreset, AnchorsStats
+from sodaudit.analyzers.class_overlap_stats import ClassOverlapStats
 from sodaudit.analyzers.strides import StridesStats
 from sodaudit.analyzers.subthreshold import SubthresholdStats
 from sodaudit.render.views.base import Table, View, count_share, num, pct, plural
@@ -67,18 +68,18 @@ def subthreshold_view(s: SubthresholdStats, ctx: Mapping[str, Any]) -> View:
     return v
 
 
-def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
+def class_overlap_view(s: ClassOverlapStats, ctx: Mapping[str, Any]) -> View:
     v = View()
     cfg = (ctx.get("config") or {}).get("class_overlap") or {}
     thr = num(cfg.get("cross_class_iou", 0.7), 2)
     nms = num(cfg.get("nms_iou", 0.7), 2)
     v.facts.append(
-        f"{plural(s.get('cross_class_pairs'), 'pair')} of boxes of different classes overlap "
+        f"{plural(s.cross_class_pairs, 'pair')} of boxes of different classes overlap "
         f"with IoU ≥ {thr} "
-        f"(in {plural(s.get('cross_class_images'), 'image')}): usually one object labelled twice, "
+        f"(in {plural(s.cross_class_images, 'image')}): usually one object labelled twice, "
         "or two classes the labellers confuse."
     )
-    by_pair = s.get("cross_class_by_pair") or []
+    by_pair = s.cross_class_by_pair
     if by_pair:
         v.tables.append(
             Table(
@@ -86,11 +87,11 @@ def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 ["class A", "class B", "pairs", "share of A's boxes", "share of B's boxes"],
                 [
                     [
-                        str(p.get("class_a")),
-                        str(p.get("class_b")),
-                        num(p.get("pairs")),
-                        pct(p.get("share_a")),
-                        pct(p.get("share_b")),
+                        p.class_a,
+                        p.class_b,
+                        num(p.pairs),
+                        pct(p.share_a),
+                        pct(p.share_b),
                     ]
                     for p in by_pair
                 ],
@@ -98,19 +99,19 @@ def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
             )
         )
     v.facts.append(
-        f"{plural(s.get('nms_suppressed_pairs'), 'pair')} of same-class boxes overlap with IoU above the NMS "
-        f"threshold {nms} ({plural(s.get('nms_suppressed_boxes'), 'box', 'boxes')}): non-maximum suppression "
+        f"{plural(s.nms_suppressed_pairs, 'pair')} of same-class boxes overlap with IoU above the NMS "
+        f"threshold {nms} ({plural(s.nms_suppressed_boxes, 'box', 'boxes')}): non-maximum suppression "
         "would remove one of each pair even from a perfect prediction."
     )
-    by_class = s.get("nms_suppressed_by_class") or {}
+    by_class = s.nms_suppressed_by_class
     if by_class:
         v.tables.append(
             Table(
                 "Same-class overlaps by class", ["class", "pairs"], [[k, num(n)] for k, n in by_class.items()]
             )
         )
-    cands = s.get("merge_candidates") or []
-    n_cands = s.get("num_merge_candidates", len(cands))
+    cands = s.merge_candidates
+    n_cands = s.num_merge_candidates
     if n_cands:
         v.facts.append(
             f"Merge candidates for a first model (class pairs that may not be separable at this input "
@@ -131,14 +132,14 @@ def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
                 ],
                 [
                     [
-                        str(c.get("class_a")),
-                        str(c.get("class_b")),
-                        " + ".join(str(r).replace("_", " ") for r in c.get("reasons") or []),
-                        num(c.get("median_px_a")),
-                        num(c.get("median_px_b")),
-                        num(c.get("ks_size"), 2),
-                        num(c.get("ks_aspect"), 2),
-                        num(c.get("pairs")),
+                        c.class_a,
+                        c.class_b,
+                        " + ".join(r.replace("_", " ") for r in c.reasons),
+                        num(c.median_px_a),
+                        num(c.median_px_b),
+                        num(c.ks_size, 2),
+                        num(c.ks_aspect, 2),
+                        num(c.pairs),
                     ]
                     for c in cands
                 ],
@@ -150,11 +151,11 @@ def class_overlap_view(s: Mapping[str, Any], ctx: Mapping[str, Any]) -> View:
         )
     else:
         v.facts.append("No class pair looks like a merge candidate.")
-    appearance = s.get("appearance") or {}
-    if appearance and not appearance.get("ran"):
+    appearance = s.appearance
+    if not appearance.ran:
         v.facts.append(
             f"Appearance check (do crops of the two classes look different?) skipped: "
-            f"{appearance.get('reason', 'off')}."
+            f"{appearance.reason or 'off'}."
         )
     return v
 
