@@ -38,6 +38,33 @@ def test_schema_is_shipped_and_matches_the_version():
     assert schema()["properties"]["schema_version"]["pattern"].startswith(f"^{major}")
 
 
+def test_shipped_schema_is_generated_from_the_stats_types():
+    """The analyzers' part of the schema follows their typed stats (``python -m
+    sodaudit.render.schema`` regenerates the file after a change)."""
+    from sodaudit.analyzers import ANALYZERS
+    from sodaudit.render.schema import current_schema
+
+    assert schema() == current_schema()
+    stats = schema()["properties"]["analyzers"]["properties"]
+    assert list(stats) == list(ANALYZERS)
+    for name in ANALYZERS:
+        ref = stats[name]["properties"]["stats"]
+        assert ref.get("$ref", "").removeprefix("#/$defs/") in schema()["$defs"], name
+
+
+def test_the_schema_rejects_a_report_with_a_stable_key_of_the_wrong_type(sample_data: Path):
+    text = to_json(audit(sample_data / "yolo"))
+    validator().validate(json.loads(text))
+    wrong_type = json.loads(text)
+    wrong_type["analyzers"]["sizes"]["stats"]["buckets"]["coco"]["small"] = "many"
+    with pytest.raises(jsonschema.ValidationError):
+        validator().validate(wrong_type)
+    missing = json.loads(text)
+    del missing["analyzers"]["subthreshold"]["stats"]["below_3px_at_imgsz"]
+    with pytest.raises(jsonschema.ValidationError):
+        validator().validate(missing)
+
+
 @pytest.mark.parametrize("fmt", ["yolo", "coco", "voc"])
 def test_sample_reports_validate(sample_data: Path, fmt: str):
     data = json.loads(to_json(audit(sample_data / fmt)))

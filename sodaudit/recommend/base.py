@@ -90,10 +90,6 @@ class Context:
     def max_stride(self) -> int:
         return max(self.preset.strides)
 
-    def stats(self, name: str) -> dict:
-        result = self.results.get(name)
-        return result.stats if result is not None else {}
-
     @cached_property
     def image_pos(self) -> np.ndarray:
         """Position of each judged box's image in ``dataset.images``."""

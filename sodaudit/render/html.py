@@ -18,7 +18,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from sodaudit.analyzers import STATS_TYPES
 from sodaudit.render.blocks import LabelTable, label_table, recommendation_blocks
 from sodaudit.render.files import write_atomic
 from sodaudit.render.views import INTROS, analyzer_view
@@ -132,10 +131,7 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
             "name": name,
             "title": a["title"],
             "intro": INTROS[name],
-            # typed stats (every analyzer in STATS_TYPES) are read by field, others as JSON
-            "view": analyzer_view(
-                name, report.analyzers[name].stats if name in STATS_TYPES else a["stats"], ctx
-            ),
+            "view": analyzer_view(name, report.analyzers[name].stats, ctx),
             "findings": findings_by.get(name, []),
             "tables": tables.get(name, []),
         }

@@ -1,29 +1,26 @@
 """report.json: the machine-readable report (the HTML shows the same numbers).
 
 Its layout is a versioned contract: ``sodaudit/schema/report.schema.json`` (documented in
-docs/report-json.md) describes it, and the tests validate real reports against it.
+docs/report-json.md, the analyzers' part generated from their typed stats by
+:mod:`sodaudit.render.schema`) describes it, and the tests validate real reports against it.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from sodaudit.render.files import write_atomic
+from sodaudit.render.schema import schema_path, shipped_schema
 from sodaudit.report import AuditReport
 
-SCHEMA_FILE = "report.schema.json"
-
-
-def schema_path() -> Path:
-    """The JSON Schema shipped inside the package."""
-    return Path(str(resources.files("sodaudit"))) / "schema" / SCHEMA_FILE
+__all__ = ["schema", "schema_path", "to_json", "write_json"]
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(schema_path().read_text(encoding="utf-8"))
+    """The JSON Schema of report.json, as shipped."""
+    return shipped_schema()
 
 
 def to_json(report: AuditReport) -> str:
