@@ -37,10 +37,13 @@ def test_a_huge_yolo_label_file_is_skipped_with_a_finding(tmp_path: Path):
     (data / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     (data / "data.yaml").write_text("names: [car]\n")
     out = tmp_path / "out"
-    assert main(["run", str(data), "--out", str(out), "--set", "limits.max_label_file_mb=1"]) == 0
+    # the labels of a.txt are lost to the audit: an error, so the gate fails (exit 1)
+    assert main(["run", str(data), "--out", str(out), "--set", "limits.max_label_file_mb=1"]) == 1
     report = json.loads((out / "report.json").read_text())
     found = {f["code"]: f for f in report["findings"]}
     assert found["load.file_too_large"]["examples"][0].startswith("labels/a.txt: larger than 1 MB")
+    assert found["load.file_too_large"]["severity"] == "error"
+    assert report["gate"]["failed_codes"] == ["load.file_too_large"]
     assert report["dataset"]["num_boxes"] == 1  # b.txt is still audited
 
 
