@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import PathCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
-from matplotlib.patches import PathPatch, Rectangle, StepPatch
+from matplotlib.patches import Rectangle, StepPatch
 from PIL import Image
 
 import sodaudit.figures.anchors
@@ -136,18 +136,20 @@ def test_box_plot_shows_each_class_percentiles(drawn):
     q = {names[c]: np.percentile(g["size"], [5, 25, 50, 75, 95]) for c, g in rows.groupby("class_id")}
     order = sorted(q, key=lambda n: q[n][2])
     assert [t.get_text() for t in ax.get_yticklabels()] == order  # smallest median on top
-    # bxp draws each class at y = 1, 2, ...: its median line, its box from q1 to q3
-    medians = {
-        round(line.get_ydata()[0]): line.get_xdata() for line in ax.lines if line.get_linewidth() == 1.6
-    }
-    boxes = {}
-    for patch in ax.patches:
-        if isinstance(patch, PathPatch):
-            v = patch.get_path().vertices
-            boxes[round(v[:, 1].mean())] = (v[:, 0].min(), v[:, 0].max())
-    for y, name in enumerate(order, start=1):
-        np.testing.assert_allclose(medians[y], [q[name][2]] * 2)
-        np.testing.assert_allclose(boxes[y], [q[name][1], q[name][3]])
+    # each class is a row y = 0, 1, ...: a whisker from p5 to p95, a box from q1 to q3, a median
+    whiskers, medians = (c for c in ax.collections if isinstance(c, LineCollection))
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(boxes) == len(order)
+    for y, name in enumerate(order):
+        (x0, y0), (x1, _) = whiskers.get_segments()[y]
+        assert y0 == y
+        np.testing.assert_allclose([x0, x1], [q[name][0], q[name][4]])
+        (mx0, my0), (mx1, my1) = medians.get_segments()[y]
+        np.testing.assert_allclose([mx0, mx1], [q[name][2]] * 2)
+        assert my0 < y < my1
+        box = boxes[y]
+        assert box.get_y() < y < box.get_y() + box.get_height()
+        np.testing.assert_allclose([box.get_x(), box.get_x() + box.get_width()], [q[name][1], q[name][3]])
 
 
 def test_labels_per_image_histogram(drawn, sample_report):

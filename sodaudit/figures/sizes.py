@@ -115,18 +115,24 @@ def class_boxplot(report: Any) -> Figure | None:
     shown = stats[:MAX_BOX_CLASSES]
     fig = new_figure(8, max(2.4, 1.2 + 0.17 * len(shown)))
     ax = fig.add_subplot()
-    ax.bxp(
-        shown,
-        orientation="horizontal",
-        showfliers=False,
-        widths=0.64,
-        patch_artist=True,
-        boxprops={"facecolor": MODEL_COLOR, "alpha": 0.7, "edgecolor": "#333333", "linewidth": 0.8},
-        whiskerprops={"color": "#333333", "linewidth": 0.9},
-        capprops={"color": "#333333", "linewidth": 0.9},
-        medianprops={"color": "black", "linewidth": 1.6},
+    # A box plot from the report's percentiles, drawn as three collections (whiskers, boxes,
+    # medians) rather than ax.bxp's five artists per class: 80 classes drew in 1.3 s that way.
+    part = {key: np.array([s[key] for s in shown]) for key in BOX_KEYS}
+    rows = np.arange(len(shown))
+    ax.hlines(rows, part["whislo"], part["whishi"], color="#333333", linewidth=0.9)
+    ax.barh(
+        rows,
+        part["q3"] - part["q1"],
+        left=part["q1"],
+        height=0.64,
+        color=MODEL_COLOR,
+        alpha=0.7,
+        edgecolor="#333333",
+        linewidth=0.8,
     )
-    ax.invert_yaxis()  # the smallest class on top
+    ax.vlines(part["med"], rows - 0.32, rows + 0.32, color="black", linewidth=1.6)
+    ax.set_yticks(rows, [s["label"] for s in shown])
+    ax.set_ylim(len(shown) - 0.5, -0.5)
     ax.tick_params(axis="y", labelsize=8)
     size_lines(ax, report)
     log_axis(ax, "x")
