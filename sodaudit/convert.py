@@ -42,11 +42,17 @@ def xywh_to_voc(boxes: ArrayLike) -> np.ndarray:
     return np.stack([x, y, x + w, y + h], axis=1)
 
 
+def letterbox_scale(img_w: ArrayLike, img_h: ArrayLike, imgsz: float) -> np.ndarray:
+    """``imgsz / max(W, H)``: the one definition of the model-input scale (the dataset's
+    ``scale`` column and every size at model input come from it)."""
+    return imgsz / np.maximum(np.asarray(img_w, dtype=np.float64), np.asarray(img_h, dtype=np.float64))
+
+
 def letterbox_params(img_w: ArrayLike, img_h: ArrayLike, imgsz: float) -> tuple[np.ndarray, ...]:
     """Scale and the left/top padding of a letterbox to an ``imgsz`` square."""
     img_w = np.asarray(img_w, dtype=np.float64)
     img_h = np.asarray(img_h, dtype=np.float64)
-    scale = imgsz / np.maximum(img_w, img_h)
+    scale = letterbox_scale(img_w, img_h, imgsz)
     return scale, (imgsz - img_w * scale) / 2, (imgsz - img_h * scale) / 2
 
 

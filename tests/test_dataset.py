@@ -91,6 +91,15 @@ def test_with_imgsz_recomputes_model_sizes():
     assert ds.imgsz == 1280
 
 
+def test_with_imgsz_equals_a_build_at_that_size_and_keeps_native_columns():
+    ds = build()
+    other = ds.with_imgsz(1280)
+    pd.testing.assert_frame_equal(other.boxes, build(imgsz=1280).boxes)
+    for col in ("area", "sqrt_area", "short_side", "long_side", "rel_area", "valid"):
+        assert np.shares_memory(other.boxes[col].to_numpy(), ds.boxes[col].to_numpy())
+    assert ds.with_imgsz(640) is ds
+
+
 def test_nonfinite_coordinates_are_invalid_not_errors():
     ds = build(boxes=_boxes(x=[np.nan, 100.0, 5.0], w=[np.inf, 8.0, 0.0]))
     valid = dict(zip(ds.boxes["class_id"], ds.boxes["valid"], strict=True))
@@ -118,6 +127,26 @@ def test_source_formats_file_and_line():
     assert sorted(ds.source(ds.boxes).tolist()) == ["l/a.txt", "l/a.txt:1", "l/b.txt:3"]
 
 
+def test_source_is_a_file_id_into_the_file_table_and_a_line():
+    boxes = _boxes(source_file=["l/b.txt", "l/a.txt", "l/a.txt"], source_line=[3, 1, -1])
+    ds = build(boxes=boxes)
+    assert ds.files == ("l/a.txt", "l/b.txt")
+    codes = ds.boxes["source_file"].cat.codes
+    assert codes.dtype.itemsize == 1  # one byte per box for two files, not a string per box
+    by_line = dict(zip(ds.boxes["source_line"], codes, strict=True))
+    assert by_line == {3: 1, 1: 0, -1: 0}
+    picked = ds.boxes[ds.boxes["source_line"] == 3]
+    assert ds.source(picked).tolist() == ["l/b.txt:3"]
+    assert ds.source(picked.iloc[:0]).tolist() == []
+
+
+def test_boxes_without_a_source_get_one_empty_file():
+    ds = build()
+    assert ds.files == ("",)
+    assert ds.boxes["source_line"].tolist() == [-1, -1, -1]
+    assert ds.source(ds.boxes).tolist() == ["", "", ""]
+
+
 @pytest.mark.parametrize(
     ("boxes", "expected_ids"),
     [
@@ -135,3 +164,21 @@ def test_selected_boxes_are_the_valid_not_ignored_rows(boxes, expected_ids) -> N
     assert selected.index.tolist() == expected_ids
     assert list(selected.columns) == list(ds.boxes.columns)
     pd.testing.assert_frame_equal(selected, ds.boxes.loc[expected_ids])
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected_ids"),
+    [
+        ([(0, 0, 1, 1, 5, 5), (0, 1, 10, 10, 3, 4)], [0, 1]),
+        ([(0, 0, 1, 1, 5, 5), (0, 0, 1, 1, 0, 5), (0, 1, 2, 2, 4, 4, True), (0, 1, 9, 9, 2, 2)], [0, 3]),
+    ],
+)
+def test_selected_boxes_with_columns_take_only_those(boxes, expected_ids) -> None:
+    from builders import tiny_dataset
+
+    ds = tiny_dataset(boxes)
+    picked = ds.selected_boxes("w_model", "class_name")
+    assert list(picked.columns) == ["w_model", "class_name"]
+    pd.testing.assert_frame_equal(picked, ds.boxes.loc[expected_ids, ["w_model", "class_name"]])
+    # the full selection is not made (and not kept) for a few columns
+    assert "_selected_boxes" not in vars(ds)

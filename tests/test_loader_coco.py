@@ -17,6 +17,8 @@ from PIL import Image
 from sodaudit.dataset import unknown_class_name
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import coco
+from sodaudit.loaders.coco import decode as coco_decode
+from sodaudit.loaders.coco import parse as coco_parse
 
 IMG = {"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}
 CAT = {"id": 1, "name": "car"}
@@ -539,6 +541,63 @@ def test_standard_file_takes_the_typed_path(tmp_path: Path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the tolerant stdlib path must not run for a standard file")
 
-    monkeypatch.setattr(coco.json, "loads", refuse)
+    monkeypatch.setattr(coco_parse.json, "loads", refuse)
     ds = coco.load(write(tmp_path / "instances_val.json", doc(annotations=[ann(segmentation=[[1, 2, 3]])])))
     assert len(ds.boxes) == 1 and ds.issues == ()
+
+
+# --- large documents: annotations decoded in pieces ----------------------------------------------
+
+
+def _shuffled_split(rng, n_images: int, n_annotations: int, first_id: int) -> dict:
+    """Images with ids from ``first_id``, annotations in random image order (as COCO ships them),
+    some crowd, one without an id, one on an image that does not exist."""
+    images = [
+        {"id": first_id + i, "file_name": f"{first_id + i}.jpg", "width": 640, "height": 480}
+        for i in range(n_images)
+    ]
+    anns = []
+    for k in range(n_annotations):
+        anns.append(
+            {
+                "id": 5000 + first_id * 100 + k,
+                "image_id": first_id + int(rng.integers(n_images)),
+                "category_id": int(rng.choice([1, 2])),
+                "bbox": [float(v) for v in np.round(rng.uniform(1, 300, 4), 2)],
+                "area": float(np.round(rng.uniform(1, 900), 2)),
+                "iscrowd": int(rng.random() < 0.2),
+                "segmentation": [[float(v) for v in np.round(rng.uniform(0, 600, 8), 1)]],
+            }
+        )
+    del anns[3]["id"]
+    anns[7]["image_id"] = 999_999  # an orphan: dropped with an issue
+    return doc(images, anns, [CAT, {"id": 2, "name": "bus"}])
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 700, 16 << 20])
+def test_large_documents_read_in_pieces_give_the_stdlib_boxes(tmp_path: Path, monkeypatch, piece_bytes):
+    monkeypatch.setattr(coco_decode, "PIECE_BYTES", piece_bytes)
+    rng = np.random.default_rng(1)
+    docs = {"train": _shuffled_split(rng, 9, 80, 1), "val": _shuffled_split(rng, 4, 30, 100)}
+    for split, content in docs.items():
+        write(tmp_path / "annotations" / f"instances_{split}.json", content)
+    ds = coco.load(tmp_path)
+
+    # By hand from the documents: boxes ordered by (split file, image position), file order kept.
+    expected = []
+    for split, content in docs.items():
+        position = {img["id"]: i for i, img in enumerate(content["images"])}
+        rows = [(i, a) for i, a in enumerate(content["annotations"]) if a["image_id"] in position]
+        rows.sort(key=lambda r: position[r[1]["image_id"]])  # stable: file order within an image
+        expected += [(split, position[a["image_id"]], i, a) for i, a in rows]
+    b = ds.boxes
+    assert len(b) == len(expected) == 108
+    assert b[["x", "y", "w", "h"]].to_numpy().tolist() == [a["bbox"] for *_, a in expected]
+    assert b["ignore"].tolist() == [a["iscrowd"] == 1 for *_, a in expected]
+    assert b["coco_area"].tolist() == [a["area"] for *_, a in expected]
+    assert ds.source(b).tolist() == [f"annotations/instances_{split}.json:{i}" for split, _, i, _ in expected]
+    assert ds.files == ("annotations/instances_train.json", "annotations/instances_val.json")
+    assert sorted(codes_and_keys(ds)) == [
+        ("load.orphan_label", "annotations[7]"),
+        ("load.orphan_label", "annotations[7]"),
+    ]

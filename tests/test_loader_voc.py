@@ -15,6 +15,7 @@ from PIL import Image
 
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import voc
+from sodaudit.loaders.voc import parse as voc_parse
 
 
 def _xml(objects: str = "", *, filename: str = "a.jpg", size: str | None = None) -> str:
@@ -244,8 +245,8 @@ def test_filename_outside_root_is_never_read(tmp_path, monkeypatch, filename):
         images={"a.png": (64, 48)},  # the stem fallback must not hide the escape
     )
     seen: list[str] = []
-    real = voc.read_header
-    monkeypatch.setattr(voc, "read_header", lambda p: seen.append(p) or real(p))
+    real = voc_parse.read_header
+    monkeypatch.setattr(voc_parse, "read_header", lambda p: seen.append(p) or real(p))
     ds = voc.load(root)
     row = ds.images.iloc[0]
     assert row.status == "missing" and row.path == ""
@@ -323,8 +324,8 @@ def test_dtd_is_refused_and_never_parsed(tmp_path, monkeypatch, payload):
     root = _dataset(tmp_path / "ds", {"a.xml": _xml(_obj())}, images={"a.jpg": (100, 80)})
     (root / "Annotations" / "b.xml").write_bytes(payload)
     parsed: list[bytes] = []
-    real = voc.ET.fromstring
-    monkeypatch.setattr(voc.ET, "fromstring", lambda data, *a, **k: parsed.append(data) or real(data))
+    real = voc_parse.ET.fromstring
+    monkeypatch.setattr(voc_parse.ET, "fromstring", lambda data, *a, **k: parsed.append(data) or real(data))
     ds = voc.load(root)
     assert payload not in parsed and len(parsed) == 1
     assert [(i.code, i.file, i.line) for i in ds.issues] == [("load.xml_refused", "Annotations/b.xml", None)]

@@ -17,7 +17,7 @@ from PIL import Image
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import yolo
 from sodaudit.loaders.base import Detection
-from sodaudit.loaders.yolo_rows import parse_rows
+from sodaudit.loaders.yolo.rows import parse_rows
 
 W, H = 200, 100  # every test image is 200 x 100 unless stated
 

@@ -315,7 +315,7 @@ def test_build_with_unsorted_sparse_ids_equals_sorted_dense() -> None:
 def test_rows_parsed_in_parts_equal_one_parse() -> None:
     """Chunks of label files parsed apart and joined give the rows and problems of one parse,
     wherever the files are cut (defects force the slow number path in some chunks only)."""
-    from sodaudit.loaders.yolo_rows import concat_rows, parse_rows
+    from sodaudit.loaders.yolo.rows import concat_rows, parse_rows
 
     blobs = [
         b"0 0.5 0.5 0.1 0.2\n1 0.25 0.25 0.05 0.05\n",

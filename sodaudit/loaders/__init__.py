@@ -1,16 +1,20 @@
 """Format dispatch: ``load(path, format)`` picks the loader, or sniffs the layout with each
-format's ``detect`` and refuses to guess when two formats fit."""
+format's ``detect`` and refuses to guess when two formats fit.
+
+Each format is a package (``coco``, ``yolo``, ``voc``) that satisfies the ``Loader`` protocol of
+:mod:`sodaudit.loaders.base`: ``FORMAT``, ``detect`` and ``load``; layout discovery and parsing
+are separate modules inside it.
+"""
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, ProgressFn
+from sodaudit.loaders.base import Detection, Loader, ProgressFn
 
 if TYPE_CHECKING:
     from sodaudit.config import LimitsConfig
@@ -20,8 +24,13 @@ FORMATS = ("auto", "coco", "yolo", "voc")
 """Known without importing the loaders (numpy, pandas): ``sodaudit --help`` stays fast."""
 
 
-def _loaders() -> dict[str, ModuleType]:
-    return {name: importlib.import_module(f"sodaudit.loaders.{name}") for name in FORMATS[1:]}
+def loader(name: str) -> Loader:
+    """The loader of format ``name`` (``coco``, ``yolo``, ``voc``), imported on first use."""
+    return cast(Loader, importlib.import_module(f"sodaudit.loaders.{name}"))
+
+
+def _loaders() -> dict[str, Loader]:
+    return {name: loader(name) for name in FORMATS[1:]}
 
 
 def __getattr__(name: str) -> object:
@@ -29,7 +38,7 @@ def __getattr__(name: str) -> object:
     if name == "LOADERS":
         return _loaders()
     if name in FORMATS[1:]:
-        return importlib.import_module(f"sodaudit.loaders.{name}")
+        return loader(name)
     raise AttributeError(f"module 'sodaudit.loaders' has no attribute {name!r}")
 
 
@@ -78,9 +87,9 @@ def load(
         raise DatasetError(f"No such file or folder: {path}.")
     if format == "auto":
         detection = detect(path)
-        dataset = _loaders()[detection.format].load(
+        dataset = loader(detection.format).load(
             path, imgsz=imgsz, limits=limits, progress=progress, workers=workers
         )
         note = f"Detected {detection.format.upper()} layout: {detection.evidence}."
         return replace(dataset, notes=(note, *dataset.notes))
-    return _loaders()[format].load(path, imgsz=imgsz, limits=limits, progress=progress, workers=workers)
+    return loader(format).load(path, imgsz=imgsz, limits=limits, progress=progress, workers=workers)

@@ -1,9 +1,8 @@
-"""What every format loader shares: the detection record and safe path handling.
+"""What every format loader shares: the ``Loader`` protocol, the detection record, bounded reads
+and safe path handling.
 
-A loader module exposes ``FORMAT``, ``detect(path) -> Detection | None`` and
-``load(path, *, imgsz) -> Dataset``. Loaders never raise on a defect inside a file:
-they record a ``LoadIssue`` and go on. They raise ``DatasetError`` only when nothing
-at the path can be read as their format.
+Loaders never raise on a defect inside a file: they record a ``LoadIssue`` and go on. They
+raise ``DatasetError`` only when nothing at the path can be read as their format.
 """
 
 from __future__ import annotations
@@ -15,9 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sodaudit.pool import ProgressFn
+
+if TYPE_CHECKING:
+    from sodaudit.config import LimitsConfig
+    from sodaudit.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,29 @@ class Detection:
     format: str
     root: Path
     evidence: str
+
+
+class Loader(Protocol):
+    """A format loader: each format's package (``sodaudit.loaders.coco`` ...) is one, so the
+    dispatcher in :mod:`sodaudit.loaders` treats every format alike."""
+
+    FORMAT: str
+
+    def detect(self, path: Path) -> Detection | None:
+        """The format's claim on ``path`` from names and file heads, or ``None``; never a full read."""
+        ...
+
+    def load(
+        self,
+        path: Path,
+        *,
+        imgsz: int = 640,
+        limits: LimitsConfig | None = None,
+        progress: ProgressFn | None = None,
+        workers: int = 1,
+    ) -> Dataset:
+        """The canonical ``Dataset``; defects inside files become ``LoadIssue``s."""
+        ...
 
 
 T = TypeVar("T")
@@ -93,9 +119,21 @@ def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memo
     try:
         yield view
     finally:
-        view.release()
-        with suppress(BufferError):  # a slice of the view still alive somewhere: the GC unmaps it
+        # A buffer of the view still alive somewhere (a frame kept by a traceback or a
+        # profiler): the map stays until the GC frees that, then it is unmapped.
+        with suppress(BufferError):
+            view.release()
             mapped.close()
+
+
+def drop_pages(view: memoryview | bytes) -> None:
+    """Give back the pages of a memory map that ``view`` was read from (a no-op for other
+    buffers): they count in this process's RSS while mapped, yet the page cache keeps them, so
+    a later read of the view maps them again at the cost of a minor fault."""
+    mapped = view.obj if isinstance(view, memoryview) else None
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with suppress(OSError, ValueError):  # closed meanwhile, or madvise refused: keep the pages
+            mapped.madvise(mmap.MADV_DONTNEED)
 
 
 def relpath(path: Path | str, root: Path) -> str:
@@ -125,3 +163,9 @@ def resolve_inside(root: Path, name: str) -> Path | None:
     except ValueError:
         return None
     return full
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a bad value quoted in a reason stays readable."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

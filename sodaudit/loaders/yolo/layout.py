@@ -1,56 +1,39 @@
-"""YOLO loader: the Ultralytics ``data.yaml`` layout and the plain ``images/`` + ``labels/`` layout.
+"""YOLO layout discovery: the Ultralytics ``data.yaml`` layout and the plain ``images/`` +
+``labels/`` layout, found on disk before any label file is read.
 
 Paths follow Ultralytics: a split entry in ``data.yaml`` is a folder, a ``.txt`` list of image
 paths, or a list of those, relative to ``path`` (itself relative to the yaml's folder) or to the
-yaml's folder; an entry ``../x`` that does not exist is tried as ``x`` (Roboflow exports). The
-label of ``.../images/a/b.jpg`` is ``.../labels/a/b.txt`` (``img2label_paths``). Images found
-under other ``images/`` folders that no split covers are audited too, under their folder's name,
-so a typo in ``data.yaml`` never hides data from the audit.
-
-Rows are parsed for all label files at once in :mod:`sodaudit.loaders.yolo_rows`.
+yaml's folder; an entry ``../x`` that does not exist is tried as ``x`` (Roboflow exports). Images
+found under other ``images/`` folders that no split covers are audited too, under their folder's
+name, so a typo in ``data.yaml`` never hides data from the audit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import yaml
 
-from sodaudit.config import LimitsConfig
-from sodaudit.dataset import Dataset, LoadIssue
-from sodaudit.errors import DatasetError
-from sodaudit.imageinfo import ImageHeader, is_image_file, read_headers
-from sodaudit.loaders.base import (
-    Detection,
-    ProgressFn,
-    TooLarge,
-    counted,
-    read_limited,
-    relpath,
+from sodaudit.dataset import LoadIssue
+from sodaudit.imageinfo import is_image_file
+from sodaudit.loaders.base import Detection, relpath
+from sodaudit.loaders.yolo.files import (
+    CLASS_LIST_FILES,
+    images_under,
+    img2label,
+    swap_dir,
+    walk,
+    within,
 )
-from sodaudit.loaders.yolo_rows import (
-    KIND_BOX,
-    KIND_SEGMENT,
-    ParsedRows,
-    attach,
-    concat_rows,
-    parse_rows,
-    row_issues,
-)
-from sodaudit.pool import map_chunks
 
 FORMAT = "yolo"
 YAML_NAMES = ("data.yaml", "dataset.yaml")
 SPLIT_KEYS = ("train", "val", "test", "minival")
 NOT_SPLIT_KEYS = frozenset(("path", "names", "nc", "kpt_shape", "flip_idx", "download", "yaml_file"))
 """Top-level keys that are never split paths (other keys count when they hold path strings)."""
-CLASS_LIST_FILES = ("classes.txt", "obj.names")
 DEFAULT_SPLIT = "all"
 _DETECT_YAML_BYTES = 1 << 20
 _LOAD_YAML_BYTES = 16 << 20
@@ -137,99 +120,11 @@ def detect(path: Path) -> Detection | None:
     return None
 
 
-# --------------------------------------------------------------------------- file system
-
-
-def img2label(image: str) -> str:
-    """Label path of an image, exactly as Ultralytics derives it."""
-    sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
-    return sb.join(image.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
-
-
-def _swap_dir(folder: str, old: str, new: str) -> str:
-    """``folder`` with its last ``old`` component replaced by ``new`` (a folder-level img2label)."""
-    sa, sb = f"{os.sep}{old}{os.sep}", f"{os.sep}{new}{os.sep}"
-    return sb.join((folder + os.sep).rsplit(sa, 1)).rstrip(os.sep)
-
-
-def _rel(path: str, root: Path | str) -> str:
-    """``relpath`` with a fast path for the common case, a name under the root (many calls)."""
-    prefix = str(root).rstrip(os.sep) + os.sep
-    if path.startswith(prefix) and os.sep == "/":
-        return path[len(prefix) :]
-    return relpath(path, Path(root))
-
-
-def _within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _walk(folder: str, prune: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[str], list[str]]]:
-    """``os.walk`` that follows each directory symlink at most once and skips hidden names
-    (as Ultralytics' glob does). Directories named in ``prune`` are yielded but not entered."""
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        yield dirpath, dirnames, [f for f in filenames if not f.startswith(".")]
-        dirnames[:] = [d for d in dirnames if d not in prune]
-
-
-def _images_under(folder: str, recursive: bool = True) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in _walk(folder):
-        out.extend(os.path.join(dirpath, f) for f in sorted(filenames) if is_image_file(f))
-        if not recursive:
-            dirnames[:] = []
-    return out
-
-
-def _label_files_under(folder: str) -> list[str]:
-    out = []
-    for dirpath, _, filenames in _walk(folder):
-        out.extend(
-            os.path.join(dirpath, f)
-            for f in sorted(filenames)
-            if f.endswith(".txt") and f not in CLASS_LIST_FILES
-        )
-    return out
-
-
-class _Listings:
-    """One directory listing per folder, cached: label existence and image stems."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, set[str]] = {}
-        self._stems: dict[str, set[str]] = {}
-
-    def names(self, folder: str) -> set[str]:
-        if folder not in self._names:
-            try:
-                with os.scandir(folder) as it:
-                    self._names[folder] = {e.name for e in it if not e.name.startswith(".")}
-            except OSError:
-                self._names[folder] = set()
-        return self._names[folder]
-
-    def has_file(self, path: str) -> bool:
-        folder, name = os.path.split(path)
-        return name in self.names(folder)
-
-    def image_stems(self, folder: str) -> set[str]:
-        if folder not in self._stems:
-            self._stems[folder] = {n.rsplit(".", 1)[0] for n in self.names(folder) if is_image_file(n)}
-        return self._stems[folder]
-
-
 # --------------------------------------------------------------------------- layout
 
 
 @dataclass
-class _Layout:
+class Layout:
     """Everything found on disk before any label is read."""
 
     root: str
@@ -287,7 +182,7 @@ def _resolve(base: Path, entry: str) -> Path:
     return candidate
 
 
-def _read_list(list_file: Path, allowed: list[str], layout: _Layout) -> list[str]:
+def _read_list(list_file: Path, allowed: list[str], layout: Layout) -> list[str]:
     """Image paths of an Ultralytics list file; entries that leave the dataset are skipped."""
     rel = relpath(list_file, Path(layout.root))
     try:
@@ -304,7 +199,7 @@ def _read_list(list_file: Path, allowed: list[str], layout: _Layout) -> list[str
         full = os.path.normpath(full)
         if not os.path.isabs(entry) and not entry.startswith("./") and not os.path.exists(full):
             full = os.path.normpath(os.path.join(allowed[-1], entry))  # relative to `path`
-        if not any(_within(full, a) for a in allowed):  # lexical: `..` and absolute escapes
+        if not any(within(full, a) for a in allowed):  # lexical: `..` and absolute escapes
             layout.issues.append(
                 LoadIssue(
                     "load.path_outside_root",
@@ -318,7 +213,7 @@ def _read_list(list_file: Path, allowed: list[str], layout: _Layout) -> list[str
     return out
 
 
-def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
+def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
     """Splits of a well-formed data.yaml into ``layout.images``; missing entries become issues."""
     yaml_dir = yaml_path.parent
     base = yaml_dir
@@ -350,8 +245,8 @@ def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
             continue
         if target.is_dir():
             layout.covered.append(os.path.realpath(target))
-            paths = _images_under(str(target))
-            layout.label_dirs.append(_swap_dir(str(target), "images", "labels"))
+            paths = images_under(str(target))
+            layout.label_dirs.append(swap_dir(str(target), "images", "labels"))
         elif is_image_file(target.name):
             paths = [str(target)]
         elif split in SPLIT_KEYS or target.suffix == ".txt":
@@ -360,7 +255,7 @@ def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
             layout.label_dirs.extend({os.path.dirname(img2label(p)) for p in paths})
         else:
             continue
-        if not _within(str(target), allowed[0]):
+        if not within(str(target), allowed[0]):
             layout.notes.append(f"Split {split!r} is read from {target}, outside the dataset folder.")
         layout.images.extend((p, split) for p in paths)
 
@@ -390,7 +285,7 @@ def _from_yaml(yaml_path: Path, data: dict, layout: _Layout) -> None:
 def _structure(root: str) -> tuple[list[str], list[str]]:
     """Folders named ``images`` and ``labels`` under ``root`` (their contents are not walked)."""
     images, labels = [], []
-    for dirpath, dirnames, _ in _walk(root, prune=frozenset({"images", "labels"})):
+    for dirpath, dirnames, _ in walk(root, prune=frozenset({"images", "labels"})):
         images.extend(os.path.join(dirpath, d) for d in dirnames if d == "images")
         labels.extend(os.path.join(dirpath, d) for d in dirnames if d == "labels")
         if os.path.relpath(dirpath, root).count(os.sep) + 1 >= _SCAN_DEPTH:
@@ -401,12 +296,12 @@ def _structure(root: str) -> tuple[list[str], list[str]]:
 def _units(folder: str, covered: list[str]) -> list[tuple[str, bool]]:
     """(folder, recursive) pieces of an images folder that no yaml split covers."""
     real = os.path.realpath(folder)
-    if any(_within(real, c) for c in covered):
+    if any(within(real, c) for c in covered):
         return []
-    if not any(_within(c, real) for c in covered):
+    if not any(within(c, real) for c in covered):
         return [(folder, True)]
     out = [(folder, False)]
-    for dirpath, dirnames, _ in _walk(folder):
+    for dirpath, dirnames, _ in walk(folder):
         out.extend(u for d in dirnames for u in _units(os.path.join(dirpath, d), covered))
         dirnames[:] = []
     return out
@@ -421,15 +316,15 @@ def _split_of(image: str, images_dir: str, root: str) -> str:
     return inner[0] if len(inner) > 1 else DEFAULT_SPLIT
 
 
-def _scan_plain(layout: _Layout) -> None:
+def _scan_plain(layout: Layout) -> None:
     """Images under ``images/`` folders that no yaml split covers (all of them without a yaml)."""
     root = layout.root
     image_dirs, label_dirs = _structure(root)
     layout.label_dirs.extend(label_dirs)
     for images_dir in image_dirs:
-        layout.label_dirs.append(_swap_dir(images_dir, "images", "labels"))
+        layout.label_dirs.append(swap_dir(images_dir, "images", "labels"))
         for unit, recursive in _units(images_dir, layout.covered):
-            paths = _images_under(unit, recursive)
+            paths = images_under(unit, recursive)
             found = [(p, _split_of(p, images_dir, root)) for p in paths]
             layout.images.extend(found)
             if found and layout.yaml_rel:
@@ -452,7 +347,7 @@ def _class_list(root: str, label_dirs: list[str]) -> dict[int, str] | None:
     return None
 
 
-def _discover(path: Path) -> _Layout:
+def discover(path: Path) -> Layout:
     if path.is_file():
         root, yaml_path = Path(os.path.abspath(path.parent)), Path(os.path.abspath(path))
     else:
@@ -465,7 +360,7 @@ def _discover(path: Path) -> _Layout:
             if _has_classes(data):
                 yaml_path = candidate
                 break
-    layout = _Layout(root=str(root))
+    layout = Layout(root=str(root))
     if yaml_path is not None:
         rel = relpath(yaml_path, root)
         data, error = _read_yaml(yaml_path, _LOAD_YAML_BYTES)
@@ -500,214 +395,3 @@ def _discover(path: Path) -> _Layout:
     if layout.names is None:
         layout.names = _class_list(str(root), layout.label_dirs)
     return layout
-
-
-# --------------------------------------------------------------------------- load
-
-
-@dataclass
-class _Labels:
-    """Images (deduplicated within a split), their label files, and orphan label files."""
-
-    images: list[tuple[str, str]]
-    label_of: list[str]
-    has_label: list[bool]
-    used: list[str]
-    orphans: list[str]
-
-
-def _match_labels(layout: _Layout) -> _Labels:
-    listings = _Listings()
-    images = list(dict.fromkeys(layout.images))
-    label_of = [img2label(p) for p, _ in images]
-    has_label = [listings.has_file(lab) for lab in label_of]
-    used = sorted({lab for lab, ok in zip(label_of, has_label, strict=True) if ok})
-    used_set = set(used)
-    candidates = {f for d in dict.fromkeys(layout.label_dirs) for f in _label_files_under(d)}
-    orphans, unlisted = [], 0
-    for label in sorted(candidates - used_set):
-        folder, name = os.path.split(label)
-        if name.rsplit(".", 1)[0] in listings.image_stems(_swap_dir(folder, "labels", "images")):
-            unlisted += 1  # its image exists but no split lists it: not an orphan, not read
-        else:
-            orphans.append(label)
-    if unlisted:
-        layout.notes.append(f"{unlisted} label files belong to images that no split lists; not read.")
-    return _Labels(images, label_of, has_label, used, orphans)
-
-
-def _read_labels_and_headers(
-    files: list[str],
-    image_paths: list[str],
-    root: Path,
-    issues: list[LoadIssue],
-    limits: LimitsConfig,
-    layout: _Layout,
-    progress: ProgressFn | None,
-    workers: int = 1,
-) -> tuple[ParsedRows, list[ImageHeader]]:
-    """Every label file read and parsed, and every image header read; with ``workers`` != 1 in
-    a process pool, by contiguous chunks (each parses its own files: the same rows as one parse
-    of all of them)."""
-    read = partial(
-        _read_chunk,
-        root=root,
-        limit_mb=limits.max_label_file_mb,
-        pose=layout.pose,
-        pose_values=layout.pose_values,
-    )
-    label_chunks = map_chunks(read, files, workers=workers, what="reading label files", progress=progress)
-    for _, _, chunk_issues in label_chunks:
-        issues += chunk_issues
-    rows = concat_rows([r for r, _, _ in label_chunks], [n for _, n, _ in label_chunks])
-    return rows, read_headers(image_paths, progress, workers=workers)
-
-
-def _read_chunk(
-    files: Sequence[str],
-    progress: ProgressFn | None,
-    *,
-    root: Path,
-    limit_mb: float,
-    pose: bool,
-    pose_values: int | None,
-) -> tuple[ParsedRows, int, list[LoadIssue]]:
-    """Rows of some label files (``b""`` for one that cannot be read), their count, and issues."""
-    blobs, issues = [], []
-    for label in counted(files, "reading label files", progress) if progress else files:
-        try:
-            blobs.append(read_limited(label, limit_mb, "limits.max_label_file_mb"))
-        except TooLarge as err:
-            issues.append(LoadIssue("load.file_too_large", _rel(label, root), str(err)))
-            blobs.append(b"")
-        except OSError as err:
-            issues.append(LoadIssue("load.unreadable_file", _rel(label, root), f"cannot read: {err}"))
-            blobs.append(b"")
-    return parse_rows(blobs, pose=pose, pose_values=pose_values), len(files), issues
-
-
-def _images_table(
-    found: _Labels, headers: list[ImageHeader], root: Path, issues: list[LoadIssue]
-) -> pd.DataFrame:
-    """One row per image with its size from the header; a missing label file is an issue."""
-    paths = [p for p, _ in found.images]
-    sources = []
-    for p, lab, ok, header in zip(paths, found.label_of, found.has_label, headers, strict=True):
-        sources.append(_rel(lab, root) if ok else "")
-        if not ok and header.status != "missing":  # a missing image is reported where listed
-            reason = f"no label file {_rel(lab, root)}; the image counts as background"
-            issues.append(LoadIssue("load.label_missing", _rel(p, root), reason, severity="info"))
-    return pd.DataFrame(
-        {
-            "image_id": np.arange(len(paths), dtype=np.int64),
-            "file_name": [_rel(p, root) for p in paths],
-            "path": [os.path.abspath(p) for p in paths],
-            "split": [s for _, s in found.images],
-            "width": [h.width for h in headers],
-            "height": [h.height for h in headers],
-            "status": [h.status for h in headers],
-            "exif_rotated": [h.exif_rotated for h in headers],
-            "source_file": sources,
-        }
-    )
-
-
-def load(
-    path: Path,
-    *,
-    imgsz: int = 640,
-    limits: LimitsConfig | None = None,
-    progress: ProgressFn | None = None,
-    workers: int = 1,
-) -> Dataset:
-    """Read a YOLO dataset (folder or its yaml) into the canonical ``Dataset``.
-
-    ``workers``: processes that read label files and image headers (1 = this process only,
-    0 = one per core); the result is the same either way."""
-    limits = limits or LimitsConfig()
-    path = Path(path)
-    if not path.exists():
-        raise DatasetError(f"No such file or folder: {path}.")
-    layout = _discover(path)
-    root, issues, notes = Path(layout.root), layout.issues, layout.notes
-    found = _match_labels(layout)
-    if not found.images and not found.used and not found.orphans:
-        raise DatasetError(
-            f"No YOLO images or label files found at {path}: expected a data.yaml with split "
-            "paths, or images/ + labels/ folders."
-        )
-    files = found.used + found.orphans
-    n_used = len(found.used)
-    rows, headers = _read_labels_and_headers(
-        files, [p for p, _ in found.images], root, issues, limits, layout, progress, workers
-    )
-    file_rel = [_rel(f, root) for f in files]
-    frame = _images_table(found, headers, root, issues)
-
-    # Boxes: each row of a used label file, once per image that uses the file.
-    index = {f: i for i, f in enumerate(found.used)}
-    with_label = [i for i, ok in enumerate(found.has_label) if ok]
-    pair_file = np.array([index[found.label_of[i]] for i in with_label], dtype=np.int64)
-    row_idx, image_id = attach(rows, pair_file, np.array(with_label, dtype=np.int64), len(files))
-    width = frame["width"].to_numpy()[image_id]
-    height = frame["height"].to_numpy()[image_id]
-    boxes = pd.DataFrame(
-        {
-            "image_id": image_id,
-            "class_id": rows.class_id[row_idx],
-            "x": rows.left[row_idx] * width,
-            "y": rows.top[row_idx] * height,
-            "w": rows.width[row_idx] * width,
-            "h": rows.height[row_idx] * height,
-            "source_file": pd.Categorical.from_codes(rows.file[row_idx], file_rel) if files else [],
-            "source_line": rows.line[row_idx],
-        }
-    )
-
-    attached = rows.file < n_used
-    names = layout.names
-    if names is None:
-        names = {int(c): str(c) for c in np.unique(rows.class_id[attached])}
-    issues.extend(row_issues(rows, n_used, file_rel, names))
-    row_counts = np.bincount(rows.file, minlength=len(files))
-    bounds = np.searchsorted(rows.file, np.arange(len(files) + 1))  # rows are in file order
-    for i in range(n_used, len(files)):
-        folder, name = os.path.split(files[i])
-        image = _rel(os.path.join(_swap_dir(folder, "labels", "images"), name[:-4]), root)
-        ids = np.unique(rows.class_id[bounds[i] : bounds[i + 1]])
-        extra = [int(c) for c in ids if int(c) not in names] if layout.names is not None else []
-        unknown = f" (class ids {', '.join(map(str, extra))} not in names)" if extra else ""
-        reason = f"no image {image}.*; its {row_counts[i]} rows{unknown} are not boxes"
-        issues.append(LoadIssue("load.orphan_label", file_rel[i], reason))
-
-    segment = attached & (rows.kind == KIND_SEGMENT)
-    mixed = np.intersect1d(rows.file[segment], rows.file[attached & (rows.kind == KIND_BOX)])
-    if segment.any():
-        notes.append(
-            f"{int(segment.sum())} label rows are polygons (segment format); their bounding boxes are used."
-        )
-    if len(mixed):
-        notes.append(
-            f"{len(mixed)} label files mix box rows and polygon rows; Ultralytics reads every row "
-            "of such a file as a polygon, which turns its 5-value box rows into wrong boxes."
-        )
-    meta = {
-        "yaml": layout.yaml_rel,
-        "label_files": n_used,
-        "orphan_label_files": len(found.orphans),
-        "orphan_rows": int(row_counts[n_used:].sum()),
-        "segment_rows": int(segment.sum()),
-        "mixed_label_files": len(mixed),
-        "pose": layout.pose,
-    }
-    return Dataset.build(
-        root=root,
-        format=FORMAT,
-        boxes=boxes,
-        images=frame,
-        classes=names,
-        issues=issues,
-        notes=notes,
-        imgsz=imgsz,
-        meta=meta,
-    )

@@ -1,8 +1,9 @@
 """Vectorised parsing of YOLO label rows from the bytes of many label files at once.
 
-All files are concatenated into one buffer; tokens come from ``bytes.split`` and their
-line and file from numpy on the raw bytes, so the cost per box is a few numpy operations,
-never a Python statement. Only defective rows (usually few) are visited in Python, to
+All files are concatenated into one buffer; token bounds, lines and files come from numpy on
+the raw bytes and the values from one C-level text parse, so the cost per box is a few numpy
+operations, never a Python statement or a Python object (a token becomes ``bytes`` only when
+a reason must quote it). Only defective rows (usually few) are visited in Python, to
 write their reasons.
 
 Row grammar (Ultralytics): ``cls cx cy w h`` (box), ``cls x1 y1 ... xk yk`` with k >= 3
@@ -96,7 +97,27 @@ def _encoding_problems(index: int, blob: bytes) -> list[RowProblem]:
     return problems
 
 
-def _to_numbers(big: bytes, tokens: list[bytes], has_long: bool) -> tuple[np.ndarray, np.ndarray]:
+class _Tokens:
+    """Token ``i`` of the buffer as ``bytes``, made on demand (a long one cut, so a reason that
+    quotes it stays short): no list of one ``bytes`` per token."""
+
+    def __init__(self, big: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.big, self.starts, self.ends = big, starts, ends
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, i: int) -> bytes:
+        start, end = int(self.starts[i]), int(self.ends[i])
+        if end - start > MAX_TOKEN_BYTES:
+            return self.big[start : start + MAX_TOKEN_BYTES] + b"?"  # text, still readable
+        return self.big[start:end]
+
+    def span(self, first: int, count: int) -> list[bytes]:
+        return [self[i] for i in range(first, first + count)]
+
+
+def _to_numbers(big: bytes, tokens: _Tokens, has_long: bool) -> tuple[np.ndarray, np.ndarray]:
     """Float value of each token and a mask of tokens that are not numbers.
 
     ``nan``/``inf`` are numbers (the row is kept, integrity reports it); text is not. Fast path:
@@ -113,8 +134,8 @@ def _to_numbers(big: bytes, tokens: list[bytes], has_long: bool) -> tuple[np.nda
                 values = np.fromstring(big, dtype=np.float64, sep=" ")
             except (DeprecationWarning, ValueError):
                 values = None
-    if values is None or len(values) != len(tokens):
-        text = pd.Series([t.decode("ascii", "replace") for t in tokens], dtype=object)
+    if values is None or len(values) != len(tokens):  # text somewhere: token by token (rare)
+        text = pd.Series([tokens[i].decode("ascii", "replace") for i in range(len(tokens))], dtype=object)
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
     not_number = np.isnan(values)
     for i in np.flatnonzero(not_number):  # few: NaN literals and text
@@ -155,12 +176,9 @@ def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: 
     after = np.concatenate([space[1:], [True]])
     starts = np.flatnonzero(~space & before)
     ends = np.flatnonzero(~space & after) + 1
-    tokens = big.split()
-    assert len(tokens) == len(starts)
-    long = np.flatnonzero(ends - starts > MAX_TOKEN_BYTES)
-    for i in long:
-        tokens[i] = tokens[i][:MAX_TOKEN_BYTES] + b"?"  # text, still readable in a reason
-    values, not_number = _to_numbers(big, tokens, has_long=len(long) > 0)
+    tokens = _Tokens(big, starts, ends)
+    has_long = bool((ends - starts > MAX_TOKEN_BYTES).any())
+    values, not_number = _to_numbers(big, tokens, has_long=has_long)
 
     # Line of each token = newlines before it; rows are runs of tokens on one line.
     token_line = np.searchsorted(np.flatnonzero(raw == 10), starts)
@@ -193,8 +211,9 @@ def parse_rows(blobs: Sequence[bytes], *, pose_values: int | None = None, pose: 
         f, line = int(row_file[r]), int(row_line[r])
         if (f, line) in encoding_lines:
             continue  # already reported once, as an encoding problem
-        span = slice(int(row_first[r]), int(row_first[r] + row_count[r]))
-        why = _why(tokens[span], not_number[span], bool(shape_ok[r]), pose, pose_values)
+        first, count = int(row_first[r]), int(row_count[r])
+        span = slice(first, first + count)
+        why = _why(tokens.span(first, count), not_number[span], bool(shape_ok[r]), pose, pose_values)
         problems.append(RowProblem(f, line, "load.malformed_row", why))
     problems.sort(key=lambda p: (p.file, p.line))
 

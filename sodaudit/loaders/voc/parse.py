@@ -1,11 +1,8 @@
-"""Pascal VOC loader: ``Annotations/*.xml`` + ``JPEGImages/`` + ``ImageSets/Main`` split lists.
+"""Reading VOC XML files into rows (one image each, its objects as boxes).
 
 XML safety: a file whose bytes declare a ``<!DOCTYPE`` or ``<!ENTITY`` is refused before any
 parser sees it, so no entity is ever expanded and no external entity is ever fetched. Without a
 DTD, expat has nothing to expand, which lets us use the plain (fast) ``ElementTree`` parser.
-
-Box convention: ``x = xmin, y = ymin, w = xmax - xmin, h = ymax - ymin`` (no ``+1``), the
-convention the reference numbers of the real datasets use.
 """
 
 from __future__ import annotations
@@ -13,255 +10,22 @@ from __future__ import annotations
 import math
 import os
 import posixpath
-import re
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sodaudit.config import LimitsConfig
-from sodaudit.convert import voc_to_xywh
-from sodaudit.dataset import Dataset, LoadIssue
-from sodaudit.errors import DatasetError
-from sodaudit.imageinfo import is_image_file, read_header
-from sodaudit.loaders.base import (
-    Detection,
-    ProgressFn,
-    TooLarge,
-    counted,
-    read_limited,
-    resolve_inside,
-)
-from sodaudit.pool import map_chunks
+from sodaudit.dataset import LoadIssue
+from sodaudit.imageinfo import read_header
+from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_limited, resolve_inside
+from sodaudit.loaders.voc.layout import Layout
 
-FORMAT = "voc"
-
-SPLIT_LISTS = ("train", "val", "test")
-"""Specific split lists, in the order that wins when an image is listed in several."""
-UNION_LIST = "trainval"
-CLASS_FILES = ("labels.txt", "classes.txt", "class_names.txt")
 _DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 _AFTER_TAG_NAME = frozenset((b">", b"/", b" ", b"\t", b"\n", b"\r"))
-_COMMENT = re.compile(rb"<!--.*?(?:-->|$)", re.S)
-_FIRST_ELEMENT = re.compile(rb"<(?![?!])([^\s/>]+)")
-_SNIFF_BYTES = 512
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
-
-
-@dataclass
-class _Layout:
-    """Where things are: the standard VOC tree, or a flat folder of XML (and images)."""
-
-    root: Path
-    ann_dir: str
-    ann_rel: str
-    img_dir: str | None
-    img_rel: str
-    xml_names: list[str] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------- detection
-
-
-def detect(path: Path) -> Detection | None:
-    """Claim ``path`` when it holds ``Annotations/*.xml``, or is a folder of VOC-looking XML."""
-    path = Path(path)
-    if not path.is_dir():
-        return None
-    ann = path / "Annotations"
-    if ann.is_dir():
-        n = len(_xml_names(str(ann)))
-        if n == 0:
-            return None
-        parts = [f"Annotations/ with {n} XML files"]
-        lists = [s for s in (*SPLIT_LISTS, UNION_LIST) if (_sets_dir(path) / f"{s}.txt").is_file()]
-        if lists:
-            parts.append("ImageSets/Main splits")
-        if (path / "JPEGImages").is_dir():
-            parts.append("JPEGImages/")
-        return Detection(FORMAT, path, ", ".join(parts))
-    names = _xml_names(str(path))
-    if names and _looks_like_voc(os.path.join(path, names[0])):
-        return Detection(FORMAT, path, f"folder of {len(names)} XML files with <annotation> root")
-    return None
-
-
-def _looks_like_voc(file: str) -> bool:
-    """The first element of the file is ``<annotation>`` (reads only a few hundred bytes)."""
-    try:
-        with open(file, "rb") as f:
-            head = f.read(_SNIFF_BYTES)
-    except OSError:
-        return False
-    if b"\x00" in head[:4]:  # UTF-16: drop the zero bytes to see the ASCII tag names
-        head = head.replace(b"\x00", b"")
-    match = _FIRST_ELEMENT.search(_COMMENT.sub(b"", head))
-    return match is not None and match.group(1) == b"annotation"
-
-
-def _xml_names(folder: str) -> list[str]:
-    try:
-        with os.scandir(folder) as it:
-            names = [
-                e.name
-                for e in it
-                if e.name.lower().endswith(".xml") and not e.name.startswith("._") and e.is_file()
-            ]
-    except OSError:
-        return []
-    return sorted(names)
-
-
-def _sets_dir(root: Path) -> Path:
-    return root / "ImageSets" / "Main"
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load(
-    path: Path,
-    *,
-    imgsz: int = 640,
-    limits: LimitsConfig | None = None,
-    progress: ProgressFn | None = None,
-    workers: int = 1,
-) -> Dataset:
-    """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s.
-
-    ``workers``: processes that parse the XML files (1 = this process only, 0 = one per core);
-    chunks of files are parsed in a pool and joined in file order, so the result is the same
-    either way."""
-    limit_mb = (limits or LimitsConfig()).max_label_file_mb
-    layout = _layout(Path(path))
-    issues: list[LoadIssue] = []
-    image_names, stem_map, img_note = _list_images(layout)
-    notes = [img_note] if img_note else []
-
-    chunks = map_chunks(
-        partial(_read_chunk, layout=layout, image_names=image_names, stem_map=stem_map, limit_mb=limit_mb),
-        layout.xml_names,
-        workers=workers,
-        what="reading XML files",
-        progress=progress,
-    )
-    rows = _Rows()
-    first_problem = ""
-    for chunk in chunks:
-        rows.extend(chunk.rows)
-        issues += chunk.issues
-        first_problem = first_problem or chunk.first_problem
-
-    if not rows.xml_rel:
-        where = layout.ann_dir
-        raise DatasetError(
-            f"None of the {len(layout.xml_names)} XML files in {where} could be read as "
-            f"Pascal VOC annotations (first problem, {first_problem})."
-        )
-
-    matched = set(rows.matched_images)
-    for img_name in sorted(n for n in image_names if is_image_file(n)):
-        img_rel = f"{layout.img_rel}/{img_name}" if layout.img_rel else img_name
-        if img_rel in matched:
-            continue
-        issues.append(
-            LoadIssue("load.image_not_in_annotations", img_rel, "image has no annotation XML; not audited")
-        )
-
-    split_of = _read_splits(layout.root, {n[:-4] for n in layout.xml_names}, issues)
-    stems = [n[:-4] for n in rows.xml_name]
-    splits = ["all"] * len(stems) if split_of is None else [split_of.get(s, "unassigned") for s in stems]
-
-    box_image = np.concatenate(rows.box_image) if rows.box_image else np.zeros(0, dtype=np.int64)
-    classes, class_id = _classes(layout.root, rows.box_class, issues)
-    x0, y0, x1, y1 = (np.array(c, dtype=np.float64) for c in rows.box_coords)
-    images = pd.DataFrame(
-        {
-            "image_id": np.arange(len(rows.xml_rel), dtype=np.int64),
-            "file_name": rows.file_name,
-            "path": rows.path,
-            "split": splits,
-            "width": np.array(rows.width, dtype=np.float64),
-            "height": np.array(rows.height, dtype=np.float64),
-            "status": rows.status,
-            "exif_rotated": np.array(rows.exif_rotated, dtype=bool),
-            "source_file": rows.xml_rel,
-        }
-    )
-    xywh = voc_to_xywh(np.stack([x0, y0, x1, y1], axis=1))
-    boxes = pd.DataFrame(
-        {
-            "image_id": box_image,
-            "class_id": class_id,
-            "x": xywh[:, 0],
-            "y": xywh[:, 1],
-            "w": xywh[:, 2],
-            "h": xywh[:, 3],
-            "ignore": _flags(rows.box_difficult),
-            "truncated": _flags(rows.box_truncated),
-            # one XML per image, so the image id is also the index of its XML path
-            "source_file": pd.Categorical.from_codes(box_image, categories=rows.xml_rel),
-            "source_line": np.array(rows.box_line, dtype=np.int64),
-        }
-    )
-    return Dataset.build(
-        root=layout.root,
-        format=FORMAT,
-        boxes=boxes,
-        images=images,
-        classes=classes,
-        issues=issues,
-        notes=notes,
-        imgsz=imgsz,
-        meta={
-            "annotations_dir": layout.ann_rel or ".",
-            "images_dir": (layout.img_rel or ".") if layout.img_dir else None,
-        },
-    )
-
-
-def _layout(path: Path) -> _Layout:
-    if not path.exists():
-        raise DatasetError(f"No such file or folder: {path}.")
-    if not path.is_dir():
-        raise DatasetError(f"{path} is a file; a Pascal VOC dataset is a folder with Annotations/*.xml.")
-    ann = path / "Annotations"
-    if ann.is_dir():
-        img = path / "JPEGImages"
-        layout = _Layout(path, str(ann), "Annotations", str(img) if img.is_dir() else None, "JPEGImages")
-    else:  # a flat folder of XML files; images, if any, sit next to them
-        layout = _Layout(path, str(path), "", str(path), "")
-    layout.xml_names = _xml_names(layout.ann_dir)
-    if not layout.xml_names:
-        raise DatasetError(
-            f"No XML annotation files in {layout.ann_dir}; a Pascal VOC dataset has Annotations/*.xml."
-        )
-    return layout
-
-
-def _list_images(layout: _Layout) -> tuple[set[str], dict[str, str], str]:
-    """One listing of the image folder: all names, and image names by stem for fallbacks.
-
-    An absent image folder (annotations shipped without images) turns image checks off
-    instead of reporting every image as missing.
-    """
-    if layout.img_dir is None:
-        return set(), {}, "No JPEGImages/ folder: image files were not checked."
-    with os.scandir(layout.img_dir) as it:
-        names = {e.name for e in it if not e.name.startswith("._")}
-    stem_map: dict[str, str] = {}
-    for n in sorted(names):
-        if is_image_file(n):
-            stem_map.setdefault(os.path.splitext(n)[0], n)
-    if not layout.img_rel and not stem_map:  # flat folder of XML only: images live elsewhere
-        layout.img_dir = None
-        return set(), {}, "No image files next to the XML files: image files were not checked."
-    return names, stem_map, ""
 
 
 def _parse(file: str, rel: str, issues: list[LoadIssue], limit_mb: float) -> tuple[ET.Element | None, bytes]:
@@ -296,7 +60,7 @@ def _parse(file: str, rel: str, issues: list[LoadIssue], limit_mb: float) -> tup
     return root, data
 
 
-class _Rows:
+class Rows:
     """Column lists filled file by file, turned into arrays once at the end."""
 
     def __init__(self) -> None:
@@ -319,7 +83,7 @@ class _Rows:
         self.box_truncated: list[str | None] = []
         self.box_line: list[int] = []
 
-    def seal(self) -> _Rows:
+    def seal(self) -> Rows:
         """Objects as columns (one transposition per chunk; cheap to send between processes)."""
         if self.objects:
             cols = list(zip(*self.objects, strict=True))
@@ -333,7 +97,7 @@ class _Rows:
             self.objects = []
         return self
 
-    def extend(self, other: _Rows) -> None:
+    def extend(self, other: Rows) -> None:
         """Append a later chunk; its image ids (0-based in the chunk) move past ours."""
         offset = len(self.xml_rel)
         for name in ("xml_rel", "xml_name", "file_name", "path", "width", "height"):
@@ -351,25 +115,25 @@ class _Rows:
 
 
 @dataclass
-class _Chunk:
+class Chunk:
     """What reading a run of XML files gives; chunks join in file order."""
 
-    rows: _Rows
+    rows: Rows
     issues: list[LoadIssue]
     first_problem: str
 
 
-def _read_chunk(
+def read_chunk(
     names: Sequence[str],
     progress: ProgressFn | None,
     *,
-    layout: _Layout,
+    layout: Layout,
     image_names: set[str],
     stem_map: dict[str, str],
     limit_mb: float,
-) -> _Chunk:
+) -> Chunk:
     """Parse the XML files ``names`` (one image each) into rows, issues in file order."""
-    rows = _Rows()
+    rows = Rows()
     issues: list[LoadIssue] = []
     first_problem = ""
     for name in counted(names, "reading XML files", progress) if progress else names:
@@ -382,7 +146,7 @@ def _read_chunk(
             continue
         _add_image(layout, rows, root_el, name, rel, image_names, stem_map, issues)
         _add_objects(rows, root_el, data, rel, issues)
-    return _Chunk(rows.seal(), issues, first_problem)
+    return Chunk(rows.seal(), issues, first_problem)
 
 
 def _positive(text: str | None) -> float | None:
@@ -396,8 +160,8 @@ def _positive(text: str | None) -> float | None:
 
 
 def _add_image(
-    layout: _Layout,
-    rows: _Rows,
+    layout: Layout,
+    rows: Rows,
     root_el: ET.Element,
     xml_name: str,
     rel: str,
@@ -475,7 +239,7 @@ def _add_image(
     rows.exif_rotated.append(exif_rotated)
 
 
-def _safe_subpath(layout: _Layout, raw: str) -> tuple[str | None, bool]:
+def _safe_subpath(layout: Layout, raw: str) -> tuple[str | None, bool]:
     """``(path relative to the root, outside)`` for a ``<filename>`` with path parts.
 
     Checked lexically first, so an escaping name never touches the file system outside;
@@ -506,7 +270,7 @@ def _flag(text: str | None) -> bool:
         return t.lower() in ("true", "yes")
 
 
-def _flags(raw: Sequence[str | None]) -> np.ndarray:
+def flags(raw: Sequence[str | None]) -> np.ndarray:
     """``_flag`` over many texts, evaluated once per distinct text (there are a handful)."""
     if not raw:
         return np.zeros(0, dtype=bool)
@@ -515,7 +279,7 @@ def _flags(raw: Sequence[str | None]) -> np.ndarray:
     return lut[codes]
 
 
-def _add_objects(rows: _Rows, root_el: ET.Element, data: bytes, rel: str, issues: list[LoadIssue]) -> None:
+def _add_objects(rows: Rows, root_el: ET.Element, data: bytes, rel: str, issues: list[LoadIssue]) -> None:
     """Boxes of one file. The common case is one tight loop (measured faster than ``map``
     over ``methodcaller``); any defect re-reads the file's objects one by one, reporting each."""
     objs = root_el.findall("object")
@@ -611,92 +375,3 @@ def _object_lines(data: bytes, objs: list[ET.Element], root_el: ET.Element) -> l
         return [-1] * len(objs)
     index = {id(o): i for i, o in enumerate(every)}
     return [lines[index[id(o)]] for o in objs]
-
-
-# --------------------------------------------------------------------------- splits, classes
-
-
-def _read_splits(root: Path, xml_stems: set[str], issues: list[LoadIssue]) -> dict[str, str] | None:
-    """Image id -> split from ``ImageSets/Main``; ``None`` when there are no split lists.
-
-    train/val/test win over trainval; an id in two of train/val/test (or in trainval and
-    test) keeps the first and is reported. Per-class lists (``car_train.txt``) are ignored.
-    """
-    lists: dict[str, list[tuple[int, str]]] = {}
-    for name in (*SPLIT_LISTS, UNION_LIST):
-        file = _sets_dir(root) / f"{name}.txt"
-        try:
-            text = file.read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            continue
-        entries = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            parts = line.split()
-            if parts:
-                entries.append((lineno, parts[0]))
-        lists[name] = entries
-    if not lists:
-        return None
-
-    split_of: dict[str, str] = {}
-    for name, entries in lists.items():
-        rel = f"ImageSets/Main/{name}.txt"
-        for lineno, image_id in entries:
-            if image_id not in xml_stems:
-                issues.append(
-                    LoadIssue(
-                        "load.split_entry_missing",
-                        rel,
-                        f"{image_id!r} has no Annotations/{image_id}.xml",
-                        line=lineno,
-                    )
-                )
-            current = split_of.get(image_id)
-            if current is None:
-                split_of[image_id] = name
-            elif current != name and (name != UNION_LIST or current == "test"):
-                issues.append(
-                    LoadIssue(
-                        "load.split_overlap",
-                        rel,
-                        f"{image_id!r} is also listed in {current}.txt; kept in {current}",
-                        line=lineno,
-                    )
-                )
-    return split_of
-
-
-def _classes(root: Path, names: Sequence[str], issues: list[LoadIssue]) -> tuple[dict[int, str], np.ndarray]:
-    """Class list from a class-names file when present, else every name seen, sorted."""
-    declared: list[str] = []
-    class_file = ""
-    for candidate in CLASS_FILES:
-        file = root / candidate
-        if file.is_file():
-            try:
-                text = file.read_bytes().decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            declared = list(dict.fromkeys(s.strip() for s in text.splitlines() if s.strip()))
-            class_file = candidate
-            break
-    inverse, uniq = pd.factorize(pd.Series(names, dtype=object), sort=True)
-    counts = np.bincount(inverse, minlength=len(uniq))
-    order = list(declared)
-    known = set(order)
-    for extra, count in zip(uniq.tolist(), counts.tolist(), strict=True):
-        if extra in known:
-            continue
-        if class_file:
-            issues.append(
-                LoadIssue(
-                    "load.undeclared_class",
-                    class_file,
-                    f"class {extra!r} ({count} objects) is not listed; given id {len(order)}",
-                )
-            )
-        order.append(extra)
-    ids = {n: i for i, n in enumerate(order)}
-    lut = np.array([ids[n] for n in uniq.tolist()], dtype=np.int64)
-    class_id = lut[inverse] if len(inverse) else np.zeros(0, dtype=np.int64)
-    return dict(enumerate(order)), class_id

@@ -1,0 +1,92 @@
+"""Element-by-element checks of a COCO document the typed decoder refused: each element is
+kept, repaired or dropped with the reason a person needs to fix it."""
+
+from __future__ import annotations
+
+import math
+
+from sodaudit.dataset import LoadIssue
+from sodaudit.loaders.base import short_repr
+from sodaudit.loaders.coco.decode import Annotation, Category, Image
+
+INT64_MAX = 2**63 - 1
+
+
+def malformed(rel: str, key: str, reason: str) -> LoadIssue:
+    return LoadIssue("load.malformed_row", rel, reason, key=key)
+
+
+def image_of(e: object) -> tuple[Image | None, list[str]]:
+    if not isinstance(e, dict):
+        return None, [f"image entry is {kind_of(e)}, not an object; skipped"]
+    image_id, name = as_int(e.get("id")), e.get("file_name")
+    if image_id is None:
+        return None, [f"image id {short_repr(e.get('id'))} is not a valid integer id; image skipped"]
+    if not isinstance(name, str):
+        return None, [f"file_name {short_repr(name)} is not a string; image skipped"]
+    # Bad sizes become NaN here; fill_sizes reads the header or reports them.
+    return Image(image_id, name, as_float(e.get("width")), as_float(e.get("height"))), []
+
+
+def annotation_of(e: object) -> tuple[Annotation | None, list[str]]:
+    if not isinstance(e, dict):
+        return None, [f"annotation is {kind_of(e)}, not an object; dropped"]
+    for key in ("image_id", "category_id"):
+        if as_int(e.get(key)) is None:
+            return None, [f"{key} {short_repr(e.get(key))} is not a valid integer id; annotation dropped"]
+    bbox = e.get("bbox")
+    if not isinstance(bbox, list):
+        what = "missing" if "bbox" not in e else f"{kind_of(bbox)}, not a list"
+        return None, [f"bbox is {what}; annotation dropped"]
+    if len(bbox) != 4:
+        return None, [f"bbox has {len(bbox)} values, expected 4 (x, y, w, h); annotation dropped"]
+    bad = [v for v in bbox if not is_number(v)]
+    if bad:
+        return None, [f"bbox holds a non-numeric value {short_repr(bad[0])}; annotation dropped"]
+    problems = []
+    area = e.get("area", math.nan)
+    if not is_number(area):
+        problems.append(f"area {short_repr(area)} is not a number; box kept without it")
+        area = math.nan
+    crowd = e.get("iscrowd", 0)
+    if as_int(crowd) is None:
+        problems.append(f"iscrowd {short_repr(crowd)} is not 0 or 1; box kept as not crowd")
+        crowd = 0
+    ann_id = as_int(e.get("id"))
+    if "id" in e and ann_id is None:
+        problems.append(f"id {short_repr(e.get('id'))} is not a valid integer id; box kept")
+    box = tuple(float(v) for v in bbox)
+    image_id, category_id = as_int(e["image_id"]), as_int(e["category_id"])
+    return Annotation(image_id, category_id, box, ann_id, float(area), int(crowd)), problems
+
+
+def category_of(e: object) -> tuple[Category | None, list[str]]:
+    if not isinstance(e, dict):
+        return None, [f"category is {kind_of(e)}, not an object; skipped"]
+    cat_id, name = as_int(e.get("id")), e.get("name")
+    if cat_id is None:
+        return None, [f"category id {short_repr(e.get('id'))} is not a valid integer id; skipped"]
+    if not isinstance(name, str):
+        return None, [f"category name {short_repr(name)} is not a string; skipped"]
+    return Category(cat_id, name), []
+
+
+def is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def as_int(v: object) -> int | None:
+    """An integer id, accepting ``3.0``; ``None`` for anything else (bools included)."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) <= INT64_MAX:
+        return v
+    return None
+
+
+def as_float(v: object) -> float:
+    return float(v) if is_number(v) else math.nan
+
+
+def kind_of(v: object) -> str:
+    return "null" if v is None else f"a {type(v).__name__}"

@@ -1,0 +1,150 @@
+"""The images and boxes tables of one COCO file, its classes, and image sizes read from
+headers when the JSON lacks them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sodaudit.dataset import LoadIssue
+from sodaudit.imageinfo import read_headers
+from sodaudit.loaders.coco.elements import malformed
+from sodaudit.loaders.coco.parse import Parsed, columns_of
+
+
+def merge_classes(classes: dict[int, str], parsed: Parsed, rel: str, issues: list[LoadIssue]) -> None:
+    if not parsed.has_categories and len(parsed.annotation_index):
+        issues.append(malformed(rel, "categories", "no categories list; every class id is unknown"))
+    seen: set[int] = set()
+    for cat_id, name, i in parsed.categories:
+        key = f"categories[{i}]"
+        if cat_id in seen:
+            reason = f"category id {cat_id} ({name!r}) appears again; kept {classes[cat_id]!r}"
+            issues.append(LoadIssue("load.duplicate_id", rel, reason, key=key))
+        elif cat_id in classes and classes[cat_id] != name:
+            reason = (
+                f"category id {cat_id} is {name!r} here but {classes[cat_id]!r} in an earlier "
+                "file; kept the first"
+            )
+            issues.append(LoadIssue("load.duplicate_id", rel, reason, key=key))
+        classes.setdefault(cat_id, name)
+        seen.add(cat_id)
+
+
+def tables(
+    parsed: Parsed, rel: str, split: str, offset: int, issues: list[LoadIssue]
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Images and box columns of one file, with duplicate ids and orphan annotations resolved.
+
+    The box columns take over the parsed arrays (``parsed.columns`` is emptied), so a file's
+    boxes are held once."""
+    cols = parsed.columns if parsed.columns is not None else columns_of(parsed)
+    parsed.columns = None
+    images = pd.DataFrame(
+        {
+            "coco_id": cols.pop("image_id"),
+            "file_name": cols.pop("file_name"),
+            "width": cols.pop("width"),
+            "height": cols.pop("height"),
+            "index": np.asarray(parsed.image_index, dtype=np.int64),
+        }
+    )
+    dup = images["coco_id"].duplicated().to_numpy()
+    issues += [
+        LoadIssue(
+            "load.duplicate_id",
+            rel,
+            f"image id {cid} appears again; kept the first entry",
+            key=f"images[{i}]",
+        )
+        for cid, i in zip(images["coco_id"][dup], images["index"][dup], strict=True)
+    ]
+    images = images[~dup].reset_index(drop=True)
+    images.insert(0, "image_id", np.arange(offset, offset + len(images), dtype=np.int64))
+    images["split"] = split
+    images["source_file"] = rel
+
+    ann_ids = pd.Series(cols.pop("ann_id"))
+    coco_image = cols.pop("ann_image")
+    line = np.asarray(parsed.annotation_index, dtype=np.int64)
+    dup = (ann_ids.notna() & ann_ids.duplicated()).to_numpy()
+    issues += [
+        LoadIssue(
+            "load.duplicate_id",
+            rel,
+            f"annotation id {aid} appears again; box kept",
+            key=f"annotations[{i}]",
+        )
+        for aid, i in zip(ann_ids[dup], line[dup], strict=True)
+    ]
+    del ann_ids
+    pos = pd.Index(images["coco_id"]).get_indexer(coco_image)
+    orphan = pos < 0
+    issues += [
+        LoadIssue(
+            "load.orphan_label",
+            rel,
+            f"image_id {iid} is not in images; annotation dropped",
+            key=f"annotations[{i}]",
+        )
+        for iid, i in zip(coco_image[orphan], line[orphan], strict=True)
+    ]
+    del coco_image
+    keep = None if not orphan.any() else ~orphan
+
+    def kept(values: np.ndarray) -> np.ndarray:
+        return values if keep is None else values[keep]
+
+    boxes = {"image_id": images["image_id"].to_numpy()[kept(pos)]}
+    del pos
+    for name, column in (("class_id", "category_id"), *((c, c) for c in "xywh")):
+        boxes[name] = kept(cols.pop(column))
+    boxes["ignore"] = kept(cols.pop("ignore"))
+    boxes["coco_area"] = kept(cols.pop("area"))
+    boxes["source_line"] = kept(line)
+    return images, boxes
+
+
+_SIZE_UNKNOWN = {
+    "ok": "the header gave no size",
+    "missing": "the image file is missing",
+    "unchecked": "no image folder was found to read its header",
+    "corrupt": "the image file is corrupt",
+    "unreadable-size": "its header is unreadable",
+}
+
+
+def fill_sizes(
+    images: pd.DataFrame, rel: str, issues: list[LoadIssue], notes: list[str], workers: int = 1
+) -> None:
+    """Width/height missing, 0 or non-numeric: read the header when the file is there."""
+    images["exif_rotated"] = False
+    bad = _bad_size(images)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad & (images["status"] == "ok").to_numpy())
+    headers = read_headers(images["path"].to_numpy()[rows].tolist(), workers=workers)
+    if headers:
+        images.loc[rows, "width"] = [hdr.width for hdr in headers]
+        images.loc[rows, "height"] = [hdr.height for hdr in headers]
+        images.loc[rows, "status"] = [hdr.status for hdr in headers]
+        images.loc[rows, "exif_rotated"] = [hdr.exif_rotated for hdr in headers]
+        fixed = int(bad.sum() - _bad_size(images).sum())
+        if fixed:
+            notes.append(f"{rel}: {fixed} image(s) had no usable width/height; read from the header.")
+    still = _bad_size(images)
+    issues += [
+        LoadIssue(
+            "load.size_missing",
+            rel,
+            f"width/height missing or invalid, and {_SIZE_UNKNOWN[status]}; size unknown",
+            key=f"images[{i}]",
+        )
+        for i, status in zip(images["index"][still], images["status"][still], strict=True)
+    ]
+
+
+def _bad_size(images: pd.DataFrame) -> np.ndarray:
+    w, h = images["width"].to_numpy(), images["height"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        return ~(np.isfinite(w) & (w > 0) & np.isfinite(h) & (h > 0))
