@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sodaudit.catalogue import spec_of
 from sodaudit.convert import letterbox_scale
 
 IMAGE_STATUSES = ("ok", "missing", "corrupt", "unreadable-size", "unchecked")
@@ -65,7 +66,8 @@ class LoadIssue:
     """One problem found while reading a file; the integrity analyzer reports these.
 
     ``line`` is 1-based for text formats; ``key`` locates a JSON element
-    (``annotations[12]``). Either may be absent when the problem is the whole file.
+    (``annotations[12]``). Either may be absent when the problem is the whole file. The code
+    must be in the finding catalogue, which alone gives its severity.
     """
 
     code: str
@@ -73,7 +75,9 @@ class LoadIssue:
     reason: str
     line: int | None = None
     key: str | None = None
-    severity: str = "warning"
+
+    def __post_init__(self) -> None:
+        spec_of(self.code)  # an uncatalogued code is a bug in sodaudit: raise where it is made
 
     @property
     def where(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from sodaudit.analyzers import integrity
@@ -103,17 +104,22 @@ def test_load_issues_grouped_by_code_with_locations():
     issues = (
         LoadIssue("load.malformed_row", "labels/a.txt", "4 values", line=3),
         LoadIssue("load.malformed_row", "labels/b.txt", "text 'abc'", line=1),
-        LoadIssue("load.unknown_image", "ann.json", "image_id 99", key="annotations[7]"),
+        LoadIssue("load.orphan_label", "ann.json", "image_id 99", key="annotations[7]"),
     )
     result = integrity.analyze(_dataset(issues), Config())
     found = _codes(result)
-    assert result.stats.load_issues == {"load.malformed_row": 2, "load.unknown_image": 1}
+    assert result.stats.load_issues == {"load.malformed_row": 2, "load.orphan_label": 1}
     assert found["load.malformed_row"].examples == (
         "labels/a.txt:3: 4 values",
         "labels/b.txt:1: text 'abc'",
     )
-    assert found["load.unknown_image"].examples == ("ann.json annotations[7]: image_id 99",)
+    assert found["load.orphan_label"].examples == ("ann.json annotations[7]: image_id 99",)
     assert len(result.tables["load_issues"]) == 3
+
+
+def test_a_load_issue_code_outside_the_catalogue_is_refused():
+    with pytest.raises(KeyError, match="not in sodaudit's finding catalogue"):
+        LoadIssue("load.unknown_image", "ann.json", "image_id 99")
 
 
 # --- duplicates, identical image files across splits, --deep decoding ----------------------

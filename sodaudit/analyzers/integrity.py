@@ -29,7 +29,7 @@ from sodaudit.analyzers.integrity_stats import IntegrityDeepDecode, IntegrityIma
 from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
-from sodaudit.findings import MAX_EXAMPLES, Finding, Severity
+from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.geometry import pairs_within_images
 from sodaudit.pool import ProgressFn, map_chunks
 
@@ -73,8 +73,7 @@ def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) 
     for issue in issues:
         by_code.setdefault(issue.code, []).append(issue)
     for code, items in by_code.items():
-        spec = CATALOGUE.get(code)
-        template = spec.summary if spec and spec.summary else "{n} load problems of kind " + code
+        template = CATALOGUE[code].summary or "{n} load problems of kind " + code
         first = items[0]
         message = template.format(n=len(items)) + f", e.g. {first.where}: {first.reason}"
         fields = {
@@ -82,11 +81,7 @@ def _load_issue_findings(issues: tuple[LoadIssue, ...], result: AnalyzerResult) 
             "examples": tuple(f"{i.where}: {i.reason}" for i in items[:MAX_EXAMPLES]),
             "count": len(items),
         }
-        if spec is None:  # a code missing from the catalogue still shows, at the loader's severity
-            finding = Finding(code, Severity(first.severity), message, NAME, **fields)
-        else:
-            finding = Finding.of(code, message, NAME, **fields)
-        result.findings.append(finding)
+        result.findings.append(Finding.of(code, message, NAME, **fields))
     if issues:
         result.tables["load_issues"] = pd.DataFrame(
             {

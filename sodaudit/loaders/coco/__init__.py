@@ -83,7 +83,7 @@ def load(
         try:
             parsed = read(json_path, rel, limits or LimitsConfig())
         except TooLarge as err:
-            issues.append(LoadIssue("load.file_too_large", rel, str(err), severity="error"))
+            issues.append(LoadIssue("load.file_too_large", rel, str(err)))
             failures.append(f"{rel}: {err}")
             continue
         except NotInstances as err:
@@ -91,7 +91,7 @@ def load(
             failures.append(f"{rel}: {err}")
             continue
         except Unreadable as err:
-            issues.append(LoadIssue("load.unreadable_file", rel, str(err), severity="error"))
+            issues.append(LoadIssue("load.unreadable_file", rel, str(err)))
             failures.append(f"{rel}: {err}")
             continue
         issues += parsed.issues

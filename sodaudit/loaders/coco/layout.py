@@ -176,7 +176,6 @@ def images_not_in_annotations(
                 "load.image_not_in_annotations",
                 relpath(folder / n, root),
                 f"image file is not listed in {', '.join(jsons)}",
-                severity="info",
             )
             for n in names
             if os.path.normpath(os.path.join(folder, n)) not in referenced

@@ -113,7 +113,7 @@ def images_table(
         sources.append(rel_to(lab, root) if ok else "")
         if not ok and header.status != "missing":  # a missing image is reported where listed
             reason = f"no label file {rel_to(lab, root)}; the image counts as background"
-            issues.append(LoadIssue("load.label_missing", rel_to(p, root), reason, severity="info"))
+            issues.append(LoadIssue("load.label_missing", rel_to(p, root), reason))
     return pd.DataFrame(
         {
             "image_id": np.arange(len(paths), dtype=np.int64),

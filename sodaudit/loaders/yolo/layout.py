@@ -239,7 +239,6 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
                         layout.yaml_rel,
                         f"{entry!r} resolves to {shown}, which does not exist",
                         key=split,
-                        severity="error",
                     )
                 )
             continue
@@ -375,7 +374,6 @@ def discover(path: Path) -> Layout:
                     "load.bad_yaml",
                     rel,
                     f"{error}; reading images/ + labels/ folders instead",
-                    severity="error",
                 )
             )
         else:
