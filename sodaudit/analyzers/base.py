@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -18,28 +19,21 @@ if TYPE_CHECKING:
 
 @dataclass
 class AnalyzerResult:
-    """``stats`` are plain JSON numbers/strings; ``tables`` are per-label lists for CSV/HTML."""
+    """``stats`` is the analyzer's typed Struct (set once computed; report.json and its schema
+    follow its fields); ``tables`` are per-label lists for CSV/HTML."""
 
     name: str
     title: str
-    stats: dict[str, object] = field(default_factory=dict)
+    stats: msgspec.Struct | None = None
     findings: list[Finding] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def image_file_names(dataset: Dataset, image_ids: np.ndarray) -> np.ndarray:
-    """``file_name`` of each image id, by position in the (id-sorted) image table.
-
-    A positional take of the few listed rows, not an index over every image per call.
-    """
+    """``file_name`` of each image id (every box's image id is in the image table, unique)."""
     images = dataset.images
-    ids = images["image_id"].to_numpy()
-    image_ids = np.asarray(image_ids)
-    if len(ids) and len(image_ids):
-        pos = np.minimum(np.searchsorted(ids, image_ids), len(ids) - 1)
-        if (ids[pos] == image_ids).all():  # ids are unique: an equal id is the image
-            return images["file_name"].take(pos).to_numpy()
-    return pd.Series(image_ids).map(images.set_index("image_id")["file_name"]).to_numpy()
+    positions = pd.Index(images["image_id"]).get_indexer(np.asarray(image_ids))
+    return images["file_name"].to_numpy()[positions]
 
 
 LABEL_COLUMNS = ("image_id", "class_id", "class_name", "x", "y", "w", "h", "source_file", "source_line")
