@@ -1,29 +1,35 @@
-"""Benchmark runner: sodaudit against the parse floor, whole processes, interleaved, medians.
+"""Benchmark runner: ``sodaudit run`` on COCO train2017-scale data against its peers, as processes.
 
-One command reproduces ``benchmarks/RESULTS.md`` (data is generated under ``--data`` first,
-once; about 1 GB at full scale)::
+The issue's targets, each measured on the plain command ``sodaudit run PATH --out DIR`` (one
+process, default settings)::
 
-    /work/venv/bin/python benchmarks/run.py --data /tmp/sodaudit-bench --reps 5 --write
+    COCO with polygons, 118,287 images, ~860k boxes (~363 MB of JSON):
+      time   >= 2.5x faster than pycocotools.coco.COCO(path) alone, on the same files
+      memory peak RSS <= 0.3x that of the orjson parse of the same files (GC off)
+    10x that, bbox-only (1.18M images, ~8.6M boxes, ~1.2 GB of JSON):
+      memory peak RSS <= 2.5 GB
+      time   <= 10x the run on the bbox-only 860k boxes (the same data at 1/10 size)
+
+One command reproduces the tables (data is generated under ``--data`` first, once; ~1.6 GB)::
+
+    python benchmarks/run.py --data /tmp/sodaudit-bench --reps 3 --phases
 
 Every measurement is one process started from scratch (imports, startup and peak memory count
 for every contender alike). In each repetition every command of every case runs once, in a
-rotated order, so a noisy neighbour on a 2-core machine hits all contenders alike; the table
-shows medians over the repetitions (after one unmeasured warm-up round, so the page cache is
-warm for everyone). Peak memory is the child's ``ru_maxrss`` from ``wait4``. Python code runs
-from compiled bytecode, as an installed package does (pip compiles it at install): the
-warm-up round writes it under ``--data``/.pycache (``PYTHONPYCACHEPREFIX``), never into the
-checkout.
-
-Contenders per case: the ``floor`` (see ``benchmarks/floors.py``), ``sodaudit run`` (all
-label-level analyzers, JSON and HTML, no pixel analyses), and two parts of it: ``load`` (the
-loader only) and ``json`` (load + analyzers + report.json, no HTML). ``run - json`` is the cost
-of the HTML report and its figures; ``json - load`` the analyzers.
+rotated order, so a noisy neighbour on a 2-core machine hits all contenders alike; the tables
+show medians over the repetitions (after one unmeasured warm-up round, so the page cache is
+warm for everyone). Peak memory is the child's ``ru_maxrss`` from ``wait4``, in MB (10^6
+bytes). Python code runs from compiled bytecode, as an installed package does: the warm-up
+round writes it under ``--data``/.pycache (``PYTHONPYCACHEPREFIX``), never into the checkout.
+``--phases`` adds, per case, one run split into its phases (``floors.py phases``) with the
+seconds and peak RSS of each: where the time and the memory go.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -40,30 +46,32 @@ sys.path.insert(0, str(HERE))
 import generate  # noqa: E402
 
 FLOORS = str(HERE / "floors.py")
-FLOOR_OF = {"coco_poly": "coco", "coco_bbox": "coco", "yolo": "yolo", "voc": "voc"}
-TARGETS = {"coco_poly": 1.0, "coco_bbox": 1.3, "yolo": 2.5, "voc": 1.3}
-"""Largest allowed time ratio ``sodaudit run / floor`` at full scale."""
-POLY_MEMORY_TARGET = 0.5
-PYCOCOTOOLS_SPEEDUP_TARGET = 3.0
-SCALING_TARGET = 11.0
-NO_PIXEL_ANALYSES = ["--set", "integrity.hash_max_images=0"]
-"""The issue measures ``sodaudit run`` without pixel analyses. Content-hashing every image file
-(the cross-split duplicate check, on by default up to 20k images) reads every image's bytes: a
-pixel analysis that reports its own time in report.json, so the runner turns it off."""
+CASES = {
+    "coco_poly": ("coco_poly", 1.0, ("run", "pycocotools", "orjson")),
+    "coco_bbox": ("coco_bbox", 1.0, ("run",)),
+    "coco_bbox_10x": ("coco_bbox", 10.0, ("run",)),
+}
+"""Case name -> (dataset kind, size relative to ``--scale``, commands)."""
+SPEEDUP_VS_PYCOCOTOOLS = 2.5
+MEMORY_VS_ORJSON = 0.3
+PEAK_MB_AT_10X = 2500.0
+TIME_GROWTH_AT_10X = 10.0
 NOTES_HEADING = "## Notes"
 
 
 @dataclass
 class Case:
+    name: str
     kind: str
     scale: float
     path: Path
     commands: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[str, list[float]] = field(default_factory=dict)
     peak_mb: dict[str, list[float]] = field(default_factory=dict)
+    phases: list[dict[str, object]] = field(default_factory=list)
 
     @property
-    def name(self) -> str:
+    def label(self) -> str:
         return f"{self.kind}@{self.scale:g}"
 
     def median(self, cmd: str) -> float:
@@ -73,117 +81,136 @@ class Case:
         return statistics.median(self.peak_mb[cmd])
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process; a failing command stops the benchmark."""
+def run_one(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) and stdout of one process, reaped with ``wait4`` for its own
+    ``ru_maxrss``; a failing command stops the benchmark."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    # sodaudit exits 1 when its gate fails: a finished audit, not a crash.
-    if proc.returncode not in (0, 1):
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read().decode(errors="replace"), err_file.read().decode(errors="replace")
+    if proc.returncode not in (0, 1):  # sodaudit exits 1 when its gate fails: a finished audit
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return seconds, usage.ru_maxrss / 1024.0
+    return seconds, usage.ru_maxrss * 1024 / 1e6, out
 
 
 def build_cases(args: argparse.Namespace, out_root: Path) -> list[Case]:
-    cases = []
-    scales = [args.scale] + ([] if args.no_scaling else [args.scale / 10])
     py = sys.executable
-    for scale in scales:
-        for kind, n in generate.dataset_sizes(scale).items():
-            if kind not in args.cases:
-                continue
-            path = generate.ensure(kind, args.data / f"{kind}_{n}", n)
-            case = Case(kind, scale, path)
-            out = out_root / case.name
-            case.commands["floor"] = [py, FLOORS, FLOOR_OF[kind], str(path)]
-            if kind == "coco_poly" and scale == args.scale and not args.no_pycocotools:
-                case.commands["pycocotools"] = [py, FLOORS, "pycocotools", str(path)]
-            case.commands["run"] = [
-                *[py, "-m", "sodaudit", "run", str(path), "--out", str(out / "run")],
-                *NO_PIXEL_ANALYSES,
-            ]
-            if not args.quick and scale == args.scale:
-                case.commands["load"] = [py, FLOORS, "load", str(path)]
-                case.commands["json"] = [py, FLOORS, "json", str(path), str(out / "json")]
-            cases.append(case)
+    cases = []
+    for name in args.cases:
+        kind, factor, commands = CASES[name]
+        scale = args.scale * factor
+        n = generate.dataset_sizes(scale)[kind]
+        path = generate.ensure(kind, args.data / f"{kind}_{n}", n)
+        case = Case(name, kind, scale, path)
+        for cmd in commands:
+            if cmd == "run":
+                out = out_root / name / "run"
+                case.commands[cmd] = [py, "-m", "sodaudit", "run", str(path), "--out", str(out)]
+            else:
+                case.commands[cmd] = [py, FLOORS, cmd, str(path)]
+        cases.append(case)
     return cases
 
 
-def run_benchmark(cases: list[Case], reps: int, warmup: bool, pycache: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent), PYTHONPYCACHEPREFIX=str(pycache))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # sodaudit's modules compiled once, not every run
+def run_benchmark(cases: list[Case], args: argparse.Namespace, env: dict[str, str]) -> None:
     jobs = [(case, cmd) for case in cases for cmd in case.commands]
-    rounds = ([False] if warmup else []) + [True] * reps
+    rounds = ([False] if not args.no_warmup else []) + [True] * args.reps
     for i, measured in enumerate(rounds):
         shift = i % len(jobs)
         for case, cmd in jobs[shift:] + jobs[:shift]:
-            seconds, mb = measure(case.commands[cmd], env)
+            seconds, mb, _ = run_one(case.commands[cmd], env)
             if measured:
                 case.seconds.setdefault(cmd, []).append(seconds)
                 case.peak_mb.setdefault(cmd, []).append(mb)
-        label = "warm-up" if not measured else f"repetition {i + (0 if warmup else 1)}/{reps}"
+        label = f"repetition {sum(rounds[: i + 1])}/{args.reps}" if measured else "warm-up"
         print(f"  {label} done", file=sys.stderr, flush=True)
+
+
+def run_phases(cases: list[Case], env: dict[str, str], out_root: Path) -> None:
+    for case in cases:
+        cmd = [sys.executable, FLOORS, "phases", str(case.path), str(out_root / case.name / "phases")]
+        _, _, out = run_one(cmd, env)
+        case.phases = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 # --------------------------------------------------------------------------- report
 
 
-def verdicts(cases: list[Case], full: float) -> list[tuple[str, str, str, bool]]:
+def verdicts(cases: list[Case]) -> list[tuple[str, str, str, bool]]:
     """(target, requirement, measured, met) for every target the measured cases cover."""
-    by = {(c.kind, c.scale): c for c in cases}
+    by = {c.name: c for c in cases}
     rows = []
-    for kind, limit in TARGETS.items():
-        c = by.get((kind, full))
-        if c is None:
-            continue
-        ratio = c.median("run") / c.median("floor")
-        rows.append((f"{kind} time vs floor", f"<= {limit:g}x", f"{ratio:.2f}x", ratio <= limit))
-        if kind == "coco_poly":
-            mem = c.memory("run") / c.memory("floor")
-            rows.append(("coco_poly peak memory vs floor", "<= 0.5x", f"{mem:.2f}x", mem <= 0.5))
-            if "pycocotools" in c.commands:
-                speed = c.median("pycocotools") / c.median("run")
-                rows.append(("coco_poly speed-up vs pycocotools", ">= 3x", f"{speed:.2f}x", speed >= 3.0))
-    for kind in TARGETS:
-        big, small = by.get((kind, full)), by.get((kind, full / 10))
-        if big and small:
-            growth = big.median("run") / small.median("run")
-            rows.append((f"{kind} 10x data: time growth", "<= 11x", f"{growth:.2f}x", growth <= 11))
+    poly, bbox, big = by.get("coco_poly"), by.get("coco_bbox"), by.get("coco_bbox_10x")
+    if poly and "pycocotools" in poly.commands:
+        speed = poly.median("pycocotools") / poly.median("run")
+        rows.append(
+            (
+                f"{poly.label}: speed-up over pycocotools COCO(path)",
+                f">= {SPEEDUP_VS_PYCOCOTOOLS:g}x",
+                f"{speed:.2f}x",
+                speed >= SPEEDUP_VS_PYCOCOTOOLS,
+            )
+        )
+    if poly and "orjson" in poly.commands:
+        mem = poly.memory("run") / poly.memory("orjson")
+        rows.append(
+            (
+                f"{poly.label}: peak RSS vs orjson parse (GC off)",
+                f"<= {MEMORY_VS_ORJSON:g}x",
+                f"{mem:.2f}x",
+                mem <= MEMORY_VS_ORJSON,
+            )
+        )
+    if big:
+        peak = big.memory("run")
+        limit = f"<= {PEAK_MB_AT_10X:.0f} MB"
+        rows.append((f"{big.label}: peak RSS", limit, f"{peak:.0f} MB", peak <= PEAK_MB_AT_10X))
+    if big and bbox:
+        growth = big.median("run") / bbox.median("run")
+        rows.append(
+            (
+                f"{big.label}: time vs {bbox.label}",
+                f"<= {TIME_GROWTH_AT_10X:g}x",
+                f"{growth:.2f}x",
+                growth <= TIME_GROWTH_AT_10X,
+            )
+        )
     return rows
 
 
 def table(cases: list[Case]) -> str:
     lines = [
-        "| case | images | command | median s | min s | max s | peak MB | time / floor | MB / floor |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| case | images | command | median s | min s | max s | peak MB |",
+        "|---|---:|---|---:|---:|---:|---:|",
     ]
     for c in cases:
         n = generate.dataset_sizes(c.scale)[c.kind]
         for cmd in c.commands:
             t = c.seconds[cmd]
             lines.append(
-                f"| {c.name} | {n} | {cmd} | {c.median(cmd):.2f} | {min(t):.2f} | {max(t):.2f} | "
-                f"{c.memory(cmd):.0f} | {c.median(cmd) / c.median('floor'):.2f} | "
-                f"{c.memory(cmd) / c.memory('floor'):.2f} |"
+                f"| {c.label} | {n} | {cmd} | {c.median(cmd):.2f} | {min(t):.2f} | {max(t):.2f} | "
+                f"{c.memory(cmd):.0f} |"
             )
     return "\n".join(lines)
 
 
-def breakdown(cases: list[Case]) -> str:
-    lines = [
-        "| case | startup+load s | analyzers s (json - load) | HTML+figures s (run - json) |",
-        "|---|---:|---:|---:|",
-    ]
+def phase_table(cases: list[Case]) -> str:
+    """Per case, the seconds and the peak RSS of each phase of one run."""
+    parts = []
     for c in cases:
-        if "load" in c.commands and "json" in c.commands:
-            load, js, run = c.median("load"), c.median("json"), c.median("run")
-            lines.append(f"| {c.name} | {load:.2f} | {js - load:.2f} | {run - js:.2f} |")
-    return "\n".join(lines) if len(lines) > 2 else ""
+        if not c.phases:
+            continue
+        load = next((p for p in c.phases if p["phase"] == "load"), {})
+        head = f"{c.label} ({load.get('boxes', '?')} boxes, {load.get('images', '?')} images)"
+        lines = [f"| {head} | s | peak MB |", "|---|---:|---:|"]
+        lines += [f"| {p['phase']} | {p['seconds']:.2f} | {p['peak_mb']} |" for p in c.phases]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def machine() -> str:
@@ -201,7 +228,7 @@ def machine() -> str:
     except (OSError, StopIteration, ValueError):
         pass
     versions = []
-    for mod in ("numpy", "pandas", "msgspec", "orjson", "pycocotools", "imagesize"):
+    for mod in ("numpy", "pandas", "msgspec", "orjson", "pycocotools"):
         try:
             versions.append(f"{mod} {__import__('importlib.metadata').metadata.version(mod)}")
         except Exception:  # not installed: say so rather than fail
@@ -213,16 +240,18 @@ def machine() -> str:
 
 
 def report(cases: list[Case], args: argparse.Namespace, command: str) -> str:
-    rows = verdicts(cases, args.scale)
     verdict = "\n".join(
-        f"| {name} | {req} | {got} | {'met' if ok else 'NOT met'} |" for name, req, got, ok in rows
+        f"| {name} | {req} | {got} | {'met' if ok else 'NOT met'} |" for name, req, got, ok in verdicts(cases)
     )
     parts = [
         "## Targets\n\n| target | required | measured | |\n|---|---|---|---|\n" + verdict,
         "## All measurements (medians over repetitions)\n\n" + table(cases),
     ]
-    if breakdown(cases):
-        parts.append("## Where the time of `sodaudit run` goes (medians)\n\n" + breakdown(cases))
+    if phase_table(cases):
+        parts.append(
+            "## Where the time and the memory of one run go (`floors.py phases`, one run, "
+            "peak RSS per phase)\n\n" + phase_table(cases)
+        )
     head = (
         f"Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}  \n"
         f"Machine: {machine()}  \n"
@@ -234,31 +263,36 @@ def report(cases: list[Case], args: argparse.Namespace, command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="sodaudit vs the parse floor (see module docstring).")
+    parser = argparse.ArgumentParser(description="sodaudit run vs its peers (see module docstring).")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "sodaudit-bench")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = COCO train2017 / 20k images")
-    parser.add_argument("--cases", default=",".join(generate.KINDS))
-    parser.add_argument("--no-scaling", action="store_true", help="skip the 1/10-size datasets")
-    parser.add_argument("--no-pycocotools", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="only floor and run (no load/json parts)")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = COCO train2017 size")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"any of {', '.join(CASES)}")
+    parser.add_argument("--phases", action="store_true", help="add a per-phase time/memory table")
     parser.add_argument("--no-warmup", action="store_true")
-    parser.add_argument("--write", type=Path, nargs="?", const=HERE / "RESULTS.md", default=None)
+    parser.add_argument("--write", type=Path, default=None, help="write the report to this file")
     args = parser.parse_args(argv)
     args.cases = args.cases.split(",")
+    unknown = sorted(set(args.cases) - set(CASES))
+    if unknown:
+        parser.error(f"unknown cases {unknown}; use {', '.join(CASES)}")
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent), PYTHONPYCACHEPREFIX=str(args.data / ".pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # sodaudit's modules compiled once, not every run
     out_root = Path(tempfile.mkdtemp(prefix="sodaudit-bench-out-"))
     try:
         cases = build_cases(args, out_root)
-        run_benchmark(cases, args.reps, warmup=not args.no_warmup, pycache=args.data / ".pycache")
+        run_benchmark(cases, args, env)
+        if args.phases:
+            run_phases(cases, env, out_root)
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
     text = report(cases, args, command)
     print(text)
     if args.write:
         intro = (
-            "# Benchmark results\n\nsodaudit against the parse floor, measured by "
-            "`benchmarks/run.py` (see its docstring for the method).\n\n"
+            "# Benchmark results\n\n`sodaudit run` against its peers, measured by "
+            "`benchmarks/run.py` (see its docstring for the method and the targets).\n\n"
         )
         # Hand-written analysis below a "## Notes" heading survives a re-run.
         old = args.write.read_text() if args.write.is_file() else ""
