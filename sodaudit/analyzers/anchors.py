@@ -37,8 +37,8 @@ from sodaudit.analyzers.anchors_stats import (
     AnchorsStats,
     AnchorsSuggestion,
 )
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
-from sodaudit.analyzers.sizes import group_means, model_sized
+from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.sizes import group_means, model_sized, num_selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
@@ -69,7 +69,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         dataset = dataset.with_imgsz(config.imgsz)
     selected = _selected(config)
     result = AnalyzerResult(NAME, "Anchors")
-    rows = model_sized(dataset)
+    rows = model_sized(dataset, *LABEL_COLUMNS, "sqrt_area_model", "scale")
     w = rows["w_model"].to_numpy(dtype=np.float64)
     h = rows["h_model"].to_numpy(dtype=np.float64)
     groups = _Groups.of(rows)
@@ -101,7 +101,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         model=config.model,
         ratio_thr=float(thr),
         num_boxes=len(rows),
-        num_boxes_without_image_size=len(dataset.selected_boxes()) - len(rows),
+        num_boxes_without_image_size=num_selected(dataset) - len(rows),
         presets=presets,
         suggested=suggestion,
     )

@@ -50,7 +50,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Cross-class pairs, same-class pairs above the NMS IoU, and merge candidates."""
     cfg = config.class_overlap
     result = AnalyzerResult(NAME, "Class overlap")
-    rows = dataset.selected_boxes().reset_index(drop=True)
+    # The columns read here and by the pair tables (``label_table``: image, class, box, source).
+    columns = ("image_id", "class_name", "x", "y", "w", "h", "source_file", "source_line", "sqrt_area_model")
+    rows = dataset.selected_boxes(*columns).reset_index(drop=True)
     names = [str(c) for c in rows["class_name"].cat.categories]
     codes = rows["class_name"].cat.codes.to_numpy().astype(np.int64)
     counts = np.bincount(codes, minlength=len(names)) if len(rows) else np.zeros(len(names), int)

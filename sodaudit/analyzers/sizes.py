@@ -223,21 +223,50 @@ def group_means(codes: np.ndarray, labels: Sequence[str], **columns: np.ndarray)
     }
 
 
-def selected(dataset: Dataset) -> pd.DataFrame:
-    """The boxes that size statistics are about: valid and not ignored."""
-    return dataset.selected_boxes()
+ANALYZE_COLUMNS = (
+    "image_id",
+    "class_name",
+    "split",
+    "x",
+    "y",
+    "w",
+    "h",
+    "img_w",
+    "img_h",
+    "scale",
+    "area",
+    "rel_area",
+    *SIZE_COLUMNS,
+    *(f"{c}_model" for c in SIZE_COLUMNS),
+)
+"""The box columns :func:`analyze` reads."""
 
 
-def model_sized(dataset: Dataset) -> pd.DataFrame:
-    """Valid, non-ignore boxes that have a size at model input (their image size is known)."""
-    sel = dataset.selected_boxes()
+def selected(dataset: Dataset, *columns: str) -> pd.DataFrame:
+    """The boxes that size statistics are about: valid and not ignored, with only ``columns``
+    (a caller names what it reads: a take of every column is a second box table)."""
+    if not columns:
+        raise ValueError("selected() needs the columns the caller reads")
+    return dataset.selected_boxes(*columns)
+
+
+def num_selected(dataset: Dataset) -> int:
+    """How many boxes are valid and not ignored, without taking any column."""
+    b = dataset.boxes
+    return int(np.count_nonzero(b["valid"].to_numpy() & ~b["ignore"].to_numpy()))
+
+
+def model_sized(dataset: Dataset, *columns: str) -> pd.DataFrame:
+    """Valid, non-ignore boxes that have a size at model input (their image size is known),
+    with ``columns`` and ``w_model``, ``h_model``."""
+    sel = dataset.selected_boxes(*dict.fromkeys((*columns, "w_model", "h_model")))
     finite = np.isfinite(sel["w_model"].to_numpy()) & np.isfinite(sel["h_model"].to_numpy())
     return sel if finite.all() else sel[finite]
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Size distributions, bucket counts, aspect ratios, crowding and a centre heatmap."""
-    sel = selected(dataset)
+    sel = selected(dataset, *ANALYZE_COLUMNS)
     q = config.sizes.quantiles
     known = np.isfinite(sel["scale"].to_numpy())
     quantiles = SizesQuantiles(

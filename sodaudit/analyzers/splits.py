@@ -107,7 +107,7 @@ def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | N
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Per-split sizes, size drift against train, missing classes and class-share drift."""
-    sel = selected(dataset)
+    sel = selected(dataset, "split", "class_name", "sqrt_area", "sqrt_area_model")
     splits = dataset.splits
     q = config.sizes.quantiles
     class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]

@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -129,7 +129,9 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     except KeyError:
         raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
     result = AnalyzerResult(NAME, "Strides")
-    rows = model_sized(dataset)
+    rows = model_sized(
+        dataset, *LABEL_COLUMNS, "scale", "img_w", "img_h", "short_side_model", "sqrt_area_model"
+    )
     geo = _geometry(rows)
 
     names = list(dict.fromkeys((selected.name, *ALWAYS_MODELS)))

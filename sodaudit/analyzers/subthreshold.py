@@ -16,7 +16,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
 from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -104,7 +104,9 @@ class SubthresholdStats(msgspec.Struct, kw_only=True):
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Counts and shares per rule and class, the union, the offending labels and review zoom."""
     cfg = config.subthreshold
-    sel = selected(dataset)
+    sel = selected(
+        dataset, *LABEL_COLUMNS, "short_side", "sqrt_area", "rel_area", "scale", "w_model", "h_model"
+    )
     n = len(sel)
     class_names = [str(c) for c in sel["class_name"].cat.categories]
     codes = sel["class_name"].cat.codes.to_numpy()

@@ -52,6 +52,7 @@ from sodaudit.recommend.scale_match import (
     sorted_mix,
 )
 from sodaudit.recommend.tiling import tiling_rec
+from sodaudit.sizepresets import SIZE_PRESETS
 
 __all__ = [
     "AUGMENT_EXTRA_DROP_SHARE",
@@ -85,12 +86,33 @@ __all__ = [
 _flagged_per_class = flagged_per_class
 _sorted_mix = sorted_mix
 
+BOX_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            "image_id",
+            "class_name",
+            "x",
+            "y",
+            "w",
+            "h",
+            "img_w",
+            "img_h",
+            "scale",
+            "area",
+            "short_side",
+            "long_side",
+            *(p.measure for p in SIZE_PRESETS.values()),
+        )
+    )
+)
+"""The box columns the recommendations read (``Context.rows``, the tiling simulation)."""
+
 
 def recommend(
     dataset: Dataset, config: Config, results: Mapping[str, AnalyzerResult]
 ) -> list[Recommendation]:
     """Every recommendation that applies, most important first; ``none`` when nothing does."""
-    b = dataset.selected_boxes()
+    b = dataset.selected_boxes(*BOX_COLUMNS)
     img_w = b["img_w"].to_numpy(np.float64)
     img_h = b["img_h"].to_numpy(np.float64)
     sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
