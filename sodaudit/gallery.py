@@ -52,7 +52,20 @@ def smallest_labels(
     smallest ``sqrt_area`` first (ties by box id)."""
     if limit <= 0:
         return []
-    boxes = dataset.selected_boxes()
+    boxes = dataset.selected_boxes(
+        "box_id",
+        "image_id",
+        "class_name",
+        "sqrt_area",
+        "x",
+        "y",
+        "w",
+        "h",
+        "w_model",
+        "h_model",
+        "source_file",
+        "source_line",
+    )
     images = dataset.images
     usable = images["status"].isin(READABLE_STATUSES) & (images["path"] != "")
     boxes = boxes[boxes["image_id"].isin(images.loc[usable, "image_id"])]

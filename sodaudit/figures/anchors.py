@@ -20,7 +20,7 @@ MAX_SCATTER = 20000
 
 
 def anchor_scatter(report: Any) -> Figure | None:
-    sel = report.dataset.selected_boxes()
+    sel = report.dataset.selected_boxes("w_model", "h_model")
     w = sel["w_model"].to_numpy(dtype=np.float64)
     h = sel["h_model"].to_numpy(dtype=np.float64)
     keep = np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)

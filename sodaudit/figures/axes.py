@@ -48,6 +48,7 @@ def log_axis(ax: Axes, which: str) -> None:
 
 
 def legend_below(ax: Axes) -> None:
-    """Legend under the axes, outside them, where it never hides data or the stride labels."""
+    """Legend at the bottom of the figure, in the ``LEGEND_ROW`` its figure keeps free below the
+    axes, where it never hides data or the stride labels."""
     handles, labels = ax.get_legend_handles_labels()
-    ax.figure.legend(handles, labels, loc="outside lower center", fontsize=8, ncol=4, frameon=False)
+    ax.figure.legend(handles, labels, loc="lower center", fontsize=8, ncol=4, frameon=False)

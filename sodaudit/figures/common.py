@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.font_manager import FontProperties
 from PIL import Image
 
 from sodaudit.models import MODELS
@@ -38,14 +39,52 @@ class Figure:
     alt: str
 
 
-def new_figure(width: float, height: float) -> MplFigure:
-    """A figure on its own Agg canvas, laid out by matplotlib's constrained layout.
+EDGE = 0.12
+"""Margin on a side with nothing outside the axes, in inches (on the right, an x tick label at the
+end of the axis reaches out half its width: new_figure keeps 0.25 there)."""
+X_AXIS_ROOM = 0.55
+"""Room below an axes for its tick labels and axis label (10 pt text), in inches."""
+Y_AXIS_ROOM = 0.85
+"""Room left of an axes for tick labels of up to 7 digits and the axis label, in inches."""
+LEGEND_ROW = 0.3
+"""Room for one row of the legend below the plot (8 pt text), in inches."""
+TICK_ROOM = 0.1
+"""Tick length plus the gap to its label (3.5 pt each), in inches."""
+STRIDE_LABELS = 0.25
+"""Room above an axes for the stride labels of :func:`sodaudit.figures.axes.size_lines`, in inches."""
 
-    Its own canvas rather than pyplot: no global figure registry, no GUI backend chosen for us.
+
+def new_figure(
+    width: float,
+    height: float,
+    *,
+    left: float = Y_AXIS_ROOM,
+    bottom: float = X_AXIS_ROOM,
+    right: float = 0.25,
+    top: float = EDGE,
+) -> MplFigure:
+    """A figure on its own Agg canvas whose subplots sit inside fixed margins (in inches).
+
+    Fixed margins rather than constrained layout, which measures every tick label of every axes
+    in a pass of its own before the figure is drawn. Its own canvas rather than pyplot: no global
+    figure registry, no GUI backend chosen for us.
     """
-    fig = MplFigure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = MplFigure(figsize=(width, height), dpi=DPI)
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
+    )
     return fig
+
+
+def text_width(fig: MplFigure, labels: list[str], fontsize: float) -> float:
+    """Width in inches of the widest of ``labels`` as drawn at ``fontsize`` on ``fig``."""
+    renderer = fig.canvas.get_renderer()
+    font = FontProperties(size=fontsize)
+    widest = max(
+        (renderer.get_text_width_height_descent(s, font, ismath=False)[0] for s in labels), default=0.0
+    )
+    return widest / fig.dpi
 
 
 def encode(fig: MplFigure) -> str:

@@ -16,9 +16,14 @@ from matplotlib.ticker import MaxNLocator
 from sodaudit.analyzers.sizes import SizesStats, boxes_per_image
 from sodaudit.figures.axes import legend_below, log_axis, size_lines
 from sodaudit.figures.common import (
+    EDGE,
+    LEGEND_ROW,
     MODEL_COLOR,
     NATIVE_COLOR,
+    STRIDE_LABELS,
     THRESHOLD_COLOR,
+    TICK_ROOM,
+    X_AXIS_ROOM,
     Figure,
     encode,
     finite_positive,
@@ -26,6 +31,7 @@ from sodaudit.figures.common import (
     new_figure,
     pct,
     text,
+    text_width,
 )
 
 MAX_BOX_CLASSES = 80
@@ -45,14 +51,14 @@ def log_edges(values: list[np.ndarray], bins: int = HIST_BINS) -> np.ndarray:
 
 
 def size_histogram(report: Any) -> Figure | None:
-    sel = report.dataset.selected_boxes()
+    sel = report.dataset.selected_boxes("sqrt_area", "sqrt_area_model")
     native = finite_positive(sel["sqrt_area"])
     model = finite_positive(sel["sqrt_area_model"])
     if len(native) == 0:
         return None
     imgsz = report.config.imgsz
     edges = log_edges([native, model] if len(model) else [native])
-    fig = new_figure(8, 3.6)
+    fig = new_figure(8, 3.6, top=STRIDE_LABELS, bottom=X_AXIS_ROOM + LEGEND_ROW)
     ax = fig.add_subplot()
     ax.stairs(
         np.histogram(native, edges)[0],
@@ -113,7 +119,10 @@ def class_boxplot(report: Any) -> Figure | None:
         return None
     stats.sort(key=lambda s: s["med"])
     shown = stats[:MAX_BOX_CLASSES]
-    fig = new_figure(8, max(2.4, 1.2 + 0.17 * len(shown)))
+    labels = [s["label"] for s in shown]
+    fig = new_figure(8, max(2.4, 1.2 + 0.17 * len(shown)), top=STRIDE_LABELS, bottom=X_AXIS_ROOM + LEGEND_ROW)
+    # The class names are the y tick labels: the left margin is as wide as the widest of them.
+    fig.subplots_adjust(left=(EDGE + text_width(fig, labels, 8) + TICK_ROOM) / 8)
     ax = fig.add_subplot()
     # A box plot from the report's percentiles, drawn as three collections (whiskers, boxes,
     # medians) rather than ax.bxp's five artists per class: 80 classes drew in 1.3 s that way.
@@ -131,7 +140,7 @@ def class_boxplot(report: Any) -> Figure | None:
         linewidth=0.8,
     )
     ax.vlines(part["med"], rows - 0.32, rows + 0.32, color="black", linewidth=1.6)
-    ax.set_yticks(rows, [s["label"] for s in shown])
+    ax.set_yticks(rows, labels)
     ax.set_ylim(len(shown) - 0.5, -0.5)
     ax.tick_params(axis="y", labelsize=8)
     size_lines(ax, report)
@@ -159,7 +168,7 @@ def labels_per_image(report: Any) -> Figure | None:
     dataset = report.dataset
     if dataset.images.empty:
         return None
-    counts = boxes_per_image(dataset, dataset.selected_boxes())
+    counts = boxes_per_image(dataset, dataset.selected_boxes("image_id"))
     top = int(counts.max())
     caps = sorted(((str(n), int(c)) for n, c in report.config.sizes.max_det_caps), key=lambda nc: nc[1])
     # Show caps up to the first one above the busiest image, so there is always headroom to see.
@@ -177,15 +186,18 @@ def labels_per_image(report: Any) -> Figure | None:
     ax.stairs(hist, edges, fill=True, color=NATIVE_COLOR, alpha=0.7)
     for i, (name, cap) in enumerate(visible):
         ax.axvline(cap, color=THRESHOLD_COLOR, ls="--", lw=1)
+        # Labelled on the side of the line facing the middle of the plot, so it stays inside.
+        right_half = cap > xmax / 2
         ax.annotate(
             f"{text(name)} {cap}",
             (cap, 1 - 0.08 * (i % 3)),
             xycoords=("data", "axes fraction"),
             fontsize=7,
             color=THRESHOLD_COLOR,
-            xytext=(2, -2),
+            xytext=(-2 if right_half else 2, -2),
             textcoords="offset points",
             va="top",
+            ha="right" if right_half else "left",
         )
     if hist.max() > 50 * max(1, np.median(hist[hist > 0])):
         ax.set_yscale("log")
@@ -218,10 +230,14 @@ def heatmap(report: Any) -> Figure | None:
         return None
     shares = np.asarray(heat.shares, dtype=np.float64)
     rows, cols = shares.shape
-    fig = new_figure(5.2, 4.2)
+    fig = new_figure(5.2, 4.2, left=0.65, right=1.1)
     ax = fig.add_subplot()
     im = ax.imshow(shares * 100, extent=(0, 1, 1, 0), cmap="viridis", interpolation="nearest", aspect="auto")
-    fig.colorbar(im, ax=ax, label="% of box centres")
+    # The colour bar in the right margin: 0.15 in wide, 0.15 in from the axes, its labels beyond.
+    box = ax.get_position()
+    fig.colorbar(
+        im, cax=fig.add_axes((box.x1 + 0.15 / 5.2, box.y0, 0.15 / 5.2, box.height)), label="% of box centres"
+    )
     ax.set_xlabel("x / image width")
     ax.set_ylabel("y / image height")
     r, c = np.unravel_index(int(np.argmax(shares)), shares.shape)

@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image, ImageOps
 
 from sodaudit.analyzers.sizes import boxes_per_image
-from sodaudit.figures.common import Figure, encode, model_strides, new_figure, text
+from sodaudit.figures.common import EDGE, Figure, encode, model_strides, new_figure, text
 from sodaudit.recommend.tilesim import axis_starts, overlap_px
 
 MAX_GRID_BOXES = 3000
@@ -47,7 +47,7 @@ def pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series,
     ok &= images["status"].isin(("ok", "unchecked")).to_numpy() & (images["path"].to_numpy() != "")
     if not ok.any():
         return []
-    sel = dataset.selected_boxes()
+    sel = dataset.selected_boxes("image_id", "sqrt_area_model", "x", "y", "w", "h")
     _, strides = model_strides(report)
     small_px = float(strides[0]) if strides else 8.0
     n_small = boxes_per_image(dataset, sel[sel["sqrt_area_model"].to_numpy() < small_px])
@@ -95,7 +95,8 @@ def tile_grid(report: Any) -> Figure | None:
     W, H = float(row["width"]), float(row["height"])
     xs = axis_starts(int(W), tile, overlap)
     ys = axis_starts(int(H), tile, overlap)
-    fig = new_figure(8, 8 * im.height / im.width + 0.6)
+    # The figure fits the image: 8 in wide, EDGE all round, as tall as the image's aspect asks.
+    fig = new_figure(8, (8 - 2 * EDGE) * H / W + 2 * EDGE, left=EDGE, bottom=EDGE, right=EDGE, top=EDGE)
     ax = fig.add_subplot()
     ax.imshow(np.asarray(im), extent=(0, W, H, 0), interpolation="antialiased")
     bx, by = boxes["x"].to_numpy(), boxes["y"].to_numpy()
