@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from sodaudit.recommend import (
-    _flagged_per_class,
-    _sorted_mix,
     coco_mix,
     drop_share,
+    flagged_per_class,
     most_common_box_image_size,
     sorted_drop_share,
+    sorted_mix,
 )
 
 
@@ -30,7 +30,7 @@ def test_sorted_shares_match_full_passes() -> None:
         assert sorted_drop_share(s, scale, 2.0) == drop_share(short, scale, 2.0)
     area = np.sort(np.concatenate([rng.lognormal(6, 2, 20000), [1024.0, 9216.0, 256.0, 4096.0]]))
     for f in (0.25, 0.5, 2.0**0.25, 1.0, 2.0, 4.0):
-        assert _sorted_mix(area, f).tolist() == coco_mix(area * f * f).tolist()
+        assert sorted_mix(area, f).tolist() == coco_mix(area * f * f).tolist()
 
 
 def _ctx(rows: pd.DataFrame, images: pd.DataFrame) -> SimpleNamespace:
@@ -67,6 +67,6 @@ def test_label_policy_helpers_match_pandas_groupby() -> None:
         for c, r in per_class.iterrows()
         if r["sum"] > 0
     }
-    got = _flagged_per_class(_ctx(rows, images), flagged)
+    got = flagged_per_class(_ctx(rows, images), flagged)
     assert got == want
     assert list(got) == list(want)

@@ -81,11 +81,6 @@ __all__ = [
     "what_small_means",
 ]
 
-# The old private names, still imported by tests/test_perf_sizes.py (outside this refactor's
-# files): drop once it imports ``flagged_per_class`` and ``sorted_mix``.
-_flagged_per_class = flagged_per_class
-_sorted_mix = sorted_mix
-
 BOX_COLUMNS = tuple(
     dict.fromkeys(
         (
