@@ -8,7 +8,10 @@ rules may then override a code's severity or threshold (``[rules."<code>"]``). J
 test case per code, ``sodaudit config`` and docs/ci.md list them from here.
 
 Severity policy: ``error`` for data the audit could not read (an annotation file left unread
-loses every label in it, so the gate must fail) and for regressions against a baseline;
+loses every label in it, so the gate must fail), for data defects that break training or
+evaluation (blockers: a split path the trainer stops on, class ids outside the class list, COCO
+``area`` fields that move boxes to another COCOeval bucket, more labels per image than the
+evaluator's ``maxDets`` or the model's ``max_det``) and for regressions against a baseline;
 ``warning`` for defects and risks a person should look at before training; ``info`` for facts.
 """
 
@@ -111,8 +114,8 @@ _SPECS = (
     ),
     FindingSpec(
         "load.split_path_missing",
-        WARN,
-        "split paths in the dataset config that do not exist",
+        ERROR,
+        "split paths in the dataset config that do not exist (Ultralytics stops on them)",
         summary="{n} split paths in the dataset config do not exist",
     ),
     FindingSpec(
@@ -150,8 +153,8 @@ _SPECS = (
     ),
     FindingSpec(
         "load.undeclared_class",
-        WARN,
-        "class names missing from the dataset's class list",
+        ERROR,
+        "class names missing from the dataset's class list (not trainable as declared)",
         summary="{n} class names are not in the dataset's class list",
     ),
     # -- integrity
@@ -163,7 +166,11 @@ _SPECS = (
         "boxes past the image border",
         ("integrity.outside_tolerance_px",),
     ),
-    FindingSpec("integrity.unknown_class", WARN, "class ids the class list does not declare"),
+    FindingSpec(
+        "integrity.unknown_class",
+        ERROR,
+        "class ids the class list does not declare (Ultralytics drops their images)",
+    ),
     FindingSpec(
         "integrity.duplicate_box",
         WARN,
@@ -171,7 +178,11 @@ _SPECS = (
         ("integrity.duplicate_iou",),
     ),
     FindingSpec(
-        "integrity.area_mismatch", INFO, "COCO area field vs w*h", ("integrity.area_mismatch_ratio",)
+        "integrity.area_mismatch",
+        ERROR,
+        "COCO area field larger than its box moving boxes to another COCOeval bucket (error); "
+        "else area vs w*h beyond the ratio (info)",
+        ("integrity.area_mismatch_ratio",),
     ),
     FindingSpec("integrity.image_missing", WARN, "images named in the annotations but not on disk"),
     FindingSpec("integrity.image_corrupt", WARN, "empty or corrupt image files"),
@@ -196,10 +207,16 @@ _SPECS = (
         ("sizes.extreme_aspect", "sizes.extreme_aspect_share"),
     ),
     FindingSpec(
-        "sizes.crowded_images",
-        WARN,
-        "images with more boxes than the detector keeps",
+        "sizes.over_eval_max_dets",
+        ERROR,
+        "images with more boxes than COCOeval's maxDets (the COCOeval entry of max_det_caps); "
+        "info for datasets that are not COCO",
         ("sizes.max_det_caps",),
+    ),
+    FindingSpec(
+        "sizes.crowded_images",
+        ERROR,
+        "images with more boxes than the model's max_det (--model) keeps",
     ),
     # -- sub-threshold labels
     FindingSpec(
@@ -290,6 +307,14 @@ _SPECS = (
         WARN,
         "class share differences between splits",
         ("splits.class_share_warn",),
+    ),
+    # -- the plan
+    FindingSpec(
+        "plan.scale_gap",
+        INFO,
+        "size mix at the plan's scale far from COCO's (by COCO's area field): "
+        "pretrained weights transfer less",
+        ("recommend.coco_reference",),
     ),
     # -- regressions against --baseline
     FindingSpec(

@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from sodaudit import __version__
-from sodaudit.config import DEFAULT_FAIL_ON, DEFAULT_IMGSZ, DEFAULT_MODEL, Config
+from sodaudit.config import DEFAULT_FAIL_ON, DEFAULT_IMGSZ, DEFAULT_MODEL, AnchorsConfig, Config
 from sodaudit.errors import SodauditError
 from sodaudit.loaders import FORMATS
 from sodaudit.models import MODEL_NAMES
@@ -342,12 +342,13 @@ def diff_command(
 @click.option(
     "--evolve",
     type=click.IntRange(0, 100000),
-    default=0,
+    default=AnchorsConfig().evolve_generations,
     show_default=True,
-    help="Generations of evolutionary refinement after k-means.",
+    help="Generations of YOLOv5's evolutionary refinement after k-means (autoanchor's default).",
 )
 def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: int) -> None:
-    """Suggest anchors for PATH (k-means on box sizes at imgsz) with their BPR, as YAML."""
+    """Suggest anchors for PATH with their BPR, as YAML: YOLOv5 autoanchor's k-means and
+    evolution on the box sizes at imgsz (the defaults are kept when the fit does not beat them)."""
     from sodaudit.analyzers.anchors import anchors_yaml, suggest_anchors
     from sodaudit.loaders import load
 

@@ -107,10 +107,10 @@ class AnchorsConfig:
     """Best possible recall below which the anchors are reported."""
     num_anchors: int = 9
     """Anchors to suggest (k-means)."""
-    evolve_generations: int = 0
-    """0: k-means only; >0: evolutionary refinement of the k-means anchors."""
+    evolve_generations: int = 1000
+    """Generations of YOLOv5's genetic evolution after k-means (its default, 1000); 0: k-means only."""
     seed: int = 0
-    """Seed for k-means and evolution, so suggestions are reproducible."""
+    """Seed for the sample, k-means and evolution, so suggestions are reproducible."""
 
 
 @dataclass(frozen=True)
@@ -136,31 +136,57 @@ class SplitsConfig:
 
 
 @dataclass(frozen=True)
-class RecommendConfig:
+class PlanConfig:
+    """The primary change (input resolution or tiling): one target, one cost cap, one cost model.
+
+    Cost is model-input pixels per source image relative to today: ``(imgsz'/imgsz)^2`` for a
+    larger input, tiles per image for tiling at the same imgsz (each tile is one input)."""
+
     target_share: float = 0.9
-    """Resolution: share of valid boxes whose short side must reach the smallest stride."""
+    """Share of judged boxes whose short side at model input must reach the smallest stride."""
     max_cost: float = 4.0
-    """Resolution costing more than this (relative compute) makes tiling the better choice."""
-    tile_size_factors: tuple[float, ...] = (1.0, 1.5, 2.0)
-    """Tile side candidates as multiples of imgsz, in native pixels."""
+    """Cost cap (relative compute): options above it are listed as alternatives, never chosen."""
+    max_imgsz: int = 1536
+    """Largest input size tried (GPU memory grows with imgsz^2; tiles have no such limit)."""
+    fixed_imgsz: bool = False
+    """The deploy input size is fixed: only tiling is considered, never a larger imgsz."""
+    tile_size_factors: tuple[float, ...] = (0.5, 0.75, 1.0, 1.5, 2.0)
+    """Tile side candidates as multiples of imgsz, in native pixels (below 1: upsampled tiles)."""
     overlap_quantile: float = 99.0
-    """Tile overlap covers this percentile of the objects' long side."""
-    max_overlap: float = 0.5
-    """Cap on the tile overlap ratio."""
+    """Tile overlap covers this percentile of the objects' long side (up to max_overlap)."""
+    max_overlap: float = 0.25
+    """Cap on the tile overlap ratio (SAHI's examples use 0.2, PaddleDetection's sliced VisDrone
+    configs 0.25)."""
     tile_min_area_ratio: float = 0.1
-    """Slicing tools drop a cut box whose visible part is below this share of its area."""
+    """Slicing tools drop a cut box whose visible part is below this share of its area (SAHI's
+    ``min_area_ratio`` default)."""
+
+
+@dataclass(frozen=True)
+class RecommendConfig:
+    """The recommendations after the plan, each judged at the plan's scale."""
+
+    min_boxes: int = 100
+    """Below this many judged boxes only data fixes are recommended (the rest would be noise)."""
+    min_count: int = 30
+    """Per-class advice (merges, a class's repeat factor) and the label policy need at least this
+    many boxes concerned: fewer is noise, not a pattern."""
     p2_share: float = 0.1
-    """Share of boxes below stride 8 at imgsz above which a stride-4 (P2) head is suggested."""
-    small_image_share: float = 0.5
-    """Oversampling is suggested when fewer than this share of images contain small objects."""
-    oversample_target_share: float = 0.5
-    """Share of sampled images with small objects that oversampling aims for."""
+    """Share of boxes below the smallest stride after the plan above which a stride-4 (P2) head
+    is suggested."""
+    repeat_thresh: float = 0.1
+    """Repeat-factor sampling threshold t: a class whose small instances appear in a share f < t
+    of the training images gets repeat factor sqrt(t / f) (LVIS, Gupta et al. 2019, sec. 5;
+    detectron2 ``RepeatFactorTrainingSampler``; LVIS uses 0.001 over 1,203 classes)."""
+    max_repeat: float = 4.0
+    """Cap on any image's repeat factor (more repeats overfit the few images repeated)."""
     augment_min_side_px: float = 2.0
     """Minimum side a box must keep after scale augmentation (a common trainer filter)."""
     augment_min_scale: float = 0.5
     """Scale augmentation down to this factor; boxes then below augment_min_side_px are dropped."""
     coco_reference: tuple[float, float, float] = (0.41, 0.34, 0.24)
-    """COCO's share of small / medium / large objects, for scale matching to pretrained models."""
+    """COCO's share of small / medium / large objects by its ``area`` field (mask area): the
+    reference of the scale-gap note for COCO-pretrained weights."""
 
 
 @dataclass(frozen=True)
@@ -216,8 +242,8 @@ class Config:
     imgsz: int = DEFAULT_IMGSZ
     """Model input size: images are letterboxed so their long side is imgsz."""
     model: str = DEFAULT_MODEL
-    """Model preset (strides, anchors, assigner): yolov5, yolov8, yolo11, yolov8-p2, retinanet,
-    faster-rcnn or fcos."""
+    """Model preset (strides, anchors, assigner): yolov5, yolov8, yolo11, yolov8-p2, yolo26,
+    retinanet, faster-rcnn or fcos (docs/models.md)."""
     fail_on: str = DEFAULT_FAIL_ON
     """Lowest finding severity that fails the gate (exit code 1): error, warning or never."""
     deep: bool = False
@@ -234,6 +260,7 @@ class Config:
     anchors: AnchorsConfig = field(default_factory=AnchorsConfig)
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)

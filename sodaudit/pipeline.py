@@ -12,7 +12,7 @@ from typing import Any
 from sodaudit.analyzers import AnalyzerResult, run_all
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.findings import apply_rules, gate, sort_findings
+from sodaudit.findings import Finding, apply_rules, gate, sort_findings
 from sodaudit.jsonable import jsonable
 from sodaudit.loaders import load
 from sodaudit.report import AuditReport, dataset_card
@@ -61,7 +61,6 @@ def assemble(
     previous report.json's data), the findings judged by the configured rules, and the gate."""
     from sodaudit.recommend import recommend
 
-    recommendations = tuple(r.to_dict() for r in recommend(dataset, config, results))
     found = [f for result in results.values() for f in result.findings]
     comparison = None
     if baseline is not None:
@@ -73,13 +72,37 @@ def assemble(
         }
         comparison = compare(current, baseline, config)
         found += comparison.findings
-    findings = tuple(sort_findings(apply_rules(found, config.rules)))
+    # The advice reads the judged findings: data errors become the first recommendation.
+    judged = apply_rules(found, config.rules)
+    advice = recommend(dataset, config, results, judged)
+    plan = None
+    if advice.plan is not None:
+        plan = {**advice.plan.to_dict(), "scale_gap": advice.scale_gap, "notes": list(advice.notes)}
+        gap = advice.scale_gap
+        if gap is not None and gap["notable"]:
+            judged += apply_rules([scale_gap_finding(gap)], config.rules)
+    findings = tuple(sort_findings(judged))
     return AuditReport(
         dataset=dataset,
         config=config,
         analyzers=dict(results),
         findings=findings,
         gate=gate(findings, config.fail_on),
-        recommendations=recommendations,
+        recommendations=tuple(r.to_dict() for r in advice.recommendations),
+        plan=plan,
         baseline=None if comparison is None else comparison.stats,
+    )
+
+
+def scale_gap_finding(gap: Mapping[str, Any]) -> Finding:
+    """The scale gap to COCO-pretrained weights, as information (never a recommendation)."""
+    mix, ref = gap["mix"], gap["coco_reference"]
+    return Finding.of(
+        "plan.scale_gap",
+        f"Size mix {gap['change']} by COCO's area field: small/medium/large = {mix['small']:.0%}/"
+        f"{mix['medium']:.0%}/{mix['large']:.0%} vs COCO's {ref['small']:.0%}/{ref['medium']:.0%}/"
+        f"{ref['large']:.0%} (distance {gap['distance']:.2f}): COCO-pretrained weights transfer less "
+        "directly; fine-tune longer or start from small-object pretraining.",
+        "plan",
+        value=float(gap["distance"]),
     )

@@ -23,7 +23,7 @@ from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, GateResult
 from sodaudit.jsonable import jsonable
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 TOP_IMAGE_SIZES = 5
 
 
@@ -36,6 +36,9 @@ class AuditReport:
     """Judged by the configured rules, most severe first."""
     gate: GateResult
     recommendations: tuple[dict[str, Any], ...] = ()
+    plan: Mapping[str, Any] | None = None
+    """The primary change, its cost and reach, the alternatives, and the scale-gap information
+    (``None`` when too few boxes could be judged)."""
     baseline: Mapping[str, Any] | None = None
     """With ``--baseline``: the tracked numbers, old and new (their regressions are findings)."""
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -91,6 +94,7 @@ class AuditReport:
                     name: {"title": r.title, "stats": r.stats} for name, r in self.analyzers.items()
                 },
                 "findings": [f.to_dict() for f in self.findings],
+                "plan": self.plan,
                 "recommendations": list(self.recommendations),
                 "gate": self.gate.to_dict(),
             }

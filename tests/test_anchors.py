@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import math
@@ -257,37 +258,231 @@ def test_iou_uncovered_finding_for_a_selected_iou_model():
 
 CLUSTERS = [(6, 8), (12, 10), (20, 28), (40, 30), (50, 90), (100, 70), (150, 120), (200, 300),
             (400, 350)]  # fmt: skip
+# YOLOv5's default anchors miss 7 of these 9 clusters: tiny boxes (3x3: the best anchor, 10x13,
+# gives m = 3/13 = 0.23 < 1/4) and long thin ones (600x40: 156x198 gives min(156/600, 40/198)
+# = 0.20; 300x20: 116x90 gives min(116/300, 20/90) = 0.22). 6x6 (10x13: min(0.6, 0.46)) and
+# 100x100 (116x90: min(0.86, 0.9)) are covered.
+BAD_FOR_DEFAULTS = [(3, 3), (2.2, 3), (3, 2.2), (6, 6), (600, 40), (630, 30), (30, 630), (300, 20),
+                    (100, 100)]  # fmt: skip
+YOLOV5_ANCHORS = [(10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119), (116, 90),
+                  (156, 198), (373, 326)]  # fmt: skip
 
 
-def _clustered_dataset(per_cluster: int = 30) -> Dataset:
+def _clustered_dataset(per_cluster: int = 30, clusters=CLUSTERS, jitter: float = 0.4) -> Dataset:
+    """Boxes around the cluster sizes in one 640x640 image (so sides at imgsz 640 are as given)."""
     rng = np.random.default_rng(0)
     boxes = []
-    for cw, ch in CLUSTERS:
+    for cw, ch in clusters:
         # +-0.4 px: tight enough that the nine true clusters are the k-means optimum
-        jitter = rng.uniform(-0.4, 0.4, size=(per_cluster, 2))
-        for jw, jh in jitter:
-            boxes.append((0, 0, 10, 10, cw + jw, ch + jh))
-    return _dataset(boxes)
+        for jw, jh in rng.uniform(-jitter, jitter, size=(per_cluster, 2)):
+            boxes.append((0, 0, 0, 0, cw + jw, ch + jh))
+    return _dataset(boxes, images=[(0, 640, 640)])
 
 
-def test_kmeans_recovers_clusters_and_is_deterministic():
-    ds = _clustered_dataset()
-    config = Config(model="yolov5")
+def _wh(ds: Dataset) -> np.ndarray:
+    return ds.boxes[["w", "h"]].to_numpy(dtype=float)
+
+
+def _bpr_by_hand(wh: np.ndarray, anchors: object, thr: float = 4.0) -> float:
+    """YOLOv5 check_anchors' metric, written out: r = wh / k, x = min(r, 1/r).min(2), BPR =
+    mean(x.max(1) > 1/thr)."""
+    k = np.asarray(anchors, dtype=float).reshape(-1, 2)
+    r = wh[:, None, :] / k[None, :, :]
+    x = np.minimum(r, 1 / r).min(axis=2)
+    return float((x.max(axis=1) > 1 / thr).mean())
+
+
+def _scipy_kmeans_kw() -> str:
+    from scipy.cluster.vq import kmeans
+
+    return "rng" if "rng" in inspect.signature(kmeans).parameters else "seed"
+
+
+def test_evolution_is_yolov5s_default():
+    assert AnchorsConfig().evolve_generations == 1000
+    suggestion = anchors.suggest_anchors(_clustered_dataset(5), Config(model="yolov5"))
+    assert suggestion.evolve_generations == 1000
+
+
+def test_fitness_by_hand():
+    # Anchors 10x10 and 40x20, thr 4 (1/thr = 0.25):
+    # 10x10: vs 10x10 m = 1;                                   best 1.0 > 0.25 -> 1.0
+    # 20x5:  vs 10x10 min(10/20, 5/10) = 0.5; vs 40x20 min(0.5, 0.25) = 0.25;  best 0.5 -> 0.5
+    # 2x40:  vs 10x10 min(0.2, 0.25) = 0.2; vs 40x20 min(0.05, 0.5) = 0.05;   best 0.2 -> 0
+    # fitness = (1 + 0.5 + 0) / 3 = 0.5
+    wh = np.array([[10, 10], [20, 5], [2, 40]], dtype=float)
+    k = np.array([[10, 10], [40, 20]], dtype=float)
+    assert anchor_fit.fitness(k, wh, 4.0) == pytest.approx(0.5)
+    # thr 2 (1/thr = 0.5): the 20x5 box's best 0.5 is not > 0.5 -> (1 + 0 + 0) / 3
+    assert anchor_fit.fitness(k, wh, 2.0) == pytest.approx(1 / 3)
+
+
+def test_kmeans_step_is_scipys_kmeans_whitened_by_std():
+    # Independently: YOLOv5's lines with a seeded generator.
+    from scipy.cluster.vq import kmeans
+
+    rng = np.random.default_rng(11)
+    side = np.exp(rng.normal(3.0, 1.0, 400))
+    aspect = np.exp(rng.normal(0.0, 0.4, 400))
+    wh = np.column_stack((side * aspect, side / aspect)).clip(min=2.0)
+    wh32 = wh.astype(np.float32)
+    s = wh32.std(0)
+    expected = kmeans(wh32 / s, 9, iter=30, **{_scipy_kmeans_kw(): np.random.default_rng(5)})[0] * s
+    expected = expected[np.argsort(expected.prod(1))]
+    got = anchor_fit.kmeans(wh, 9, np.random.default_rng(5))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    # and the suggestion with no evolution is those centres rounded: below the sample cap
+    # nothing else draws from the seeded generator before k-means
+    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0, seed=5))
+    suggestion = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
+    rounded = np.maximum(np.round(expected), 1)
+    rounded = rounded[np.argsort(rounded.prod(1), kind="stable")]
+    assert suggestion.fitted_anchors == [tuple(int(v) for v in a) for a in rounded]
+    assert suggestion.init == "kmeans"
+    assert suggestion.bpr_fitted == pytest.approx(_bpr_by_hand(wh, rounded))
+    assert suggestion.bpr_kmeans == suggestion.bpr_fitted
+
+
+def _yolov5_evolution(k, wh, thr, generations, rng):
+    """The loop of YOLOv5's kmean_anchors, transcribed, with a seeded generator for npr/random."""
+
+    def anchor_fitness(k):
+        r = wh[:, None] / k[None]
+        best = np.minimum(r, 1 / r).min(2).max(1)
+        return (best * (best > 1 / thr)).mean()
+
+    f, sh, mp, s = anchor_fitness(k), k.shape, 0.9, 0.1
+    history = [f]
+    for _ in range(generations):
+        v = np.ones(sh)
+        while (v == 1).all():
+            v = ((rng.random(sh) < mp) * rng.random() * rng.standard_normal(sh) * s + 1).clip(0.3, 3.0)
+        kg = (k.copy() * v).clip(min=2.0)
+        fg = anchor_fitness(kg)
+        if fg > f:
+            f, k = fg, kg.copy()
+        history.append(f)
+    return k[np.argsort(k.prod(1))], history
+
+
+def test_evolution_follows_yolov5_and_never_lowers_fitness():
+    wh = np.array(CLUSTERS, dtype=float).repeat(5, axis=0)
+    start = np.full((9, 2), 10.0)
+    expected, history = _yolov5_evolution(start, wh, 4.0, 300, np.random.default_rng(0))
+    evolved = anchor_fit.evolve(start, wh, 4.0, 300, np.random.default_rng(0))
+    np.testing.assert_allclose(evolved, expected, rtol=1e-12)
+    assert all(b >= a for a, b in itertools.pairwise(history))
+    assert history[-1] > history[0]  # from poor anchors (all 10x10), much fitter
+    assert (evolved >= anchor_fit.MIN_ANCHOR_PX).all()
+    # fewer generations of the same seed are a prefix of the run: fitness never falls
+    fits = [
+        anchor_fit.fitness(anchor_fit.evolve(start, wh, 4.0, g, np.random.default_rng(0)), wh, 4.0)
+        for g in (0, 10, 50, 100, 300)
+    ]
+    assert all(b >= a for a, b in itertools.pairwise(fits))
+    assert fits[-1] == pytest.approx(history[-1])
+
+
+def test_fitted_anchors_replace_bad_defaults():
+    ds = _clustered_dataset(20, BAD_FOR_DEFAULTS, jitter=0.1)
+    wh = _wh(ds)
+    config = Config(model="yolov5", anchors=AnchorsConfig(seed=3))
     suggestion = anchors.suggest_anchors(ds, config)
-    assert suggestion.status == "ok"
-    got = np.array(suggestion.anchors)
-    assert got.shape == (9, 2)
-    # sorted by area and, rounded to integers, the cluster centres
-    assert (np.diff(got.prod(axis=1)) >= 0).all()
-    np.testing.assert_allclose(got, np.array(CLUSTERS), atol=1)
+    # by hand: the defaults cover only the 6x6 and 100x100 clusters (2 of 9)
+    assert _bpr_by_hand(wh, YOLOV5_ANCHORS) == pytest.approx(2 / 9)
+    assert suggestion.bpr_before == pytest.approx(2 / 9)
+    assert suggestion.status == "ok" and suggestion.improves is True
+    assert suggestion.anchors == suggestion.fitted_anchors
+    assert suggestion.bpr == pytest.approx(_bpr_by_hand(wh, suggestion.anchors))
+    assert suggestion.bpr > suggestion.bpr_before
     assert suggestion.bpr == 1.0
-    levels = _json(suggestion.levels)
-    assert levels == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
+    r = wh[:, None, :] / np.array(suggestion.anchors, float)[None]
+    best = np.minimum(r, 1 / r).min(axis=2).max(axis=1)
+    assert suggestion.fitness == pytest.approx(np.mean(best * (best > 0.25)))  # all boxes sampled
+    got = np.array(suggestion.anchors)
+    assert (np.diff(got.prod(axis=1)) >= 0).all()
+    assert _json(suggestion.levels) == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
     assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
+    _plain_json(suggestion)
+
+
+def test_defaults_kept_when_they_already_cover_every_box():
+    ds = _clustered_dataset()
+    wh = _wh(ds)
+    assert _bpr_by_hand(wh, YOLOV5_ANCHORS) == 1.0
+    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0))
+    suggestion = anchors.suggest_anchors(ds, config)
+    assert suggestion.status == "defaults_kept" and suggestion.improves is False
+    assert suggestion.anchors == YOLOV5_ANCHORS
+    assert _json(suggestion.levels) == [[list(a) for a in YOLOV5_ANCHORS[i : i + 3]] for i in (0, 3, 6)]
+    assert suggestion.bpr == suggestion.bpr_before == 1.0
+    assert "kept" in suggestion.reason
+    # the fit itself is still reported: k-means finds the nine clusters
+    np.testing.assert_allclose(np.array(suggestion.fitted_anchors), np.array(CLUSTERS), atol=1)
+    assert suggestion.bpr_fitted == 1.0
+    # and the YAML carries the defaults, saying so
+    text = anchors.anchors_yaml(suggestion)
+    assert "anchors are kept" in text
+    rows = yaml.safe_load(text)["anchors"]
+    assert [v for r in rows for v in r] == [v for a in YOLOV5_ANCHORS for v in a]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("generations", [0, 30])
+def test_suggestion_never_has_a_lower_bpr_than_the_defaults(seed, generations):
+    # COCO-like sizes: k-means alone often lands below the defaults' BPR (issue 14)
+    rng = np.random.default_rng(seed)
+    side = np.exp(rng.normal(3.7, 1.2, 3000))
+    aspect = np.exp(rng.normal(0.0, 0.5, 3000))
+    w, h = (side * np.sqrt(aspect)).clip(1, 640), (side / np.sqrt(aspect)).clip(1, 640)
+    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=generations, seed=seed))
+    suggestion = anchors.suggest_for_sizes(w, h, config)
+    wh = np.column_stack((w, h))
+    default_bpr = _bpr_by_hand(wh, YOLOV5_ANCHORS)
+    assert suggestion.bpr_before == pytest.approx(default_bpr)
+    assert suggestion.bpr_fitted == pytest.approx(_bpr_by_hand(wh, suggestion.fitted_anchors))
+    assert suggestion.bpr >= default_bpr
+    if suggestion.bpr_fitted > default_bpr:
+        assert suggestion.status == "ok" and suggestion.anchors == suggestion.fitted_anchors
+    else:
+        assert suggestion.status == "defaults_kept" and suggestion.anchors == YOLOV5_ANCHORS
+
+
+def test_suggest_for_sizes_at_another_scale():
+    # The plan's scale: sides at imgsz 1280 are twice those at 640; the same boxes through the
+    # dataset at imgsz 1280 give the same suggestion.
+    ds = _clustered_dataset(10, BAD_FOR_DEFAULTS, jitter=0.1)
+    wh = _wh(ds) * 2
+    config = Config(model="yolov5", imgsz=1280, anchors=AnchorsConfig(evolve_generations=50))
+    direct = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
+    assert direct == anchors.suggest_anchors(ds, config)
+    assert direct.imgsz == 1280 and direct.num_boxes == len(wh)
+    assert direct.bpr_before == pytest.approx(_bpr_by_hand(wh, YOLOV5_ANCHORS))
+    other = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], Config(model="yolov5"), imgsz=1280)
+    assert other.imgsz == 1280
+    with pytest.raises(ValueError, match="one length"):
+        anchors.suggest_for_sizes(wh[:, 0], wh[:-1, 1], config)
+    with pytest.raises(ValueError, match="positive"):
+        anchors.suggest_for_sizes(np.array([0.0, 3.0]), np.array([1.0, 3.0]), config)
+
+
+def test_random_init_when_kmeans_loses_a_cluster(monkeypatch):
+    # YOLOv5's fallback: np.sort(rand(n * 2)).reshape(n, 2) * img_size, then the evolution
+    monkeypatch.setattr(anchor_fit, "kmeans", lambda wh, n, rng: None)
+    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0, seed=4))
+    ds = _clustered_dataset(5, BAD_FOR_DEFAULTS, jitter=0.1)
+    suggestion = anchors.suggest_anchors(ds, config)
+    assert suggestion.init == "random"
+    init = np.sort(np.random.default_rng(4).random(18)).reshape(9, 2) * 640
+    rounded = np.maximum(np.round(init), 1)
+    assert suggestion.fitted_anchors == [tuple(int(v) for v in a) for a in rounded]
 
 
 def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
-    suggestion = anchors.suggest_anchors(_clustered_dataset(), Config(model="yolov5"))
+    ds = _clustered_dataset(10, BAD_FOR_DEFAULTS, jitter=0.1)
+    suggestion = anchors.suggest_anchors(ds, Config(model="yolov5", anchors=AnchorsConfig(seed=3)))
+    assert suggestion.status == "ok"
     text = anchors.anchors_yaml(suggestion)
     doc = yaml.safe_load(text)
     rows = doc["anchors"]
@@ -300,24 +495,7 @@ def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
     assert gen["strides"] == [8, 16, 32]
     assert gen["base_sizes"] == _json(suggestion.levels)
     assert "# P3/8" in text and "base_sizes=[[(" in text
-
-
-def test_evolution_never_lowers_fitness():
-    # Start from poor anchors (all 10x10): YOLOv5's scheme keeps a mutation only when the
-    # fitness mean(best * (best > 1/4)) rises, so it ends at least as fit and here much fitter.
-    wh = np.array(CLUSTERS, dtype=float).repeat(5, axis=0)
-    start = np.full((9, 2), 10.0)
-    rng = np.random.default_rng(0)
-    evolved = anchor_fit.evolve(start, wh, 4.0, 300, rng)
-    assert anchor_fit.fitness(evolved, wh, 4.0) > anchor_fit.fitness(start, wh, 4.0)
-    assert (evolved >= anchor_fit.MIN_ANCHOR_PX).all()
-
-    ds = _clustered_dataset(10)
-    config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=50, seed=1))
-    suggestion = anchors.suggest_anchors(ds, config)
-    assert suggestion.evolve_generations == 50
-    assert suggestion.bpr == 1.0
-    assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
+    assert "1000 generations of evolution" in text
 
 
 def test_too_few_boxes_for_anchors():

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sodaudit.pipeline import audit
 from sodaudit.baseline import compare, read_baseline
 from sodaudit.cli import main
 from sodaudit.config import Config
 from sodaudit.errors import ConfigError
+from sodaudit.pipeline import audit
 
 
 @pytest.fixture(scope="module")

@@ -85,3 +85,19 @@ def test_rules_still_override_the_catalogue(sample_data: Path) -> None:
     assert severities["integrity.background_images"] == Severity.ERROR
     assert "integrity.duplicate_box" not in severities
     assert "integrity.background_images" in report.gate.failed_codes
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "load.split_path_missing",  # Ultralytics stops on a split path that does not exist
+        "load.undeclared_class",  # VOC names outside classes.txt
+        "integrity.unknown_class",  # Ultralytics drops the images whole
+        "integrity.area_mismatch",  # COCOeval evaluates boxes in the wrong size bucket
+        "sizes.over_eval_max_dets",  # COCOeval cannot match labels past maxDets
+        "sizes.crowded_images",  # the detector cannot output labels past max_det
+    ],
+)
+def test_blockers_are_errors(code: str) -> None:
+    """Issue 14: data that breaks training or evaluation fails the default gate."""
+    assert CATALOGUE[code].severity == Severity.ERROR

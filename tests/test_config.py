@@ -3,6 +3,7 @@ prints every threshold as TOML that reads back to the same values."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -62,7 +63,7 @@ def test_config_command_prints_toml_that_reads_back():
     assert "min_area_share" not in data["subthreshold"]  # unset: a comment
     assert "# min_area_share = (not set)" in proc.stdout
     rebuilt = Config().with_overrides(
-        f"{section}.{key}={value!r}".replace("'", '"').replace("(", "[").replace(")", "]")
+        f"{section}.{key}={json.dumps(value)}"  # TOML values: true/false, "text", [lists]
         for section, table in data.items()
         if isinstance(table, dict)
         for key, value in table.items()

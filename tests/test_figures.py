@@ -105,12 +105,13 @@ def test_sample_data_captions_carry_the_numbers(sample_report, drawn):
     assert (
         f"at most {rows.groupby('file').size().max()} labels per image" in figures["sizes.per_image"].caption
     )
-    # The tiling recommendation says 640 px tiles with 51 px overlap: step 589 -> x 0, 589, 1178,
-    # then flush 1280 (4 columns); y 0, then flush 440 (2 rows).
-    (tiling,) = [r for r in sample_report.recommendations if r["kind"] == "tiling"]
-    assert (tiling["params"]["tile_size"], tiling["params"]["overlap_px"]) == (640, 51)
-    assert "4 x 2 = 8 tiles of 640 px with 51 px overlap" in figures["tiling.grid"].caption
-    assert "from the tiling recommendation" in figures["tiling.grid"].caption
+    # The plan raises imgsz; its tiling alternative is 320 px tiles, overlap 0.16 (int(51.2) = 51
+    # px, covering the 50 px p99 long side): step 269 -> x 0, 269, 538, 807, 1076, 1345, then
+    # flush 1600 (7 columns); y 0, 269, 538, then flush 760 (4 rows).
+    (tiling,) = [a for a in sample_report.plan["alternatives"] if a["primary"] == "tiling"]
+    assert (tiling["tile"], tiling["overlap"]) == (320, 0.16)
+    assert "7 x 4 = 28 tiles of 320 px with 51 px overlap" in figures["tiling.grid"].caption
+    assert "the plan's tiling alternative" in figures["tiling.grid"].caption
 
 
 def test_size_histogram_counts_every_label(drawn):
@@ -187,18 +188,18 @@ def test_heatmap_is_the_histogram_of_box_centres(drawn, sample_report):
     np.testing.assert_allclose(image.get_array(), 100 * hist / len(b))
 
 
-def test_tile_grid_rectangles_are_the_recommended_tiles(drawn):
+def test_tile_grid_rectangles_are_the_plans_tiles(drawn):
     _, plots = drawn
     ax = plots["tiling.grid"].axes[0]
     tiles = sorted(p.get_xy() for p in ax.patches if isinstance(p, Rectangle))
-    assert tiles == sorted((x, y) for x in (0, 589, 1178, 1280) for y in (0, 440))
-    assert {(p.get_width(), p.get_height()) for p in ax.patches if isinstance(p, Rectangle)} == {(640, 640)}
+    assert tiles == sorted((x, y) for x in (0, 269, 538, 807, 1076, 1345, 1600) for y in (0, 269, 538, 760))
+    assert {(p.get_width(), p.get_height()) for p in ax.patches if isinstance(p, Rectangle)} == {(320, 320)}
 
 
 def test_tiling_params(sample_report):
-    assert tiling_params(sample_report) == (640, 51, True)
-    without = replace(sample_report, recommendations=())
-    assert tiling_params(without) == (640, 128, False)  # imgsz tiles, int(0.2 * 640) overlap
+    assert tiling_params(sample_report) == (320, 51, "alternative")
+    without = replace(sample_report, plan=None)
+    assert tiling_params(without) == (640, 128, "default")  # imgsz tiles, int(0.2 * 640) overlap
 
 
 def test_tile_grid_uses_the_recommended_tiles(sample_report):

@@ -297,4 +297,88 @@ def test_findings_take_the_catalogue_severity():
     issues = (LoadIssue("load.malformed_row", "labels/a.txt", "4 values", line=3),)
     result = integrity.analyze(_dataset(issues), Config())
     for finding in result.findings:
+        if finding.code == "integrity.area_mismatch":  # an area below its box: a note
+            assert finding.severity.value == "info"
+            continue
         assert finding.severity == spec_of(finding.code).severity, finding.code
+
+
+# --- blockers: COCO area fields and class ids outside the class list ------------------------
+
+
+def _area_dataset(rows):
+    """One 1000x1000 image; rows: (w, h, area field, iscrowd)."""
+    images = pd.DataFrame(
+        {
+            "image_id": [0],
+            "file_name": ["a.jpg"],
+            "path": [""],
+            "split": ["val"],
+            "width": [1000.0],
+            "height": [1000.0],
+            "status": ["unchecked"],
+        }
+    )
+    boxes = pd.DataFrame(
+        {
+            "image_id": [0] * len(rows),
+            "class_id": [0] * len(rows),
+            "x": [0.0] * len(rows),
+            "y": [0.0] * len(rows),
+            "w": [float(r[0]) for r in rows],
+            "h": [float(r[1]) for r in rows],
+            "coco_area": [float(r[2]) for r in rows],
+            "ignore": [bool(r[3]) for r in rows],
+        }
+    )
+    return Dataset.build(root=Path("/d"), format="coco", boxes=boxes, images=images, classes={0: "car"})
+
+
+@pytest.mark.parametrize(
+    ("rows", "severity", "count", "stats"),
+    [
+        # 24x11 = 264 (small) with area 8 x 264 = 2112 (medium): larger than the box can hold and
+        # in another bucket -> error, counting the one box
+        ([(24, 11, 2112, 0)], "error", 1, (1, 1, 1)),
+        # a mask area below its box moving medium (40x40 = 1600) to small (700, off by 900 > 800):
+        # COCO's own definition of area, a note
+        ([(40, 40, 700, 0)], "info", 1, (1, 1, 0)),
+        # area 2 x w*h but both large: no bucket changes, a note
+        ([(100, 100, 20000, 0)], "info", 1, (1, 0, 1)),
+        # the same impossible area on a crowd box: COCOeval ignores crowd, a note
+        ([(24, 11, 2112, 1)], "info", 1, (1, 1, 0)),
+        # two impossible areas, one moved (small -> large), one already large: one error for the
+        # root cause counting both, the message says one moved
+        ([(10, 10, 50000, 0), (200, 200, 90000, 0)], "error", 2, (2, 1, 2)),
+        # within the ratio: no finding
+        ([(10, 10, 120, 0)], None, None, (0, 0, 0)),
+    ],
+)
+def test_area_field_rule(rows, severity, count, stats):
+    result = integrity.analyze(_area_dataset(rows), Config())
+    s = result.stats
+    assert (s.num_area_mismatch, s.num_area_other_coco_bucket, s.num_area_exceeds_box) == stats
+    found = [f for f in result.findings if f.code == "integrity.area_mismatch"]
+    assert [(f.severity.value, f.count) for f in found] == ([(severity, count)] if severity else [])
+    if severity == "error":
+        assert "larger than their box can hold" in found[0].message
+        assert f"so {stats[1]} of them are evaluated in another size bucket" in found[0].message
+
+
+def test_area_error_gives_cocoeval_buckets_by_area_and_by_wh():
+    result = integrity.analyze(_area_dataset([(24, 11, 2112, 0), (10, 10, 100, 0)]), Config())
+    [found] = [f for f in result.findings if f.code == "integrity.area_mismatch"]
+    # by area: 2112 medium, 100 small; by w*h: 264 and 100 both small
+    assert "by area: small 1, medium 1, large 0; by w*h: small 2, medium 0, large 0" in found.message
+
+
+def test_unknown_class_is_an_error_with_rows_and_images():
+    result = integrity.analyze(_dataset(), Config())
+    [found] = [f for f in result.findings if f.code == "integrity.unknown_class"]
+    assert found.severity.value == "error"
+    assert found.count == 1 and result.stats.num_unknown_class_images == 1
+    assert found.message.startswith(
+        "1 label uses 1 class id that the class list does not declare (7), in 1 image"
+    )
+    assert "Ultralytics" not in found.message  # not a YOLO dataset
+    assert result.stats.num_unknown_class_orphan_rows is None

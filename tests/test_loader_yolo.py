@@ -170,6 +170,17 @@ def test_unknown_class_ids_are_kept_as_boxes_without_a_load_issue(tmp_path: Path
     assert sorted(ds.source(unknown)) == ["labels/a.txt:2", "labels/a.txt:4"]
     assert sorted(ds.boxes["class_id"]) == [0, 0, 7, 9]
     assert set(ds.boxes["class_name"].astype(str)) == {"a", "<unknown id 7>", "<unknown id 9>"}
+    assert ds.meta["orphan_undeclared_class_rows"] == 0
+
+
+def test_undeclared_class_rows_of_orphan_label_files_are_counted(tmp_path: Path):
+    """Label files without an image are not boxes; their rows with ids beyond names are counted
+    in meta (2 here: ids 5 and 3), so the class-id finding can give the total to fix."""
+    root = plain(tmp_path, BOX + b"\n")
+    write(root / "labels" / "gone.txt", b"5 0.5 0.5 0.1 0.1\n0 0.5 0.5 0.1 0.1\n3 0.2 0.2 0.1 0.1\n")
+    ds = yolo.load(root)
+    assert ds.meta["orphan_rows"] == 3
+    assert ds.meta["orphan_undeclared_class_rows"] == 2
 
 
 def test_segment_rows_counted_and_mixed_files_noted(tmp_path: Path):
@@ -415,6 +426,7 @@ def test_roboflow_parent_prefix_and_missing_split(tmp_path: Path):
     [missing] = [i for i in ds.issues if i.code == "load.split_path_missing"]
     assert missing.file == "data.yaml" and missing.key == "val"
     assert "'../valid/images'" in missing.reason and "valid/images" in missing.reason
+    assert "Ultralytics stops on it" in missing.reason  # check_det_dataset: FileNotFoundError
     splits = dict(zip(ds.images["file_name"], ds.images["split"].astype(str), strict=True))
     assert splits == {"train/images/a.png": "train", "validate/images/a.png": "validate"}
     assert len(ds.boxes) == 2
@@ -556,6 +568,10 @@ def test_ships_yolo(realdata: Path):
         if unknown:
             assert f"class ids {', '.join(map(str, unknown))} not in names" in reasons[f]
     assert (ds.boxes["class_id"] != 0).sum() == sum(r[0] != "0" for _, _, r in attached_rows)
+    # rows with ids beyond names in files without an image, for the integrity finding's total
+    orphan_undeclared = sum(r[0] != "0" for f, _, r in all_rows if f in orphan_files)
+    assert ds.meta["orphan_undeclared_class_rows"] == orphan_undeclared
+    assert sum(r[0] != "0" for _, _, r in all_rows) == 188  # the realdata README: ids 1..44
     assert set(codes) == {
         "load.label_missing",
         "load.orphan_label",

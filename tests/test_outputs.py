@@ -193,10 +193,14 @@ def test_terminal_summary_lists_recommendations(sample_data: Path):
     from sodaudit.render.terminal import summary
 
     rec = {"kind": "resolution", "summary": "Train at 1280", "params": {}, "evidence": {}, "effect": {}}
-    report = replace(audit(sample_data / "yolo"), recommendations=(rec,))
+    full = audit(sample_data / "yolo")
+    report = replace(full, recommendations=(rec,), plan=None)
     text = summary(report, [Path("out/report.html")])
     assert "what to change:\n    1. resolution: Train at 1280" in text
     assert text.rstrip().endswith("wrote out/report.html")
+    # With the plan: its line first (the sample's images are 1920 px: imgsz 1280 at 4x).
+    text = summary(replace(full, recommendations=(rec,)), [Path("out/report.html")])
+    assert "what to change:\n    plan: resolution: imgsz 1280 at 4.00x compute" in text
 
 
 class FakeTTY:

@@ -116,25 +116,70 @@ def test_mostly_small_finding(result):
     assert "sizes.extreme_aspect" in found  # 2 of 10 = 20% > 5%
 
 
+def crowded_coco(tmp_path: Path, per_image: tuple[int, ...]) -> Path:
+    """A COCO file with one 640x640 image per entry of ``per_image``, holding that many 10x10
+    boxes (each with area 100)."""
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 640} for i in range(len(per_image))]
+    annotations = [
+        {
+            "id": 1000 * i + k,
+            "image_id": i,
+            "category_id": 1,
+            "bbox": [k, 0, 10, 10],
+            "area": 100,
+            "iscrowd": 0,
+        }
+        for i, n in enumerate(per_image)
+        for k in range(n)
+    ]
+    path = tmp_path / "instances_train.json"
+    doc = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "car"}]}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(
-    "model, crowded",
-    [("retinanet", 1), ("yolov8", 0)],  # max_det 100 vs 300
+    ("model", "fmt", "expected"),
+    [
+        # image 0 is one over 100 (COCOeval's maxDets and retinanet's max_det), image 1 is at it:
+        # one image over, one box beyond either cap of 100; nothing past yolov8's 300
+        ("yolov8", "coco", {"sizes.over_eval_max_dets": "error"}),
+        ("retinanet", "coco", {"sizes.over_eval_max_dets": "error", "sizes.crowded_images": "error"}),
+        # not COCO: its evaluator is not pycocotools, so COCOeval's cap is a note
+        ("yolov8", "test", {"sizes.over_eval_max_dets": "info"}),
+        ("retinanet", "test", {"sizes.over_eval_max_dets": "info", "sizes.crowded_images": "error"}),
+    ],
 )
-def test_crowded_images_against_model_max_det(model, crowded):
-    n1, n2 = 101, 100  # image 1 is one over retinanet's cap of 100, image 2 is at it
-    boxes = [(1, 0, i, 0, 10, 10) for i in range(n1)] + [(2, 0, i, 0, 10, 10) for i in range(n2)]
-    ds = build([(1, 640, 640, "train"), (2, 640, 640, "train")], boxes)
+def test_images_over_a_detection_cap(tmp_path: Path, model: str, fmt: str, expected: dict):
+    from sodaudit.loaders import load
+
+    if fmt == "coco":
+        ds = load(crowded_coco(tmp_path, (101, 100)))
+    else:
+        boxes = [(0, 0, i, 0, 10, 10) for i in range(101)] + [(1, 0, i, 0, 10, 10) for i in range(100)]
+        ds = build([(0, 640, 640, "train"), (1, 640, 640, "train")], boxes)
     result = sizes.analyze(ds, Config(model=model))
-    found = [f for f in result.findings if f.code == "sizes.crowded_images"]
-    assert len(found) == crowded
-    if crowded:
-        assert found[0].count == 1
-        assert found[0].threshold == 100
-        assert "1 images have more than 100 labels" in found[0].message
-        assert found[0].examples == ("1.jpg (101 boxes)",)
+    found = {
+        f.code: f for f in result.findings if f.code in ("sizes.over_eval_max_dets", "sizes.crowded_images")
+    }
+    assert {code: f.severity.value for code, f in found.items()} == expected
+    for f in found.values():
+        assert (f.count, f.threshold) == (1, 100)
+        assert "1 image has more than 100 labels (up to 101)" in f.message
+        assert "1 label beyond the cap" in f.message
+        assert f.examples == ("0.jpg (101 boxes)",)
     caps = result.stats.per_image.caps
     assert caps["COCOeval"] == sizes.SizesCap(cap=100, images_over=1, boxes_beyond=1)
     assert caps["YOLO"].images_over == 0
+
+
+def test_the_evaluator_cap_is_the_cocoeval_entry_of_the_caps(tmp_path: Path):
+    """A team evaluating with maxDets=500 says so in ``sizes.max_det_caps``: 101 boxes pass."""
+    from sodaudit.loaders import load
+
+    config = Config(sizes=SizesConfig(max_det_caps=(("COCOeval", 500),)))
+    result = sizes.analyze(load(crowded_coco(tmp_path, (101,))), config)
+    assert not [f for f in result.findings if f.code == "sizes.over_eval_max_dets"]
 
 
 def test_quantiles_linear_interpolation():
@@ -223,3 +268,80 @@ def test_bccd_small_on_real_data(realdata: Path):
 
     stats = sizes.analyze(load(realdata / "bccd_voc"), Config()).stats
     assert stats.buckets.coco.small == 39
+
+
+def test_coco_area_buckets_follow_cocoeval_by_hand(tmp_path: Path):
+    """COCOeval's ranges are inclusive at both ends ([0, 32²], [32², 96²], [96², 1e5²]), crowd
+    is ignored in every range, and a category the file does not declare is never evaluated."""
+    from sodaudit.loaders import load
+
+    # (area, iscrowd, category): in small / medium / large by hand
+    rows = [
+        (0.0, 0, 1),  # small
+        (1024.0, 0, 1),  # small and medium: both bounds are inclusive
+        (5000.0, 0, 1),  # medium
+        (9216.0, 0, 1),  # medium and large
+        (1e10, 0, 1),  # large (the upper bound, inclusive)
+        (1e10 + 1, 0, 1),  # above every range: in none
+        (500.0, 1, 1),  # crowd: ignored
+        (500.0, 0, 7),  # category 7 is not in categories: not evaluated
+    ]
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 640, "height": 640}],
+        "annotations": [
+            {"id": k, "image_id": 1, "category_id": c, "bbox": [0, 0, 10, 10], "area": a, "iscrowd": z}
+            for k, (a, z, c) in enumerate(rows)
+        ],
+        "categories": [{"id": 1, "name": "car"}],
+    }
+    path = tmp_path / "instances_val.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    buckets = sizes.analyze(load(path), Config()).stats.buckets
+    assert buckets.coco_area == sizes.SizesCocoAreaBuckets(small=2, medium=3, large=2)
+    # by w*h (100 each): every valid non-crowd box, the undeclared category too
+    assert buckets.coco.as_dict() == {"small": 7, "medium": 0, "large": 0}
+
+
+def test_coco_area_buckets_are_null_without_an_area_field(result):
+    assert result.stats.buckets.coco_area is None
+    assert jsonable(result.stats)["buckets"]["coco_area"] is None
+
+
+def _pycocotools_area_counts(annotation_file: Path) -> dict[str, int]:
+    """pycocotools' own count: COCOeval with the ground truth as detections (score 1), then per
+    area range the ground truths it does not ignore (gtIgnore == 0) in evalImgs."""
+    pytest.importorskip("pycocotools")
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(annotation_file))
+        dets = [
+            {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 1.0}
+            for a in gt.dataset["annotations"]
+        ]
+        evaluator = COCOeval(gt, gt.loadRes(dets), "bbox")
+        evaluator.evaluate()
+    counts = dict.fromkeys(evaluator.params.areaRngLbl, 0)
+    for entry in evaluator.evalImgs:
+        if entry is not None:
+            label = evaluator.params.areaRngLbl[evaluator.params.areaRng.index(list(entry["aRng"]))]
+            counts[label] += int((entry["gtIgnore"] == 0).sum())
+    return {name: counts[name] for name in ("small", "medium", "large")}
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["coco_mini/annotations/instances_val2017.json", "sahi_coco/area_field_wrong.json"],
+)
+def test_coco_area_buckets_equal_pycocotools(realdata: Path, relative: str):
+    from sodaudit.loaders import load
+
+    path = realdata / relative
+    expected = _pycocotools_area_counts(path)
+    stats = sizes.analyze(load(path), Config()).stats
+    assert stats.buckets.coco_area is not None
+    assert stats.buckets.coco_area.as_dict() == expected

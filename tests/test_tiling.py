@@ -179,4 +179,196 @@ def test_slicing_params():
         "overlap_width_ratio": 0.02,
         "min_area_ratio": 0.1,
     }
-    assert p["ultralytics_split_dota"] == {"crop_size": 960, "gap": 19, "rates": [1.0]}  # int(19.2)
+    assert "ultralytics_split_dota" not in p  # DOTA oriented boxes only: not for these labels
+    assert p["patches"]["overlap_px"] == 19  # int(19.2)
+
+
+# --- Issue 14: the simulation equals SAHI's slice_coco (sahi/slicing.py, 0.12.6) ---
+
+
+def test_2000x1500_t640_overlap_02_grid_written_out_by_hand():
+    # get_slice_bboxes: overlap int(0.2 * 640) = 128, step 512. x: 0, 512, 1024 (ends 1664 < 2000),
+    # 1536 + 640 = 2176 > 2000 -> x_max 2000, x_min 2000 - 640 = 1360. y: 0, 512 (ends 1152 < 1500),
+    # 1024 + 640 = 1664 > 1500 -> y_max 1500, y_min 860. Rows outer, as SAHI appends them.
+    expected = [
+        [0, 0, 640, 640], [512, 0, 1152, 640], [1024, 0, 1664, 640], [1360, 0, 2000, 640],
+        [0, 512, 640, 1152], [512, 512, 1152, 1152], [1024, 512, 1664, 1152], [1360, 512, 2000, 1152],
+        [0, 860, 640, 1500], [512, 860, 1152, 1500], [1024, 860, 1664, 1500], [1360, 860, 2000, 1500],
+    ]  # fmt: skip
+    assert tile_grid(2000, 1500, 640, 0.2).bboxes().tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("x", "w", "h", "kept"),
+    [
+        # Columns [0, 640] and [512, 1152]; each box lies whole in column 1 and is cut by column 0.
+        (620, 40, 20, True),  # column 0 sees 20 x 20 = 400 of 800 -> 0.5
+        (636, 40, 20, True),  # 4 x 20 = 80 of 800 -> exactly 0.1, kept (SAHI: >= min_area_ratio)
+        (637, 40, 20, False),  # 3 x 20 = 60 of 800 -> 0.075
+        (639, 10, 1.95, False),  # int(1 x 1.95) / int(10 x 1.95) = 1 / 19 -> 0.053 (floats: 0.1)
+        (639, 10.9, 1, True),  # int(1 x 1) / int(10.9 x 1) = 1 / 10 -> 0.1 (floats: 0.092)
+    ],
+)
+def test_cut_box_kept_or_dropped_at_min_area_ratio_01(x, w, h, kept):
+    # SAHI process_coco_annotations: int(sliced area) / int(original area) >= min_area_ratio.
+    boxes = _boxes([(1, x, 100, w, h)], img_w=2000, img_h=1500)
+    s = simulate(boxes, 640, 0.2, 640, min_area_ratio=0.1).stats
+    assert s["whole_in_a_tile"] == 1 and s["cut_fragments"] == 1
+    assert (s["cut_fragments_kept"], s["cut_fragments_dropped"]) == ((1, 0) if kept else (0, 1))
+    assert s["tiled_labels"] == (2 if kept else 1)  # the whole copy in column 1, plus the fragment
+    assert s["lost_to_min_area"] == 0
+
+
+def test_box_hanging_out_of_the_image_uses_its_unclipped_area():
+    # slice_coco loads with clip_bboxes_to_img_dims=False: the denominator is the whole 40 x 20 box.
+    # x -36: 4 px inside -> 80 / 800 = 0.1 kept; x -37: 3 px -> 60 / 800 dropped by every tile.
+    boxes = _boxes([(1, -36, 100, 40, 20), (1, -37, 300, 40, 20)], img_w=2000, img_h=1500)
+    s = simulate(boxes, 640, 0.2, 640, min_area_ratio=0.1).stats
+    assert s["whole_in_a_tile"] == 2  # after clipping to the image both lie inside column 0
+    assert s["lost_to_min_area"] == 1 and s["tiled_labels"] == 1
+
+
+def test_box_below_one_square_pixel_cannot_be_kept():
+    # int(0.5 * 1.5) = 0: SAHI would divide by zero; no tile keeps the box.
+    boxes = _boxes([(1, 100, 100, 0.5, 1.5), (1, 200, 100, 2, 1)], img_w=2000, img_h=1500)
+    s = simulate(boxes, 640, 0.2, 640).stats
+    assert s["sahi_zero_area_boxes"] == 1 and s["lost_to_min_area"] == 1
+
+
+@pytest.mark.parametrize(
+    ("img_w", "img_h", "tile", "scale"),
+    [
+        (1280, 960, 320, 2.0),  # 320 px tiles at imgsz 640: each tile upsampled 640 / 320
+        (1000, 200, 320, 2.0),  # tiles 320 x 200: the long side 320 goes to 640
+        (1920, 1080, 1280, 0.5),  # tiles 1280 x 1080: 640 / 1280
+        (500, 400, 640, 1.28),  # one tile, the whole 500 x 400 image: 640 / 500
+        (2000, 1500, 640, 1.0),
+    ],
+)
+def test_model_input_scale_of_a_tile(img_w, img_h, tile, scale):
+    boxes = _boxes([(1, 10, 10, 5, 4)], img_w=img_w, img_h=img_h)
+    sim = simulate(boxes, tile, 0.0, 640, min_side_px=8)
+    assert sim.scale.tolist() == [pytest.approx(scale)]
+    assert sim.stats["short_side_model"]["p50"] == pytest.approx(4 * scale)
+    assert sim.stats["reach_min_side"] == (1 if 4 * scale >= 8 else 0)
+
+
+def test_320_px_tiles_at_imgsz_640_double_box_sizes():
+    # 16 x 6 px boxes; at 2x they are 32 x 12 at model input: short sides 12 >= 8 reach, 6 would not.
+    boxes = _boxes([(1, 10, 10, 16, 6), (1, 400, 400, 6, 16)], img_w=1280, img_h=960)
+    sim = simulate(boxes, 320, 0.0, 640, min_side_px=8)
+    assert sim.scale.tolist() == [2.0, 2.0]
+    assert sim.stats["short_side_model"]["p50"] == 12.0
+    assert sim.stats["reach_min_side"] == 2
+    assert simulate(boxes, 640, 0.0, 640, min_side_px=8).stats["reach_min_side"] == 0
+
+
+def test_sliver_labels_by_hand():
+    # 2000 x 1500, T 640, overlap 128, imgsz 640 (scale 1). Columns [0,640] [512,1152]; rows
+    # [0,640] [512,1152]. Each box lies whole in one tile; the cut parts:
+    boxes = _boxes(
+        [
+            (1, 638, 100, 20, 20),  # A: column 0 sees 2 x 20 = 40 / 400 = 0.1 -> kept, 2 px: sliver
+            (1, 637, 200, 20, 20),  # B: 3 x 20 -> kept, 3 px: not a sliver (< 3 px is)
+            (1, 639, 300, 20, 20),  # C: 1 x 20 = 20 / 400 = 0.05 -> dropped, not a label
+            (1, 100, 638, 20, 20),  # D: row 0 sees 20 x 2 -> kept, sliver
+            (1, 100, 100, 2, 2),  # E: a 2 px box whole in one tile: tiny, but not cut by tiling
+        ],
+        img_w=2000,
+        img_h=1500,
+    )
+    s = simulate(boxes, 640, 0.2, 640, min_area_ratio=0.1).stats
+    assert s["cut_fragments_kept"] == 3 and s["cut_fragments_dropped"] == 1
+    assert s["sliver_labels"] == 2 and s["sliver_labels_native"] == 2
+    # labels in the tiled set: A 2, B 2, C 1, D 2, E 1
+    assert s["tiled_labels"] == 8
+    assert s["share_sliver_labels"] == pytest.approx(2 / 8)
+
+
+def test_slivers_are_judged_at_model_input():
+    # 1280 x 960, T 320, no overlap, imgsz 640 -> scale 2. Columns [0,320] [320,640] ...
+    boxes = _boxes(
+        [
+            (1, 318, 100, 20, 20),  # column 0 sees 2 x 20 (0.1, kept): 2 px native, 4 px at input
+            (1, 319, 200, 10, 10),  # column 0 sees 1 x 10 (0.1, kept): 1 px native, 2 px at input
+        ],
+        img_w=1280,
+        img_h=960,
+    )
+    s = simulate(boxes, 320, 0.0, 640, min_area_ratio=0.1).stats
+    assert s["cut_fragments_kept"] == 4  # both boxes are cut by columns 0 and 1
+    assert s["sliver_labels_native"] == 2
+    assert s["sliver_labels"] == 1
+
+
+def test_tiles_count_every_image_and_the_empty_tiles():
+    images = pd.DataFrame(
+        {
+            "image_id": [1, 2, 3, 4, 5],
+            "width": [2000.0, 2000.0, 640.0, np.nan, 1920.0],
+            "height": [1500.0, 1500.0, 480.0, 600.0, 1080.0],
+        }
+    )
+    # image 1: a box whole in tile (row 0, col 0) and one whole in both (row 0, col 0) and (row 0, col 1)
+    boxes = _boxes([(1, 100, 100, 20, 20), (1, 600, 100, 20, 20)], img_w=2000, img_h=1500)
+    s = simulate(boxes, 640, 0.2, 640, images=images).stats
+    # 2000 x 1500: 4 x 3 = 12 (twice, image 2 has no boxes); 640 x 480: 1; 1920 x 1080: 4 x 2 = 8;
+    # image 4 has no known size and is left out.
+    assert s["num_images"] == 4
+    assert s["total_tiles"] == 12 + 12 + 1 + 8
+    assert s["tiles_per_image"] == pytest.approx(33 / 4)
+    assert s["tiles_with_labels"] == 2
+    assert s["tiles_without_labels"] == 31
+    assert s["share_tiles_without_labels"] == pytest.approx(31 / 33)
+
+
+def sahi_labels_reference(rows, img_w, img_h, t, ratio, min_area_ratio):
+    """SAHI's process_coco_annotations written out as a loop over boxes and tiles, independently
+    of the module under test: the (box, tile, visible w, visible h, cut) of every kept label."""
+    out = []
+    for i, (x, y, w, h) in enumerate(rows):
+        original = int((x + w - x) * (y + h - y))  # ShapelyAnnotation.area: int(polygon area)
+        for j, (tx0, ty0, tx1, ty1) in enumerate(sahi_reference(img_h, img_w, t, ratio)):
+            if x >= tx1 or y >= ty1 or x + w <= tx0 or y + h <= ty0:  # annotation_inside_slice
+                continue
+            vw = min(x + w, tx1) - max(x, tx0)
+            vh = min(y + h, ty1) - max(y, ty0)
+            if int(vw * vh) / original >= min_area_ratio:
+                cut = not (x >= tx0 and y >= ty0 and x + w <= tx1 and y + h <= ty1)
+                out.append((i, j, vw, vh, cut))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    t=st.sampled_from([64, 100, 160, 320]),
+    ratio=st.sampled_from([0.0, 0.1, 0.2, 0.25]),
+    imgsz=st.sampled_from([160, 640]),
+    min_area_ratio=st.sampled_from([0.05, 0.1, 0.3]),
+)
+def test_labels_equal_a_loop_over_boxes_and_tiles(seed, t, ratio, imgsz, min_area_ratio):
+    rng = np.random.default_rng(seed)
+    img_w, img_h = int(rng.integers(50, 700)), int(rng.integers(50, 700))
+    n = 40
+    w = np.round(rng.uniform(1, 60, n) * 2) / 2  # half-pixel sizes hit tile edges exactly
+    h = np.round(rng.uniform(1, 60, n) * 2) / 2
+    x = np.round(rng.uniform(0, 1, n) * np.maximum(img_w - w, 0) * 2) / 2
+    y = np.round(rng.uniform(0, 1, n) * np.maximum(img_h - h, 0) * 2) / 2
+    keep = (x + w <= img_w) & (y + h <= img_h)
+    rows = [
+        (float(a), float(b), float(c), float(d)) for a, b, c, d, k in zip(x, y, w, h, keep, strict=True) if k
+    ]
+    if not rows:
+        return
+    ref = sahi_labels_reference(rows, img_w, img_h, t, ratio, min_area_ratio)
+    boxes = _boxes([(1, *r) for r in rows], img_w=img_w, img_h=img_h)
+    s = simulate(boxes, t, ratio, imgsz, min_area_ratio=min_area_ratio).stats
+    scale = imgsz / max(min(t, img_w), min(t, img_h))
+    assert s["tiled_labels"] == len(ref)
+    assert s["cut_fragments_kept"] == sum(c for *_, c in ref)
+    assert s["lost_to_min_area"] == len(rows) - len({i for i, *_ in ref})
+    assert s["tiles_with_labels"] == len({j for _, j, *_ in ref})
+    below = 3 - 1e-3  # sizes within SIZE_TOLERANCE_PX of 3 px count as 3 px
+    assert s["sliver_labels_native"] == sum(c and min(vw, vh) < below for _, _, vw, vh, c in ref)
+    assert s["sliver_labels"] == sum(c and min(vw, vh) * scale < below for _, _, vw, vh, c in ref)

@@ -76,30 +76,56 @@ AnchorsPreset = AnchorsRatioPreset | AnchorsIouPreset
 
 
 class AnchorsSuggestion(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """k-means (optionally evolved) anchors for the dataset, with BPR before and after."""
+    """Anchors fitted as YOLOv5's ``kmean_anchors`` does (k-means, then evolution), judged as its
+    ``check_anchors`` does: they replace the default anchors only with a higher BPR.
+
+    ``anchors``, ``levels``, ``bpr`` and ``fitness`` describe the result: the fitted anchors
+    (``ok``) or the default ones (``defaults_kept``). ``fitted_*``, ``*_kmeans`` describe the fit
+    whether or not it was kept.
+    """
 
     status: str
-    """``ok``, or ``too_few_boxes`` (then ``reason`` says why, and no anchors)."""
+    """``ok`` (the fitted anchors beat the defaults), ``defaults_kept`` (their BPR is not higher:
+    ``anchors`` are the defaults, ``reason`` says so) or ``too_few_boxes`` (no anchors)."""
     imgsz: int
+    """Model input size the box sides were measured at."""
     num_anchors: int
     ratio_thr: float
     seed: int
     evolve_generations: int
     num_boxes: int
+    """Boxes BPR is measured over: every valid non-ignore box."""
     before_model: str
     bpr_before: float
     anchors_per_target_before: float
     strides: list[int]
     num_kmeans_boxes_total: int
+    """Boxes with a side of at least 2 px at imgsz: YOLOv5 clusters all of them."""
     num_kmeans_boxes: int
+    """Boxes clustered and evolved on: a seeded sample when there are more than the cap."""
     subsampled: bool
+    init: str | None = None
+    """``kmeans``, or ``random`` when scipy's k-means lost a cluster (YOLOv5's fallback)."""
     bpr_kmeans: float | None = None
+    """BPR of the k-means anchors (rounded to integers) before the evolution."""
+    fitness_kmeans: float | None = None
+    fitted_anchors: list[tuple[int, int]] | None = None
+    """The k-means + evolution anchors (integers, by area), kept or not."""
+    bpr_fitted: float | None = None
+    fitness_fitted: float | None = None
     anchors: list[tuple[int, int]]
     levels: list[list[tuple[int, int]]]
     bpr: float
     anchors_per_target: float | None = None
-    fitness: float | None = None
+    fitness: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="YOLOv5's anchor fitness of ``anchors`` on the clustered boxes: mean of "
+            "best * (best > 1/ratio_thr), best being a box's best ratio metric."
+        ),
+    ] = None
     improves: bool | None = None
+    """Whether ``anchors`` are the fitted ones with a higher BPR than the defaults."""
     reason: str | None = None
 
 

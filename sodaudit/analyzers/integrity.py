@@ -25,6 +25,7 @@ from sodaudit.analyzers.base import (
     pair_limit_finding,
     pair_table,
 )
+from sodaudit.analyzers.integrity_blockers import NAME, area_mismatch_finding, unknown_class_finding
 from sodaudit.analyzers.integrity_stats import IntegrityDeepDecode, IntegrityImageHash, IntegrityStats
 from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
@@ -33,7 +34,6 @@ from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.geometry import pairs_within_images
 from sodaudit.pool import ProgressFn, map_chunks
 
-NAME = "integrity"
 TOO_LARGE = "too large to decode safely"
 """Pillow's decompression-bomb limit: such images are skipped by ``--deep``, not called corrupt."""
 NOT_FOUND = "file not found"
@@ -45,7 +45,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     result = AnalyzerResult(NAME, "Integrity")
     load_issues = _load_issue_findings(dataset.issues, result)
     boxes, valid = _box_findings(dataset, config, result)
-    n_mismatch, n_other_bucket = _area_mismatch(dataset, config, result, valid)
+    n_mismatch, n_other_bucket, n_exceeds = area_mismatch_finding(dataset, config, result, valid)
     n_duplicates, n_duplicate_boxes, over_limit = _duplicates(dataset, config, result)
     deep_decode, decode_failures = _deep_decode(dataset, config)
     images = _image_findings(dataset, result, decode_failures)
@@ -55,6 +55,10 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         **boxes,
         num_area_mismatch=n_mismatch,
         num_area_other_coco_bucket=n_other_bucket,
+        num_area_exceeds_box=n_exceeds,
+        num_unknown_class_orphan_rows=(
+            int(dataset.meta.get("orphan_undeclared_class_rows", 0)) if dataset.format == "yolo" else None
+        ),
         num_duplicates=n_duplicates,
         num_duplicate_boxes=n_duplicate_boxes,
         images_over_pair_limit=over_limit,
@@ -178,67 +182,8 @@ def _box_findings(
                     count=int(mask.sum()),
                 )
             )
-    if unknown_class.any():
-        rows = label_rows(b, unknown_class)
-        ids = sorted(rows["class_id"].unique().tolist())
-        shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
-        result.tables["unknown_class"] = label_table(dataset, rows)
-        result.findings.append(
-            Finding.of(
-                "integrity.unknown_class",
-                f"{len(rows)} boxes use {len(ids)} class ids that the class list does not declare ({shown})",
-                NAME,
-                value=float(len(rows)),
-                examples=label_examples(
-                    dataset,
-                    rows.head(MAX_EXAMPLES),
-                    "class id " + rows["class_id"].head(MAX_EXAMPLES).astype(str),
-                ),
-                count=len(rows),
-            )
-        )
+    counts["num_unknown_class_images"] = unknown_class_finding(dataset, result, unknown_class)
     return counts, valid
-
-
-def _area_mismatch(
-    dataset: Dataset, config: Config, result: AnalyzerResult, valid: np.ndarray
-) -> tuple[int | None, int | None]:
-    """COCOeval buckets by the ``area`` field (mask area), not w*h: say where they disagree; the
-    two counts, None when no valid box carries an area field."""
-    b = dataset.boxes
-    area_field = b["coco_area"].to_numpy()
-    has_area = valid & np.isfinite(area_field)
-    if not has_area.any():
-        return None, None
-    wh = b["area"].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mismatch = has_area & (np.abs(area_field - wh) > config.integrity.area_mismatch_ratio * wh)
-    # COCOeval's buckets (small < 32**2 <= medium < 96**2 <= large) differ exactly when one of
-    # the two bounds falls between the two areas; both are finite (or +inf) here.
-    other_bucket = has_area & (
-        ((area_field >= 32**2) != (wh >= 32**2)) | ((area_field >= 96**2) != (wh >= 96**2))
-    )
-    if mismatch.any():
-        # Only the shown rows: strings for every mismatch (100k on COCO) cost a tenth of a second.
-        rows = b.iloc[np.flatnonzero(mismatch)[:MAX_EXAMPLES]]
-        detail = (
-            "area=" + rows["coco_area"].round(1).astype(str) + " w*h=" + rows["area"].round(1).astype(str)
-        )
-        result.findings.append(
-            Finding.of(
-                "integrity.area_mismatch",
-                f"{int(mismatch.sum())} boxes have a COCO area field that differs from w*h "
-                f"by more than {config.integrity.area_mismatch_ratio:.0%}; "
-                f"{int(other_bucket.sum())} of all boxes fall in another COCOeval size bucket "
-                "by area than by w*h",
-                NAME,
-                value=float(mismatch.sum()),
-                threshold=config.integrity.area_mismatch_ratio,
-                examples=label_examples(dataset, rows, detail),
-                count=int(mismatch.sum()),
-            )
-        )
-    return int(mismatch.sum()), int(other_bucket.sum())
 
 
 def _image_findings(

@@ -39,11 +39,22 @@ class IntegrityStats(msgspec.Struct, kw_only=True, omit_defaults=True):
     num_outside_image: int
     max_outside_px: float
     num_unknown_class_boxes: int
+    num_unknown_class_images: Annotated[
+        int, msgspec.Meta(description="images with a box whose class id the class list does not declare")
+    ]
+    num_unknown_class_orphan_rows: Annotated[
+        int | None,
+        msgspec.Meta(description="YOLO only: rows with such ids in label files without an image"),
+    ] = None
     num_ignored_boxes: int
     num_area_mismatch: Annotated[
         int | None, msgspec.Meta(description="only when boxes carry a COCO area field")
     ] = None
     num_area_other_coco_bucket: int | None = None
+    num_area_exceeds_box: Annotated[
+        int | None,
+        msgspec.Meta(description="non-crowd boxes whose area field exceeds (1 + area_mismatch_ratio) * w*h"),
+    ] = None
     num_duplicates: Annotated[int, msgspec.Meta(description="same-class pairs with IoU >= duplicate_iou")]
     num_duplicate_boxes: Annotated[int, msgspec.Meta(description="boxes a de-duplication would remove")]
     images_over_pair_limit: int

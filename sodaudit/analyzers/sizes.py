@@ -3,27 +3,49 @@
 Every statistic is over valid, non-ignore boxes and reads the derived columns of the dataset
 (``area``, ``sqrt_area``, ``*_model``, ``rel_area``); nothing here re-derives a size. Sizes at
 model input are undefined for images without a known size; those boxes are left out of the
-model-input numbers and counted in ``num_unknown_image_size``.
+model-input numbers and counted in ``num_unknown_image_size``. One exception: ``buckets.coco_area``
+counts the ground truth COCOeval evaluates, by the COCO ``area`` field
+(:mod:`sodaudit.analyzers.sizes_buckets`).
+
+Crowding is a blocker, an error each: images with more labels than COCOeval's ``maxDets``
+(``sizes.over_eval_max_dets``: evaluation cannot match them all) and than the model's
+``max_det`` (``sizes.crowded_images``: the detector cannot output them all). COCOeval is the
+evaluator of COCO datasets; a YOLO or VOC dataset is evaluated by its trainer's own validator
+(Ultralytics: max_det 300, no cap of 100), so there COCOeval's cap is a note (info).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
-from typing import Annotated
 
 import msgspec
 import numpy as np
 import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult
+from sodaudit.analyzers.sizes_buckets import (
+    SizesAitodBuckets,
+    SizesBucketCounts,
+    SizesBuckets,
+    SizesBucketsModel,
+    SizesCocoAreaBuckets,
+    SizesCocoBuckets,
+    SizesTinypersonBuckets,
+    buckets_native,
+    relative_keys,
+)
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS
-from sodaudit.sizepresets import AITOD, COCO, TINYPERSON, bucket_counts
+from sodaudit.sizepresets import AITOD, COCO
 
 NAME = "sizes"
+COCOEVAL_MAX_DETS = 100
+"""pycocotools ``Params.setDetParams``: ``maxDets = [1, 10, 100]``; AP uses the last. A ground
+truth past the 100th detection of its image can never be matched."""
+EVAL_CAP_NAME = "COCOeval"
+"""The entry of ``sizes.max_det_caps`` that is the evaluator's cap (default 100)."""
 
 
 SIZE_COLUMNS = ("sqrt_area", "short_side", "long_side")
@@ -32,66 +54,6 @@ GROUP_COLUMNS = ("sqrt_area", "short_side")
 
 Quantiles = dict[str, float]
 """``np.percentile`` of a size by name (``p50``); the names follow ``sizes.quantiles``."""
-
-
-class SizesBucketCounts(msgspec.Struct, kw_only=True):
-    """Boxes per bucket of a size preset (the base of each preset's counts)."""
-
-    def as_dict(self) -> dict[str, int]:
-        """Bucket name -> count, in the preset's order."""
-        return msgspec.structs.asdict(self)
-
-
-class SizesCocoBuckets(SizesBucketCounts, kw_only=True):
-    """COCO buckets by w*h: small < 32², medium < 96², large the rest."""
-
-    small: Annotated[int, msgspec.Meta(description="boxes with w*h < 32²")]
-    medium: Annotated[int, msgspec.Meta(description="boxes with 32² <= w*h < 96²")]
-    large: Annotated[int, msgspec.Meta(description="boxes with w*h >= 96²")]
-
-
-class SizesAitodBuckets(SizesBucketCounts, kw_only=True):
-    """AI-TOD buckets by sqrt(area): very_tiny < 8, tiny < 16, small < 32, other the rest."""
-
-    very_tiny: int
-    tiny: int
-    small: int
-    other: int
-
-
-class SizesTinypersonBuckets(SizesBucketCounts, kw_only=True):
-    """TinyPerson buckets by sqrt(area): below_2, tiny1 [2,8), tiny2 [8,12), tiny3 [12,20),
-    small [20,32), other the rest."""
-
-    below_2: int
-    tiny1: int
-    tiny2: int
-    tiny3: int
-    small: int
-    other: int
-
-
-class SizesBuckets(msgspec.Struct, kw_only=True):
-    """Bucket counts of each size preset in native pixels."""
-
-    coco: Annotated[
-        SizesCocoBuckets,
-        msgspec.Meta(description="valid non-ignore boxes by w*h in native pixels: < 32², < 96², the rest"),
-    ]
-    aitod: SizesAitodBuckets
-    tinyperson: SizesTinypersonBuckets
-    relative: Annotated[
-        dict[str, int],
-        msgspec.Meta(description="boxes by area relative to the image, bounds in relative_bounds"),
-    ]
-    relative_bounds: list[float]
-
-
-class SizesBucketsModel(msgspec.Struct, kw_only=True):
-    """Bucket counts at model input (boxes of images with a known size)."""
-
-    coco: SizesCocoBuckets
-    aitod: SizesAitodBuckets
 
 
 class SizesMeasures(msgspec.Struct, kw_only=True):
@@ -283,7 +245,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         quantiles=quantiles,
         per_class=_grouped(sel, "class_name", class_names, q),
         per_split=_grouped(sel, "split", dataset.splits, q),
-        buckets=_buckets_native(sel, config),
+        buckets=buckets_native(dataset, sel, config),
         buckets_model=SizesBucketsModel(
             coco=SizesCocoBuckets(**COCO.counts(s_model * s_model)),
             aitod=SizesAitodBuckets(**AITOD.counts(s_model)),
@@ -309,30 +271,6 @@ def _grouped(sel: pd.DataFrame, by: str, names: Sequence[str], q: Sequence[float
         )
         for name, g in groups.items()
     }
-
-
-def relative_keys(bounds: Sequence[float]) -> list[str]:
-    """Bucket names of the relative preset, in percent of the image area."""
-    pct = [f"{b * 100:g}%" for b in bounds]
-    keys = [f"<{pct[0]}"] if pct else []
-    keys += [f"[{a},{b})" for a, b in pairwise(pct)]
-    keys += [f">={pct[-1]}"] if pct else ["all"]
-    return keys
-
-
-def _buckets_native(sel: pd.DataFrame, config: Config) -> SizesBuckets:
-    bounds = sorted(config.sizes.relative_area_bounds)
-    relative = bucket_counts(sel["rel_area"].to_numpy(), bounds)
-    sqrt_area = sel["sqrt_area"].to_numpy()
-    return SizesBuckets(
-        # COCO by w*h (``area``) exactly, as the stable key promises.
-        coco=SizesCocoBuckets(**COCO.counts(sel["area"].to_numpy())),
-        aitod=SizesAitodBuckets(**AITOD.counts(sqrt_area)),
-        # below_2: TinyPerson leaves objects under 2 px out of its tiny ranges.
-        tinyperson=SizesTinypersonBuckets(**TINYPERSON.counts(sqrt_area)),
-        relative=dict(zip(relative_keys(bounds), relative.tolist(), strict=True)),
-        relative_bounds=[float(b) for b in bounds],
-    )
 
 
 def _aspect(sel: pd.DataFrame, q: Sequence[float], extreme: float) -> SizesAspect:
@@ -431,25 +369,87 @@ def _findings(
                 count=n,
             )
         )
+    caps = dict(config.sizes.max_det_caps)
+    eval_cap = int(caps.get(EVAL_CAP_NAME, COCOEVAL_MAX_DETS))
+    coco = dataset.format == "coco"
+    _cap_finding(
+        "sizes.over_eval_max_dets",
+        eval_cap,
+        f"COCOeval's maxDets for AP (pycocotools keeps the {eval_cap} best detections per image)",
+        "can never be matched: recall and AP on those images are capped"
+        + ("" if coco else " when this dataset is evaluated with pycocotools"),
+        dataset,
+        counts,
+        result,
+        raised=coco,
+    )
     preset = MODELS.get(config.model)
-    if preset is None:
-        return
-    over = counts > preset.max_det
-    if over.any():
-        images = dataset.images
-        order = np.argsort(-counts[over], kind="stable")[:MAX_EXAMPLES]
-        names = images["file_name"].to_numpy()[over][order]
-        examples = tuple(f"{n} ({c} boxes)" for n, c in zip(names, counts[over][order], strict=True))
-        result.findings.append(
-            Finding.of(
-                "sizes.crowded_images",
-                f"{int(over.sum())} images have more than {preset.max_det} labels, the "
-                f"max_det of {preset.name} (up to {int(counts.max())}); "
-                f"{int((counts[over] - preset.max_det).sum())} labels cannot all be detected",
-                NAME,
-                value=float(over.sum()),
-                threshold=float(preset.max_det),
-                examples=examples,
-                count=int(over.sum()),
-            )
+    if preset is not None:
+        _cap_finding(
+            "sizes.crowded_images",
+            preset.max_det,
+            f"the max_det of {preset.name} (detections kept per image after NMS)",
+            "cannot be detected",
+            dataset,
+            counts,
+            result,
         )
+
+
+def _cap_finding(
+    code: str,
+    cap: int,
+    cap_text: str,
+    loss_text: str,
+    dataset: Dataset,
+    counts: np.ndarray,
+    result: AnalyzerResult,
+    raised: bool = True,
+) -> None:
+    """One error (a note with ``raised=False``) for the images with more labels than a detections
+    cap: the images over it and the labels beyond it (per image, its count minus the cap), the
+    most crowded as examples."""
+    over = counts > cap
+    if not over.any():
+        return
+    n_images, beyond = int(over.sum()), int((counts[over] - cap).sum())
+    order = np.argsort(-counts[over], kind="stable")[:MAX_EXAMPLES]
+    names = dataset.images["file_name"].to_numpy()[over][order]
+    examples = tuple(f"{n} ({c} boxes)" for n, c in zip(names, counts[over][order], strict=True))
+    result.findings.append(
+        Finding.of(
+            code,
+            f"{n_images} {'image has' if n_images == 1 else 'images have'} more than {cap} labels "
+            f"(up to {int(counts.max())}), {cap_text}; {beyond} "
+            f"{'label' if beyond == 1 else 'labels'} beyond the cap {loss_text}",
+            NAME,
+            raised=raised,
+            value=float(n_images),
+            threshold=float(cap),
+            examples=examples,
+            count=n_images,
+        )
+    )
+
+
+__all__ = [
+    "SizesAitodBuckets",
+    "SizesBucketCounts",
+    "SizesBuckets",
+    "SizesBucketsModel",
+    "SizesCocoAreaBuckets",
+    "SizesCocoBuckets",
+    "SizesStats",
+    "SizesTinypersonBuckets",
+    "analyze",
+    "boxes_per_image",
+    "group_means",
+    "group_quantiles",
+    "image_positions",
+    "model_sized",
+    "num_selected",
+    "quantile_dict",
+    "quantile_key",
+    "relative_keys",
+    "selected",
+]

@@ -2,10 +2,19 @@
 
 For the selected model and always for ``yolov8`` and ``yolov8-p2`` (so the report shows what a
 stride-4 head recovers), per level: the share of boxes whose short side is below the stride,
-the boxes with no grid point strictly inside (anchor-free assigners such as YOLOv8's TAL pick
-candidate points inside the box), and the boxes whose centres share a grid cell with another
-box of the same image. Plus the IoU noise floor: the IoU of a box with itself shifted by
+the boxes with no grid point strictly inside, and the boxes whose centres share a grid cell with
+another box of the same image. Plus the IoU noise floor: the IoU of a box with itself shifted by
 ``noise_shift_px`` in x and y, which bounds how precisely a small box can be localised.
+
+A model's headline ``no_grid_point`` counts the boxes its assigner has no candidate point for.
+Ultralytics' TaskAlignedAssigner (presets with ``candidate_levels="all"``) selects candidates
+from the grid points of every level at once (``select_candidates_in_gts``: a point strictly
+inside the box), so a box is without a candidate only when no point of ANY level lies inside
+it, after the preset's enlargement of small sides (``yolo26``); other presets count the
+smallest stride's level (where a small box belongs, e.g. FCOS's size ranges). Grid points are
+counted on the unbounded lattice: a side enlarged past the image border may count points in the
+letterbox padding or the mosaic canvas beyond it, which changes candidate counts at the border,
+never whether a box has a candidate.
 
 Coordinates are at model input (box x, y, w, h times the letterbox scale) without the padding
 offset. Grid points sit at ((i + 0.5) * stride, (j + 0.5) * stride); counts and cells are exact
@@ -29,7 +38,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding
-from sodaudit.models import MODELS, ModelPreset
+from sodaudit.models import MODELS, ModelPreset, anchor_points
 from sodaudit.sizepresets import AITOD
 
 NAME = "strides"
@@ -52,7 +61,8 @@ class StridesLevel(msgspec.Struct, kw_only=True):
 
 
 class StridesClass(msgspec.Struct, kw_only=True):
-    """The smallest-stride shares of one class, for the selected model."""
+    """The smallest-stride shares of one class, for the selected model (``no_grid_point_share``
+    as the model's ``no_grid_point``: all levels for ``candidate_levels="all"``)."""
 
     n: int
     below_smallest_stride_share: float
@@ -61,15 +71,27 @@ class StridesClass(msgspec.Struct, kw_only=True):
 
 
 class StridesModel(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One model preset: its smallest stride's numbers, then every level."""
+    """One model preset: its smallest stride's numbers and its assigner's candidates, then every
+    level."""
 
     assigner: str
+    assigner_version: str | None = None
+    """The trainer release whose assigner the preset models (e.g. ``ultralytics<8.4``)."""
+    candidate_levels: str
+    """What ``no_grid_point`` counts: ``all`` (no grid point of any level inside the box, after the
+    assigner's enlargement of small sides: no candidate for Ultralytics' TaskAlignedAssigner) or
+    ``smallest`` (no grid point of the smallest stride inside the box)."""
     strides: list[int]
+    anchor_points: int
+    """Grid points over all levels of a square imgsz input (the head's cost)."""
     smallest_stride: int
     below_smallest_stride: int
     below_smallest_stride_share: float
     no_grid_point: int
     no_grid_point_share: float
+    median_candidate_points: float
+    """Median over boxes of the grid points counted for ``no_grid_point`` (all levels or the
+    smallest)."""
     center_collision_boxes: int
     center_collision_share: float
     levels: list[StridesLevel]
@@ -120,6 +142,26 @@ def shifted_iou(w: np.ndarray, h: np.ndarray, d: float) -> np.ndarray:
     return np.where((w > d) & (h > d), iou, 0.0)
 
 
+def candidate_points(
+    preset: ModelPreset, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
+) -> np.ndarray:
+    """Per box (corners at model input): the grid points its assigner may pick as candidates.
+
+    ``candidate_levels="all"``: points strictly inside the box, summed over every level, after
+    the preset widens sides below ``enlarge_below`` (each axis on its own); otherwise the points
+    strictly inside the box at the smallest stride.
+    """
+    if preset.candidate_levels != "all":
+        s = float(min(preset.strides))
+        return grid_points_1d(x0, x1, s) * grid_points_1d(y0, y1, s)
+    x0, x1 = preset.candidate_span(x0, x1)
+    y0, y1 = preset.candidate_span(y0, y1)
+    total = np.zeros(np.shape(x0), dtype=np.int64)
+    for s in preset.strides:
+        total += grid_points_1d(x0, x1, float(s)) * grid_points_1d(y0, y1, float(s))
+    return total
+
+
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Per model and level: boxes below the stride, without grid points, sharing centre cells."""
     if dataset.imgsz != config.imgsz:
@@ -138,10 +180,14 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     strides = sorted({float(s) for name in names for s in MODELS[name].strides})
     levels = _levels(geo, strides)  # models share strides: each is computed once
     models: dict[str, StridesModel] = {}
+    candidates: dict[str, np.ndarray] = {}
     for name in names:
-        models[name] = _model_stats(MODELS[name], levels, len(rows))
+        preset = MODELS[name]
+        candidates[name] = _candidates(preset, geo, levels)
+        models[name] = _model_stats(preset, levels, candidates[name], config.imgsz)
     smallest = levels[float(min(selected.strides))]
-    models[selected.name].by_class = _by_class(rows, smallest)
+    no_candidate = candidates[selected.name] == 0
+    models[selected.name].by_class = _by_class(rows, smallest, no_candidate)
 
     d = config.strides.noise_shift_px
     noise = shifted_iou(geo["w"], geo["h"], d)
@@ -153,8 +199,17 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         models=models,
         iou_noise_floor=_noise_floor(noise, rows["sqrt_area_model"].to_numpy(dtype=np.float64)),
     )
-    _findings(dataset, config, selected, rows, smallest, models, result)
+    _findings(dataset, config, selected, rows, smallest, no_candidate, models, result)
     return result
+
+
+def _candidates(preset: ModelPreset, geo: dict[str, np.ndarray], levels: dict[float, Level]) -> np.ndarray:
+    """``candidate_points`` of every box, reusing the per-level counts when the box is not enlarged."""
+    if preset.candidate_levels != "all":
+        return levels[float(min(preset.strides))].points
+    if preset.enlarge_below:
+        return candidate_points(preset, geo["x0"], geo["y0"], geo["x1"], geo["y1"])
+    return np.sum([levels[float(s)].points for s in preset.strides], axis=0, dtype=np.int64)
 
 
 def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -232,7 +287,10 @@ def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Lev
     return out
 
 
-def _model_stats(preset: ModelPreset, levels: dict[float, Level], n: int) -> StridesModel:
+def _model_stats(
+    preset: ModelPreset, levels: dict[float, Level], candidates: np.ndarray, imgsz: int
+) -> StridesModel:
+    n = len(candidates)
     stats_levels = []
     for stride in sorted(preset.strides):
         level = levels[float(stride)]
@@ -252,28 +310,34 @@ def _model_stats(preset: ModelPreset, levels: dict[float, Level], n: int) -> Str
             )
         )
     first = stats_levels[0]
+    empty = int(np.count_nonzero(candidates == 0))
     return StridesModel(
         assigner=preset.assigner,
+        assigner_version=preset.assigner_version or None,
+        candidate_levels="all" if preset.candidate_levels == "all" else "smallest",
         strides=sorted(int(s) for s in preset.strides),
+        anchor_points=anchor_points(preset.strides, imgsz),
         smallest_stride=first.stride,
         below_smallest_stride=first.below_stride,
         below_smallest_stride_share=first.below_stride_share,
-        no_grid_point=first.no_grid_point,
-        no_grid_point_share=first.no_grid_point_share,
+        no_grid_point=empty,
+        no_grid_point_share=_share(empty, n),
+        median_candidate_points=float(np.median(candidates)) if n else math.nan,
         center_collision_boxes=first.center_collision_boxes,
         center_collision_share=first.center_collision_share,
         levels=stats_levels,
     )
 
 
-def _by_class(rows: pd.DataFrame, level: Level) -> dict[str, StridesClass]:
-    """Smallest-stride shares per class, for the selected model."""
+def _by_class(rows: pd.DataFrame, level: Level, no_candidate: np.ndarray) -> dict[str, StridesClass]:
+    """Smallest-stride shares per class, for the selected model; boxes without a candidate point
+    as the model's headline ``no_grid_point``."""
     names = rows["class_name"]
     means = group_means(
         names.cat.codes.to_numpy(),
         [str(c) for c in names.cat.categories],
         below_smallest_stride_share=level.below,
-        no_grid_point_share=level.empty,
+        no_grid_point_share=no_candidate,
         center_collision_share=level.collide,
     )
     return {name: StridesClass(**values) for name, values in means.items()}
@@ -297,6 +361,19 @@ def _pct(share: float) -> str:
     return f"{share:.2%}" if 0 < share < 0.001 else f"{share:.1%}"
 
 
+def _no_point_what(preset: ModelPreset) -> str:
+    """What a box without a candidate lacks, in words: a point of any level or of the smallest."""
+    if preset.candidate_levels != "all":
+        return f"no stride-{min(preset.strides)} grid point of {preset.name}"
+    text = f"no grid point of any level (strides {', '.join(map(str, preset.strides))}) of {preset.name}"
+    if preset.enlarge_below:
+        text += (
+            f", even with sides below {preset.enlarge_below:g} px enlarged to {preset.enlarge_to:g} px "
+            f"as {preset.assigner_version} does"
+        )
+    return text
+
+
 def _share(count: int, n: int) -> float:
     return count / n if n else math.nan
 
@@ -307,6 +384,7 @@ def _findings(
     selected: ModelPreset,
     rows: pd.DataFrame,
     level: Level,
+    no_candidate: np.ndarray,
     models: dict[str, StridesModel],
     result: AnalyzerResult,
 ) -> None:
@@ -346,7 +424,7 @@ def _findings(
             )
         )
 
-    empty = np.flatnonzero(level.empty)
+    empty = np.flatnonzero(no_candidate)
     if len(empty):
         share = stats.no_grid_point_share
         warn = config.strides.no_point_warn_share
@@ -357,10 +435,9 @@ def _findings(
         result.findings.append(
             Finding.of(
                 "strides.no_grid_point",
-                f"{len(empty)} of {n} boxes ({_pct(share)}) contain no stride-{stride} grid "
-                f"point of {selected.name} at imgsz {config.imgsz}: an assigner that picks points "
-                "inside the box has no candidate for them"
-                + with_p2(f"{_pct(p2.no_grid_point_share)} without a point"),
+                f"{len(empty)} of {n} boxes ({_pct(share)}) contain {_no_point_what(selected)} "
+                f"at imgsz {config.imgsz}: an assigner that picks points inside the box has no "
+                "candidate for them" + with_p2(f"{_pct(p2.no_grid_point_share)} without a point"),
                 NAME,
                 value=share,
                 threshold=warn,

@@ -1,5 +1,5 @@
-"""The tile-grid figure: one dataset image cut into the tiles the tiling recommendation (or a
-default) would make, with its labels drawn over it.
+"""The tile-grid figure: one dataset image cut into the tiles the plan makes (or its tiling
+alternative, or a default), with its labels drawn over it.
 
 Apart from the plots because it is the one figure that reads an image file. The tiles are
 placed by the recommendation's own grid (:func:`sodaudit.recommend.tilesim.axis_starts`).
@@ -29,14 +29,23 @@ DEFAULT_TILE_OVERLAP = 0.2
 TILE_COLORS = ("#00e5ff", "#ffea00", "#76ff03", "#ff4081")
 
 
-def tiling_params(report: Any) -> tuple[int, int, bool]:
-    """(tile side, overlap in px, from a recommendation?) in native pixels: the tiling
-    recommendation's ``tile_size`` and ``overlap_px``, else imgsz tiles at the default overlap."""
+def tiling_params(report: Any) -> tuple[int, int, str]:
+    """(tile side, overlap in px, where they come from) in native pixels: the plan's tiling
+    (``plan``), else its tiling alternative (``alternative``, what tiling would cost and reach),
+    else imgsz tiles at the default overlap (``default``)."""
     for rec in report.recommendations:
         if rec["kind"] == "tiling":
-            return int(rec["params"]["tile_size"]), int(rec["params"]["overlap_px"]), True
+            return int(rec["params"]["tile_size"]), int(rec["params"]["overlap_px"]), "plan"
+    plan = report.plan or {}
+    for option in plan.get("alternatives") or []:
+        if option["primary"] == "tiling":
+            return (
+                int(option["tile"]),
+                overlap_px(int(option["tile"]), float(option["overlap"])),
+                "alternative",
+            )
     tile = report.config.imgsz
-    return tile, overlap_px(tile, DEFAULT_TILE_OVERLAP), False
+    return tile, overlap_px(tile, DEFAULT_TILE_OVERLAP), "default"
 
 
 def pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series, pd.DataFrame]]:
@@ -80,7 +89,7 @@ def load_display(path: str, width: float, height: float) -> Image.Image | None:
 
 
 def tile_grid(report: Any) -> Figure | None:
-    tile, overlap, recommended = tiling_params(report)
+    tile, overlap, origin = tiling_params(report)
     loaded = next(
         (
             (row, boxes, im)
@@ -129,11 +138,11 @@ def tile_grid(report: Any) -> Figure | None:
     inside_y = (by[:, None] >= ys[None, :]) & (by[:, None] + bh[:, None] <= ys[None, :] + tile)
     whole = int((inside_x.any(axis=1) & inside_y.any(axis=1)).sum())
     n_tiles = len(xs) * len(ys)
-    source = (
-        "from the tiling recommendation"
-        if recommended
-        else f"imgsz-sized tiles, {overlap / tile:.0%} overlap: a default, not a recommendation"
-    )
+    source = {
+        "plan": "from the tiling recommendation",
+        "alternative": "the plan's tiling alternative, not chosen: see the plan for its cost and reach",
+        "default": f"imgsz-sized tiles, {overlap / tile:.0%} overlap: a default, not a recommendation",
+    }[origin]
     caption = (
         f"{text(row['file_name'], 80)} ({W:.0f}x{H:.0f}) cut into {len(xs)} x {len(ys)} = {n_tiles} tiles "
         f"of {tile} px with {overlap} px overlap ({source}); {whole} of {len(bx)} labels lie wholly inside "

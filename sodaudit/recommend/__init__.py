@@ -1,25 +1,26 @@
 """Recommendations: what to change, each computed on the dataset itself.
 
-``recommend`` turns the dataset and the analyzer results into a short list of concrete changes
-(resolution, tiling, merges, anchors, head, label policy, sampling, augmentation, scale match),
-each with parameters, the numbers behind it and its simulated effect. When nothing needs
-changing it returns one recommendation of kind ``none`` with the numbers that show it.
-
-The changes build on each other: the *primary* change (a larger imgsz, or tiling) sets the
-scale at which every box reaches the model, and the later recommendations (P2 head, ignore
-rule, oversampling, augmentation survival) are judged at that scale, so they say what is
-still needed after it. Boxes judged are valid, non-ignore boxes of images with a known size.
+``recommend`` turns the dataset, the analyzer results and the judged findings into advice:
+- ``fix_data`` first, when the data itself breaks training or evaluation (error findings);
+- the **plan** (:mod:`.plan`): nothing, a larger imgsz or tiling, chosen by one rule under one
+  cost model, with the alternatives and what they cost;
+- then every later recommendation (P2 head, anchors, merges, label policy, sampling,
+  augmentation) judged at the scale the plan leaves boxes at (``Context.plan.box_scale``).
+Boxes judged are valid, non-ignore boxes of images with a known size. Below
+``recommend.min_boxes`` of them only ``fix_data`` is given, with a note saying why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
+from sodaudit.findings import Finding
 from sodaudit.models import MODELS
 from sodaudit.recommend.anchors import anchors_rec
 from sodaudit.recommend.augmentation import (
@@ -30,27 +31,22 @@ from sodaudit.recommend.augmentation import (
     sorted_drop_share,
 )
 from sodaudit.recommend.base import KINDS, Context, Recommendation, count_prefix, what_small_means
+from sodaudit.recommend.fix_data import fix_data_rec
 from sodaudit.recommend.head import P2_STRIDE, head_rec
 from sodaudit.recommend.labels import flagged_per_class, labels_rec, most_common_box_image_size
 from sodaudit.recommend.merges import merges_rec
 from sodaudit.recommend.none import none_rec
 from sodaudit.recommend.plan import (
+    Plan,
+    PlanOption,
+    make_plan,
     resolution_candidates,
-    resolution_plan,
     share_reaching,
     tile_overlap_ratio,
-    tiling_plan,
 )
 from sodaudit.recommend.resolution import resolution_rec
-from sodaudit.recommend.sampling import oversample_factor, sampling_rec
-from sodaudit.recommend.scale_match import (
-    SCALE_MATCH_FACTORS,
-    SCALE_MATCH_MIN_DISTANCE,
-    SCALE_MATCH_MIN_GAIN,
-    coco_mix,
-    scale_match_rec,
-    sorted_mix,
-)
+from sodaudit.recommend.sampling import repeat_factors, sampling_rec
+from sodaudit.recommend.scale_match import coco_mix, scale_gap, sorted_mix
 from sodaudit.recommend.tiling import tiling_rec
 from sodaudit.sizepresets import SIZE_PRESETS
 
@@ -59,25 +55,24 @@ __all__ = [
     "AUGMENT_SCALES",
     "KINDS",
     "P2_STRIDE",
-    "SCALE_MATCH_FACTORS",
-    "SCALE_MATCH_MIN_DISTANCE",
-    "SCALE_MATCH_MIN_GAIN",
+    "Advice",
     "Context",
+    "Plan",
+    "PlanOption",
     "Recommendation",
     "coco_mix",
     "count_prefix",
     "drop_share",
     "flagged_per_class",
     "most_common_box_image_size",
-    "oversample_factor",
     "recommend",
+    "repeat_factors",
     "resolution_candidates",
-    "resolution_plan",
+    "scale_gap",
     "share_reaching",
     "sorted_drop_share",
     "sorted_mix",
     "tile_overlap_ratio",
-    "tiling_plan",
     "what_small_means",
 ]
 
@@ -94,6 +89,7 @@ BOX_COLUMNS = tuple(
             "img_h",
             "scale",
             "area",
+            "coco_area",
             "short_side",
             "long_side",
             *(p.measure for p in SIZE_PRESETS.values()),
@@ -103,65 +99,53 @@ BOX_COLUMNS = tuple(
 """The box columns the recommendations read (``Context.rows``, the tiling simulation)."""
 
 
+@dataclass(frozen=True)
+class Advice:
+    """The plan (``None`` when no box could be judged), the recommendations most important
+    first, the scale-gap information for pretrained weights, and notes on what was left out."""
+
+    plan: Plan | None
+    recommendations: tuple[Recommendation, ...]
+    scale_gap: Mapping[str, object] | None = None
+    notes: tuple[str, ...] = ()
+
+
 def recommend(
-    dataset: Dataset, config: Config, results: Mapping[str, AnalyzerResult]
-) -> list[Recommendation]:
+    dataset: Dataset,
+    config: Config,
+    results: Mapping[str, AnalyzerResult],
+    findings: Sequence[Finding] = (),
+) -> Advice:
     """Every recommendation that applies, most important first; ``none`` when nothing does."""
-    b = dataset.selected_boxes(*BOX_COLUMNS)
+    fix = fix_data_rec(findings)
+    first = (fix,) if fix is not None else ()
+    b = dataset.selected_boxes(*[c for c in BOX_COLUMNS if c in dataset.boxes.columns])
     img_w = b["img_w"].to_numpy(np.float64)
     img_h = b["img_h"].to_numpy(np.float64)
     sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
     rows = (b if sized.all() else b[sized]).reset_index(drop=True)
+    minimum = config.recommend.min_boxes
+    if len(rows) < minimum:
+        note = (
+            f"Only {len(rows)} valid, non-ignore boxes in images of known size (fewer than "
+            f"recommend.min_boxes = {minimum}): no model or training advice, it would be noise."
+        )
+        recs = first or (Recommendation("none", note, evidence={"num_judged_boxes": len(rows)}),)
+        return Advice(None, recs, notes=(note,))
     preset = MODELS.get(config.model, MODELS["yolov8"])
-    ctx = Context(
-        dataset,
-        config,
-        results,
-        rows,
-        preset,
-        rows["short_side"].to_numpy(np.float64),
-        np.maximum(rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64)),
-    )
-    if len(rows) == 0:
-        return [
-            Recommendation(
-                "none",
-                "No valid, non-ignore boxes in images of known size: nothing to recommend.",
-                evidence={"num_boxes": len(b), "num_judged_boxes": 0},
-            )
-        ]
-    ctx.final_scale = rows["scale"].to_numpy(np.float64)
-    ctx.change = f"at imgsz {config.imgsz}"
-
-    recs: list[Recommendation] = []
-    resolution = resolution_plan(ctx)
-    tiling = None
-    if resolution["needs_change"] and resolution["tiling_preferred"]:
-        tiling = tiling_plan(ctx)
-    if tiling is not None:
-        recs.append(tiling_rec(ctx, tiling, resolution))
-    if resolution["needs_change"]:
-        recs.append(resolution_rec(ctx, resolution, tiling is not None))
-        if (
-            tiling is None
-            and resolution["pick"] is not None
-            and resolution["pick_cost"] <= config.recommend.max_cost
-        ):
-            pick = resolution["pick"]
-            ctx.final_scale = pick / ctx.long_img
-            ctx.change = f"at imgsz {pick}"
-    for make in (
-        head_rec,
-        anchors_rec,
-        merges_rec,
-        labels_rec,
-        sampling_rec,
-        augmentation_rec,
-        scale_match_rec,
-    ):
+    plan, _ = make_plan(dataset, config, preset, rows)
+    short = rows["short_side"].to_numpy(np.float64)
+    long_img = np.maximum(img_w[sized], img_h[sized])
+    ctx = Context(dataset, config, results, rows, preset, short, long_img, plan)
+    recs: list[Recommendation] = list(first)
+    if plan.primary == "resolution":
+        recs.append(resolution_rec(ctx))
+    elif plan.primary == "tiling":
+        recs.append(tiling_rec(ctx))
+    for make in (head_rec, anchors_rec, merges_rec, labels_rec, sampling_rec, augmentation_rec):
         rec = make(ctx)
         if rec is not None:
             recs.append(rec)
     if not recs:
-        recs.append(none_rec(ctx, resolution))
-    return sorted(recs, key=lambda r: r.priority)
+        recs.append(none_rec(ctx))
+    return Advice(plan, tuple(sorted(recs, key=lambda r: r.priority)), scale_gap=scale_gap(ctx))

@@ -19,9 +19,11 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.jsonable import jsonable
 from sodaudit.models import ModelPreset
+from sodaudit.recommend.plan import Plan
 from sodaudit.sizepresets import SIZE_PRESETS
 
 KINDS = (
+    "fix_data",
     "resolution",
     "tiling",
     "merges",
@@ -30,7 +32,6 @@ KINDS = (
     "labels",
     "sampling",
     "augmentation",
-    "scale_match",
     "none",
 )
 
@@ -61,9 +62,10 @@ def pct(x: float) -> str:
     return f"{x:.1%}" if math.isfinite(x) else "n/a"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
-    """The boxes every recommendation judges, and the scale the primary change leaves them at."""
+    """The boxes every recommendation judges and the plan they are judged under (immutable:
+    no recommendation changes what another one sees)."""
 
     dataset: Dataset
     config: Config
@@ -74,9 +76,17 @@ class Context:
     """Native short side of each judged box."""
     long_img: np.ndarray
     """Long side of each judged box's image."""
-    final_scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    change: str = ""
-    """Words for the primary change (``at imgsz 640``, ``with 640 px tiles``)."""
+    plan: Plan
+
+    @property
+    def final_scale(self) -> np.ndarray:
+        """Per judged box: native px -> model-input px under the plan."""
+        return self.plan.box_scale
+
+    @property
+    def change(self) -> str:
+        """Words for the plan's scale (``at imgsz 1280``, ``with 640 px tiles at imgsz 640``)."""
+        return self.plan.change
 
     @property
     def imgsz(self) -> int:

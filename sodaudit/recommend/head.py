@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from sodaudit.analyzers.strides import StridesModel
+from sodaudit.models import anchor_points
 from sodaudit.recommend.base import Context, Recommendation, pct
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
@@ -29,9 +30,20 @@ def head_rec(ctx: Context) -> Recommendation | None:
     if share <= cfg.p2_share or recovered == 0:
         return None
     n = len(after)
-    params: dict[str, Any] = {"strides": [P2_STRIDE, *ctx.preset.strides]}
-    if ctx.preset.name == "yolov8":
-        params["model_cfg"] = "yolov8-p2.yaml"
+    strides = [P2_STRIDE, *ctx.preset.strides]
+    size = ctx.plan.chosen.imgsz
+    points_before = anchor_points(ctx.preset.strides, size)
+    points_after = anchor_points(strides, size)
+    params: dict[str, Any] = {"strides": strides}
+    if ctx.preset.name in ("yolov8", "yolo11"):
+        params["model_cfg"] = f"{ctx.preset.name}-p2.yaml"
+    params["cost"] = {
+        "imgsz": size,
+        "anchor_points_before": points_before,
+        "anchor_points_after": points_after,
+        "pretrained_weights": "none for the P2 level: Ultralytics ships P2 model yamls, not P2 checkpoints; "
+        "start from the base model's weights (transfer the shared layers) and train longer",
+    }
     evidence = {
         "model": ctx.preset.name,
         "smallest_stride": s,
@@ -59,6 +71,8 @@ def head_rec(ctx: Context) -> Recommendation | None:
     summary = (
         f"Add a stride-{P2_STRIDE} (P2) head: {pct(share)} of boxes ({int(below.sum())} of {n}) stay "
         f"below stride {s} {ctx.change} (threshold {cfg.p2_share:.0%}); P2 recovers {recovered} of them "
-        f"({pct(recovered / n)}), {pct(effect['share_below_after'])} stay below {P2_STRIDE} px"
+        f"({pct(recovered / n)}), {pct(effect['share_below_after'])} stay below {P2_STRIDE} px. Cost: "
+        f"{points_before:,} -> {points_after:,} anchor points at imgsz {size} "
+        f"({points_after / points_before:.1f}x head work and memory), and no pretrained P2 weights"
     )
     return Recommendation("head", summary, params, evidence, effect, 30)

@@ -18,8 +18,8 @@ def labels_rec(ctx: Context) -> Recommendation | None:
     too_small = np.minimum(w, h) < sub.min_side_native_px - SIZE_TOLERANCE_PX
     model_short = ctx.short * ctx.final_scale
     ignore = (model_short < sub.min_side_model_px - SIZE_TOLERANCE_PX) & ~too_small
-    if not too_small.any() and not ignore.any():
-        return None
+    if int(too_small.sum()) + int(ignore.sum()) < ctx.config.recommend.min_count:
+        return None  # a handful of labels is noise, not a policy
     # The ignore threshold in native px for the most common image size (scales differ by size).
     cw, ch = most_common_box_image_size(ctx)
     common = (ctx.rows["img_w"].to_numpy() == cw) & (ctx.rows["img_h"].to_numpy() == ch)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sodaudit.recommend.base import Context, Recommendation, pct, what_small_means
 
 
-def none_rec(ctx: Context, resolution: dict[str, Any]) -> Recommendation:
+def none_rec(ctx: Context) -> Recommendation:
+    plan = ctx.plan
     n = len(ctx.rows)
     evidence = {
         "num_boxes": n,
-        "share_reach_min_side": resolution["current_share"],
-        "target_share": resolution["target_share"],
-        "min_side_px": ctx.min_stride,
+        "share_reach_min_side": plan.current_share,
+        "target_share": plan.target_share,
+        "min_side_px": plan.min_side_px,
         "imgsz": ctx.imgsz,
+        "plan_reason": plan.reason,
         "what_small_means": what_small_means(ctx),
     }
     summary = (
-        f"Nothing needs changing: {pct(resolution['current_share'])} of {n} boxes reach {ctx.min_stride} px "
-        f"at imgsz {ctx.imgsz} (target {resolution['target_share']:.0%}), no merge candidates, no labels "
-        "below the size rules, and the size mix is close to COCO's."
+        f"Nothing needs changing: {pct(plan.current_share)} of {n} boxes reach {plan.min_side_px} px "
+        f"at imgsz {ctx.imgsz} (target {plan.target_share:.0%}); no stride, anchor, label-size, sampling or "
+        "augmentation rule applies."
     )
+    if plan.current_share < plan.target_share:
+        summary = (
+            f"No affordable change: {pct(plan.current_share)} of {n} boxes reach {plan.min_side_px} px "
+            f"at imgsz {ctx.imgsz} (target {plan.target_share:.0%}) and {plan.reason}."
+        )
+        if plan.alternatives:
+            summary += " Beyond the cap: " + "; ".join(a.text for a in plan.alternatives)
     return Recommendation("none", summary, {}, evidence, {}, 100)

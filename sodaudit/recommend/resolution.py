@@ -1,44 +1,39 @@
-"""The resolution recommendation: the smallest imgsz reaching the target, or the capture limit."""
+"""The resolution recommendation: the plan's larger input size, with its cost and reach."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sodaudit.recommend.base import Context, Recommendation, pct
 
 
-def resolution_rec(ctx: Context, plan: dict[str, Any], tiling: bool) -> Recommendation:
-    cfg = ctx.config.recommend
-    pick = plan["pick"]
-    n = plan["num_boxes"]
-    s = ctx.min_stride
-    ev = {k: plan[k] for k in ("current_imgsz", "current_share", "target_share", "min_side_px", "candidates")}
-    ev.update(native_share=plan["native_share"], native_imgsz=plan["native_imgsz"], num_boxes=n)
-    ev["max_cost"] = cfg.max_cost
-    now = f"{pct(plan['current_share'])} of {n} boxes have a short side >= {s} px at imgsz {ctx.imgsz}"
-    if pick is None:
-        summary = (
-            f"Resolution cannot reach the target: {now}; even at native resolution (imgsz "
-            f"{plan['native_imgsz']}) only {pct(plan['native_share'])} do (target "
-            f"{cfg.target_share:.0%}). Only a higher capture resolution can; upsampling adds no information."
-        )
-        params = {"imgsz": None, "capture_limited": True, "native_imgsz": plan["native_imgsz"]}
-        best = plan["candidates"][-1]
-        effect = {"share_at_native": best["share"], "cost_at_native": best["cost"]}
-    else:
-        cost = plan["pick_cost"]
-        reached = next(c["share"] for c in plan["candidates"] if c["imgsz"] == pick)
-        params = {"imgsz": pick, "capture_limited": False}
-        effect = {
-            "share_before": plan["current_share"],
-            "share_after": reached,
-            "boxes_recovered": round((reached - plan["current_share"]) * n),
-            "relative_compute": cost,
-        }
-        summary = (
-            f"Raise imgsz from {ctx.imgsz} to {pick}: {pct(reached)} of boxes then reach {s} px "
-            f"(now {pct(plan['current_share'])}, target {cfg.target_share:.0%}) at {cost:.2f}x the compute"
-        )
-        if cost > cfg.max_cost:
-            summary += f", more than the {cfg.max_cost:g}x cap" + ("; tile instead" if tiling else "")
-    return Recommendation("resolution", summary, params, ev, effect, 20 if tiling or pick is None else 10)
+def resolution_rec(ctx: Context) -> Recommendation:
+    """Train (and infer) at the plan's imgsz: letterboxed, upsampled where images are smaller."""
+    plan = ctx.plan
+    chosen = plan.chosen
+    n = plan.num_boxes
+    s = plan.min_side_px
+    params = {"imgsz": chosen.imgsz, "ultralytics": f"yolo train imgsz={chosen.imgsz}"}
+    evidence = {
+        "current_imgsz": ctx.imgsz,
+        "current_share": plan.current_share,
+        "target_share": plan.target_share,
+        "min_side_px": s,
+        "max_cost": plan.max_cost,
+        "max_imgsz": ctx.config.plan.max_imgsz,
+        "reason": plan.reason,
+        "num_boxes": n,
+        "options": [o.to_dict() for o in plan.options],
+    }
+    effect = {
+        "share_before": plan.current_share,
+        "share_after": chosen.reach_share,
+        "boxes_recovered": round((chosen.reach_share - plan.current_share) * n),
+        "cost_factor": chosen.cost_factor,
+    }
+    summary = (
+        f"Train and infer at imgsz {chosen.imgsz} instead of {ctx.imgsz} ({chosen.cost_factor:.2f}x the "
+        f"compute): {pct(chosen.reach_share)} of {n} boxes then have a short side >= {s} px (now "
+        f"{pct(plan.current_share)}, target {plan.target_share:.0%}); {plan.reason}"
+    )
+    if plan.alternatives:
+        summary += ". Alternatives: " + "; ".join(a.text for a in plan.alternatives)
+    return Recommendation("resolution", summary, params, evidence, effect, 10)

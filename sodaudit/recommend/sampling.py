@@ -1,26 +1,43 @@
-"""The sampling recommendation: oversample (and copy-paste from) the images with small objects."""
+"""The sampling recommendation: class-aware repeat-factor sampling of the images holding small
+objects, where "small" means below the smallest stride at the plan's scale.
+
+The rule is LVIS's (Gupta et al. 2019, sec. 5) as detectron2's ``RepeatFactorTrainingSampler``
+and mmdet's ``ClassBalancedDataset`` implement it: a category seen in a share ``f`` of the
+training images gets ``r = max(1, sqrt(t / f))``, an image repeats ``max r`` over its
+categories. Here the categories are the classes' *small* instances, so images whose small
+objects belong to rare classes are drawn more often; repeats are capped (``max_repeat``), and
+a class needs ``min_count`` small instances to count as rare rather than as noise.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 
 from sodaudit.recommend.base import Context, Recommendation, pct
-from sodaudit.sizepresets import COCO
+from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 
-def oversample_factor(share: float, target: float) -> float:
-    """Repeat factor k for the images with small objects so they make up ``target`` of the draws:
-    s k / (s k + 1 - s) = t  =>  k = t (1 - s) / (s (1 - t))."""
-    return target * (1 - share) / (share * (1 - target))
+def repeat_factors(
+    image_of_small: np.ndarray, class_of_small: np.ndarray, num_images: int, t: float
+) -> np.ndarray:
+    """Per class code: ``max(1, sqrt(t / f))`` with ``f`` the share of the ``num_images`` images
+    holding a small instance of the class (1 when it has none)."""
+    num_classes = int(class_of_small.max()) + 1 if len(class_of_small) else 0
+    pairs = np.unique(image_of_small.astype(np.int64) * max(num_classes, 1) + class_of_small)
+    images_per_class = np.bincount(pairs % max(num_classes, 1), minlength=num_classes)
+    f = images_per_class / max(num_images, 1)
+    with np.errstate(divide="ignore"):
+        r = np.sqrt(t / f)
+    return np.where(f > 0, np.maximum(1.0, r), 1.0)
 
 
 def sampling_rec(ctx: Context) -> Recommendation | None:
-    """Oversample (and copy-paste from) the images holding small objects when they are rare."""
+    """Repeat the images with small objects of rare classes (LVIS' square-root rule, capped)."""
     cfg = ctx.config.recommend
     images = ctx.dataset.images
-    # Masks over the image table, not copies of it: the pool is the images of known size, in
-    # train when train has any of them.
     pool = np.isfinite(images["width"].to_numpy(np.float64)) & np.isfinite(
         images["height"].to_numpy(np.float64)
     )
@@ -31,49 +48,76 @@ def sampling_rec(ctx: Context) -> Recommendation | None:
     num_pool = int(np.count_nonzero(pool))
     if num_pool == 0:
         return None
-    area_model = ctx.rows["area"].to_numpy(np.float64) * ctx.final_scale**2
-    small = area_model < COCO.bounds[0]
+    model_short = ctx.short * ctx.final_scale
+    small = (model_short < ctx.min_stride - SIZE_TOLERANCE_PX) & pool[ctx.image_pos]
+    if not small.any():
+        return None
+    col = ctx.rows["class_name"]
+    codes = col.cat.codes.to_numpy() if isinstance(col.dtype, pd.CategoricalDtype) else pd.factorize(col)[0]
+    names = [
+        str(c)
+        for c in (col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else pd.factorize(col)[1])
+    ]
+    img, cls = ctx.image_pos[small], codes[small].astype(np.int64)
+    r_class = np.minimum(repeat_factors(img, cls, num_pool, cfg.repeat_thresh), cfg.max_repeat)
+    # A class with fewer small instances than min_count is noise, not a rare class to repeat.
+    small_per_class = np.bincount(cls, minlength=len(r_class))
+    r_class = np.where(small_per_class[: len(r_class)] >= cfg.min_count, r_class, 1.0)
+    r_image = np.ones(len(images))
+    np.maximum.at(r_image, img, r_class[cls])
+    r_pool = r_image[pool]
+    repeated = r_pool > 1.0
+    if not repeated.any():
+        return None
+    epoch = float(r_pool.sum())
     has_small = np.zeros(len(images), bool)
-    has_small[ctx.image_pos[small]] = True
-    with_small = has_small[pool]  # image ids are unique: np.isin(pool ids, ids with small)
-    s = float(with_small.mean())
-    if s == 0 or s >= cfg.small_image_share:
-        return None
-    t = cfg.oversample_target_share
-    k = oversample_factor(s, t)
-    repeat = round(k)
-    if repeat < 2:  # whole repeats cannot get closer to the target than no oversampling
-        return None
-    reached = s * repeat / (s * repeat + 1 - s)
-    in_pool = pool[ctx.image_pos]
+    has_small[img] = True
+    share_before = float(has_small[pool].mean())
+    share_after = float((r_pool * has_small[pool]).sum() / epoch)
+    per_class = {
+        names[c]: {"repeat_factor": round(float(r_class[c]), 3), "images": int(n)}
+        for c, n in zip(
+            *np.unique(np.unique(img * len(names) + cls) % len(names), return_counts=True), strict=True
+        )
+        if r_class[c] > 1.0
+    }
     params = {
-        "oversample_factor": round(k, 2),
-        "repeat": repeat,
-        "images": int(with_small.sum()),
-        "split": split or "all",
-        "copy_paste": {
-            "source_objects": int((small & in_pool).sum()),
-            "paste_into": "images without small objects",
+        "rule": "repeat-factor sampling (LVIS square-root rule), per image the max over the classes "
+        "of its small objects",
+        "repeat_thresh": cfg.repeat_thresh,
+        "max_repeat": cfg.max_repeat,
+        "per_class": per_class,
+        "how": {
+            "detectron2": "DATALOADER.SAMPLER_TRAIN=RepeatFactorTrainingSampler, "
+            f"REPEAT_THRESHOLD={cfg.repeat_thresh:g} (its categories are whole classes: close, "
+            "not identical)",
+            "mmdet": f"ClassBalancedDataset(oversample_thr={cfg.repeat_thresh:g})",
+            "ultralytics": "no sampler option: list each image ceil(r) or floor(r) times "
+            "(stochastic rounding) in the train .txt",
         },
     }
     evidence = {
-        "small_definition": f"COCO small at model input (w*h < 32^2) {ctx.change}",
+        "small_definition": f"short side < {ctx.min_stride} px at model input {ctx.change}",
+        "split": split or "all",
         "num_images": num_pool,
-        "images_with_small": int(with_small.sum()),
-        "share_images_with_small": s,
-        "threshold": cfg.small_image_share,
-        "target_share": t,
+        "images_with_small": int(has_small[pool].sum()),
+        "small_boxes": int(small.sum()),
     }
     effect = {
-        "share_of_draws_before": s,
-        "share_of_draws_after": reached,
-        "epoch_images_after": num_pool + int(with_small.sum()) * (repeat - 1),
+        "images_repeated": int(repeated.sum()),
+        "max_repeat_factor": float(r_pool.max()),
+        "epoch_images_before": num_pool,
+        "epoch_images_after": round(epoch),
+        "share_of_draws_with_small_before": share_before,
+        "share_of_draws_with_small_after": share_after,
     }
+    rare = ", ".join(f"{k} {v['repeat_factor']:.2g}x" for k, v in list(per_class.items())[:4])
     summary = (
-        f"Oversample the {int(with_small.sum())} of {num_pool} {split or ''} images with small objects "
-        f"({pct(s)}, below {cfg.small_image_share:.0%}) {repeat}x (exact factor {k:.2f}) so they make "
-        f"{pct(reached)} of the draws (target {t:.0%}); copy-paste their "
-        f"{params['copy_paste']['source_objects']} small objects into other images"
+        f"Repeat-factor sampling of the {int(repeated.sum())} {split or ''} images whose small objects "
+        f"(short side < {ctx.min_stride} px {ctx.change}) belong to rare classes ({rare}; threshold "
+        f"{cfg.repeat_thresh:g}, capped at {cfg.max_repeat:g}x): images with small objects go from "
+        f"{pct(share_before)} to {pct(share_after)} of the draws, the epoch from {num_pool} to "
+        f"{math.floor(epoch + 0.5)} images"
     ).replace("  ", " ")
     return Recommendation("sampling", summary, params, evidence, effect, 60)
 

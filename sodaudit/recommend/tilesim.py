@@ -1,10 +1,48 @@
 """Tile grids as slicing tools place them, and their simulation on a dataset's boxes.
 
-The grid follows SAHI's ``get_slice_bboxes`` exactly (and Ultralytics' ``split_dota``
-windows, which place tiles the same way): ``overlap_px = int(overlap_ratio * T)``, tiles start
-at ``0, step, 2 * step, ...`` with ``step = T - overlap_px`` until one reaches the border, and
-a tile that would run past the border is moved back to lie flush with it (``x_min = W - T``).
-A side shorter than ``T`` gets one tile covering the whole side.
+What is simulated is SAHI's ``slice_coco`` / ``slice_image`` (github.com/obss/sahi, 0.12.6 + main 9a4e569),
+the tool users tile detection datasets with. Ultralytics has no built-in tiling for
+detection training or prediction: ``model.train`` / ``model.predict`` take whole images
+(feature request ultralytics/ultralytics#1973: "Currently, this is not supported"), and its
+docs send users to SAHI (docs/en/guides/sahi-tiled-inference.md). Its only slicer,
+``ultralytics/data/split_dota.py`` (``split_trainval``), is for DOTA oriented-box labels: it places
+windows as SAHI does (``get_windows``) but keeps an object when IoF >= 0.7 and writes it unclipped.
+
+Grid (``sahi/slicing.py::get_slice_bboxes`` with slice_height = slice_width = T, so
+``auto_slice_resolution`` is unused): ``overlap_px = int(overlap_ratio * T)`` (truncated), tiles
+start at ``0, step, 2 * step, ...`` with ``step = T - overlap_px`` until one reaches the border,
+and a tile that would run past the border is moved back flush with it (``x_min = W - T``).
+A side shorter than ``T`` gets one tile covering the whole side. Every tile of an image thus
+has the same size ``min(T, W) x min(T, H)``.
+
+Labels (``sahi/slicing.py::process_coco_annotations``): a box goes to a tile when it overlaps
+it with positive area (``annotation_inside_slice``: strict inequalities, touching is out); the
+tile's label is the box clipped to the tile (``CocoAnnotation.get_sliced_coco_annotation``:
+shapely intersection), kept when ``sliced.area / original.area >= min_area_ratio``. Both
+areas are ``ShapelyAnnotation.area`` = ``int(polygon area)``, truncated to whole pixels
+(``sahi/utils/shapely.py``), and the original is the UNCLIPPED annotation (``slice_coco``
+loads with ``clip_bboxes_to_img_dims=False``), so a box hanging out of its image counts its
+outside part in the denominator. A box of area < 1 px^2 has int area 0 and SAHI raises
+ZeroDivisionError on it; here no tile keeps it (``sahi_zero_area_boxes`` counts them).
+
+Area basis: SAHI builds the shape from ``segmentation`` when the annotation has a non-empty
+polygon one, else from ``bbox`` (RLE is skipped with a warning and the bbox used:
+``sahi/utils/coco.py::CocoAnnotation.from_coco_annotation_dict``); it never reads the COCO
+``area`` field. The simulation uses the box for both areas: exact for box-only labels
+(YOLO, VOC, COCO without polygons or with RLE). For polygon datasets SAHI's ratio is
+polygon-in-tile / polygon; ``coco_area`` (the COCO ``area`` field, usually the mask pixel
+count) is deliberately NOT used as the denominator: the numerator would still be the box's
+visible area, which is >= the polygon's, so box-in-tile / polygon-area is biased up (it can
+exceed 1 and keeps corners of a box that hold none of the object). Box / box is the same
+ratio for an object that fills its box evenly.
+
+Images without boxes: ``slice_coco(ignore_negative_samples=False)`` (the default) writes every
+tile, with or without labels (``sahi/utils/coco.py::create_coco_dict``), so ``total_tiles``
+counts every tile of every image of known size.
+
+Model input: a tile is one model input; Ultralytics resizes its long side to imgsz
+(``ultralytics/data/base.py::BaseDataset.load_image``: ``r = imgsz / max(h0, w0)``, also when
+``r > 1``), so a tile of ``t`` px scales boxes by ``imgsz / t`` (upsampled when ``t < imgsz``).
 
 The simulation groups images by ``(width, height)`` (datasets have few distinct sizes), builds
 the grid once per size and applies it to all boxes of those images with numpy: per axis, the
@@ -25,6 +63,12 @@ CONTAIN_EPS = 1e-6
 """A box edge within this many pixels of a tile edge counts as inside (float labels)."""
 CELL_CHUNK = 4_000_000
 """Box x tile cells evaluated at once; bounds memory for huge images with many tiles."""
+SLIVER_PX = 3.0
+"""A kept cut label whose short side at model input is below this is a sliver. The
+threshold of YOLOv5's "N of M labels are <3 pixels in size" (``utils/autoanchor.py::
+kmean_anchors``, sides at img_size); Ultralytics training drops a box unless both sides are
+> 2 px in the augmented imgsz image (``ultralytics/data/augment.py::RandomPerspective.
+box_candidates``, ``wh_thr=2``), so below 3 px a label is at or next to that cut."""
 
 
 def overlap_px(tile: int, overlap_ratio: float) -> int:
@@ -97,7 +141,7 @@ class TileSimulation:
     stats: dict[str, object]
     scale: np.ndarray
     """Per simulated box: native px -> model input px when its image is tiled and each tile
-    is resized to imgsz (``imgsz / max(tile_w, tile_h)``)."""
+    is resized to imgsz (``imgsz / max(tile_w, tile_h)``; > 1 when tiles are below imgsz)."""
     index: np.ndarray
     """Row positions (in the ``boxes`` table passed in) of the simulated boxes."""
 
@@ -134,67 +178,85 @@ def simulate(
     min_area_ratio: float = 0.1,
     min_side_px: float = 8.0,
     images: pd.DataFrame | None = None,
+    sliver_px: float = SLIVER_PX,
 ) -> TileSimulation:
-    """Tile every image at ``tile`` native px with ``overlap_ratio`` and measure the boxes.
+    """Tile every image at ``tile`` native px with ``overlap_ratio`` as SAHI does; measure the boxes.
 
     ``boxes`` are the boxes to judge (the caller picks valid, non-ignore ones) with
     ``x, y, w, h, img_w, img_h, short_side``; ``images`` (optional) counts tiles over every
-    image, background ones included. Boxes are clipped to their image first (as slicing tools
-    see them); boxes with no area inside their image are left out.
+    image, background ones included (as ``slice_coco`` writes them); without it only the boxes'
+    images are counted. Boxes with no area inside their image are left out.
 
-    Per box: ``whole`` = inside at least one tile; ``cut everywhere`` = every tile touching it
-    cuts it; ``lost`` = no tile keeps it under the min-area rule (a cut part is kept when its
-    visible area is at least ``min_area_ratio`` of the box). Per (box, tile) cut fragment:
-    dropped by that rule, or kept as a truncated label.
+    Per box: ``whole`` = inside at least one tile (after clipping to its image); ``cut
+    everywhere`` = every tile touching it cuts it; ``lost`` = no tile keeps it under SAHI's
+    min-area rule (module docstring). Per (box, tile) label: a cut fragment is dropped by that
+    rule or kept as a truncated label; a kept one whose short side at model input is below
+    ``sliver_px`` is a sliver. ``tiled_labels`` counts every label the tiled set holds (a box
+    whole in two overlapping tiles is two labels).
     """
-    x0 = np.clip(boxes["x"].to_numpy(np.float64), 0, boxes["img_w"].to_numpy(np.float64))
-    y0 = np.clip(boxes["y"].to_numpy(np.float64), 0, boxes["img_h"].to_numpy(np.float64))
-    x1 = np.clip((boxes["x"] + boxes["w"]).to_numpy(np.float64), 0, boxes["img_w"].to_numpy(np.float64))
-    y1 = np.clip((boxes["y"] + boxes["h"]).to_numpy(np.float64), 0, boxes["img_h"].to_numpy(np.float64))
+    img_w = boxes["img_w"].to_numpy(np.float64)
+    img_h = boxes["img_h"].to_numpy(np.float64)
+    bx = boxes["x"].to_numpy(np.float64)
+    by = boxes["y"].to_numpy(np.float64)
+    bx1 = bx + boxes["w"].to_numpy(np.float64)
+    by1 = by + boxes["h"].to_numpy(np.float64)
+    x0, x1 = np.clip(bx, 0, img_w), np.clip(bx1, 0, img_w)
+    y0, y1 = np.clip(by, 0, img_h), np.clip(by1, 0, img_h)
     area = (x1 - x0) * (y1 - y0)
-    keep = np.isfinite(area) & (area > 0)
-    keep &= np.isfinite(boxes["img_w"].to_numpy(np.float64)) & np.isfinite(
-        boxes["img_h"].to_numpy(np.float64)
-    )
+    keep = np.isfinite(area) & (area > 0) & np.isfinite(img_w) & np.isfinite(img_h)
     index = np.flatnonzero(keep)
+    # SAHI's denominator: int(area) of the unclipped box (shapely box(x, y, x + w, y + h)).
+    sahi_area = np.floor((bx1 - bx) * (by1 - by))
     n = len(index)
     whole = np.zeros(n, bool)
     lost = np.zeros(n, bool)
     scale = np.full(n, np.nan)
-    fragments = dropped_fragments = 0
+    fragments = dropped_fragments = slivers = slivers_native = tiled_labels = labelled_tiles = 0
+    image_code = pd.factorize(boxes["image_id"].to_numpy()[index], use_na_sentinel=False)[0]
 
-    size_w = boxes["img_w"].to_numpy(np.float64)[index]
-    size_h = boxes["img_h"].to_numpy(np.float64)[index]
+    size_w, size_h = img_w[index], img_h[index]
     grids: dict[tuple[int, int], TileGrid] = {}
     keys = np.stack([size_w, size_h], axis=1) if n else np.zeros((0, 2))
     uniq, group = _unique_sizes(keys)
     for g, (w, h) in enumerate(uniq):  # a loop over distinct image sizes
         grid = grids.setdefault((int(w), int(h)), tile_grid(int(w), int(h), tile, overlap_ratio))
         rows = np.flatnonzero(group == g)
-        scale[rows] = imgsz / max(grid.tile_w, grid.tile_h)
+        s = imgsz / max(grid.tile_w, grid.tile_h)  # one tile = one model input of imgsz
+        scale[rows] = s
         cells = max(1, grid.num_tiles)
         step = max(1, CELL_CHUNK // cells)
+        tile_keys = []
         for lo in range(0, len(rows), step):  # chunks of boxes, each vectorised
             r = rows[lo : lo + step]
             b = index[r]
             vx, ix, tx = _axis(x0[b], x1[b], grid.xs, grid.tile_w)
             vy, iy, ty = _axis(y0[b], y1[b], grid.ys, grid.tile_h)
             whole[r] = ix.any(1) & iy.any(1)
-            frac = vx[:, :, None] * vy[:, None, :] / area[b][:, None, None]
-            touch = tx[:, :, None] & ty[:, None, :]
-            cut = touch & ~(ix[:, :, None] & iy[:, None, :])
-            small_part = cut & (frac < min_area_ratio)
-            kept = (touch & ~small_part).any(axis=(1, 2))
-            lost[r] = ~kept
+            # the (box, column, row) cells where the box overlaps the tile (SAHI's
+            # annotation_inside_slice), then everything on those cells only
+            bi, ci, ri = np.nonzero(tx[:, :, None] & ty[:, None, :])
+            wx, wy = vx[bi, ci], vy[bi, ri]
+            cut = ~(ix[bi, ci] & iy[bi, ri])
+            with np.errstate(divide="ignore", invalid="ignore"):  # int area 0: SAHI divides by 0
+                kept = np.floor(wx * wy) / sahi_area[b][bi] >= min_area_ratio
+            lost[r] = np.bincount(bi[kept], minlength=len(r)) == 0
+            kept_cut = cut & kept
+            short = np.minimum(wx, wy)
             fragments += int(cut.sum())
-            dropped_fragments += int(small_part.sum())
+            dropped_fragments += int((cut & ~kept).sum())
+            slivers += int((kept_cut & (short * s < sliver_px - SIZE_TOLERANCE_PX)).sum())
+            slivers_native += int((kept_cut & (short < sliver_px - SIZE_TOLERANCE_PX)).sum())
+            tiled_labels += int(kept.sum())
+            # tile index in SAHI's order: row * columns + column
+            tile_keys.append(image_code[r][bi[kept]] * cells + ri[kept] * len(grid.xs) + ci[kept])
+        labelled_tiles += len(pd.unique(np.concatenate(tile_keys))) if tile_keys else 0
 
     # Tiles over images (every image of known size, or the boxes' images when not given).
     if images is not None:
         sizes = images[["width", "height"]].to_numpy(np.float64)
         sizes = sizes[np.isfinite(sizes).all(axis=1) & (sizes > 0).all(axis=1)]
     else:
-        first = np.unique(boxes["image_id"].to_numpy()[index], return_index=True)[1]
+        first = np.flatnonzero(~pd.Series(boxes["image_id"].to_numpy()[index]).duplicated().to_numpy())
         sizes = keys[first]
     size_keys, size_group = _unique_sizes(sizes)
     size_counts = np.bincount(size_group, minlength=len(size_keys))
@@ -217,11 +279,13 @@ def simulate(
         )
     per_size.sort(key=lambda s: -s["num_images"])
     num_images = int(size_counts.sum())
+    empty_tiles = max(0, int(total_tiles) - labelled_tiles)
 
     short = boxes["short_side"].to_numpy(np.float64)[index] * scale
     reach = short >= min_side_px - SIZE_TOLERANCE_PX
     q = np.percentile(short, [10, 50, 90]) if n else [np.nan] * 3
     ov = overlap_px(tile, overlap_ratio)
+    nan = float("nan")
     stats: dict[str, object] = {
         "tile_size": int(tile),
         "overlap_ratio": float(overlap_ratio),
@@ -230,23 +294,32 @@ def simulate(
         "imgsz": int(imgsz),
         "num_images": num_images,
         "total_tiles": int(total_tiles),
-        "tiles_per_image": total_tiles / num_images if num_images else float("nan"),
+        "tiles_per_image": total_tiles / num_images if num_images else nan,
+        "tiles_with_labels": int(labelled_tiles),
+        "tiles_without_labels": empty_tiles,
+        "share_tiles_without_labels": empty_tiles / total_tiles if total_tiles else nan,
         "grids": per_size[:5],
         "num_distinct_sizes": len(per_size),
         "num_boxes": n,
         "whole_in_a_tile": int(whole.sum()),
-        "share_whole_in_a_tile": float(whole.mean()) if n else float("nan"),
+        "share_whole_in_a_tile": float(whole.mean()) if n else nan,
         "cut_by_every_tile": int((~whole).sum()),
-        "share_cut_by_every_tile": float((~whole).mean()) if n else float("nan"),
+        "share_cut_by_every_tile": float((~whole).mean()) if n else nan,
         "min_area_ratio": float(min_area_ratio),
         "lost_to_min_area": int(lost.sum()),
-        "share_lost_to_min_area": float(lost.mean()) if n else float("nan"),
+        "share_lost_to_min_area": float(lost.mean()) if n else nan,
+        "sahi_zero_area_boxes": int((sahi_area[index] < 1).sum()),
         "cut_fragments": int(fragments),
         "cut_fragments_dropped": int(dropped_fragments),
         "cut_fragments_kept": int(fragments - dropped_fragments),
+        "tiled_labels": int(tiled_labels),
+        "sliver_px": float(sliver_px),
+        "sliver_labels": int(slivers),
+        "share_sliver_labels": slivers / tiled_labels if tiled_labels else nan,
+        "sliver_labels_native": int(slivers_native),
         "min_side_px": float(min_side_px),
         "reach_min_side": int(reach.sum()),
-        "share_reach_min_side": float(reach.mean()) if n else float("nan"),
+        "share_reach_min_side": float(reach.mean()) if n else nan,
         "short_side_model": {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2])},
     }
     return TileSimulation(stats, scale, index)
@@ -263,7 +336,9 @@ def slicing_params(tile: int, overlap_ratio: float, imgsz: int, min_area_ratio: 
             "overlap_width_ratio": float(overlap_ratio),
             "min_area_ratio": float(min_area_ratio),
         },
-        "ultralytics_split_dota": {"crop_size": int(tile), "gap": ov, "rates": [1.0]},
+        # Not Ultralytics' split_dota: it places the same windows but reads DOTA oriented-box
+        # labels only and keeps an object whole when IoF >= 0.7 (get_window_obj); Ultralytics
+        # has no tiling for axis-aligned detection (users slice with SAHI).
         "patches": {
             "tile_px": int(tile),
             "overlap_px": ov,

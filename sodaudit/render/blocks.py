@@ -125,11 +125,60 @@ TABLE_TITLES = {
     ("class_overlap", "cross_class_pairs"): "Boxes of different classes on the same object",
     ("class_overlap", "nms_suppressed_pairs"): "Same-class boxes that NMS would suppress",
     ("class_overlap", "merge_candidates"): "Merge candidates",
-    ("strides", "no_grid_point"): "Boxes without a grid point at the finest stride",
+    ("strides", "no_grid_point"): "Boxes without a candidate point (the assigner's levels)",
     ("strides", "center_collisions"): "Boxes whose centres share a grid cell",
 }
 
 DIGITS = {"iou": 3, "zoom": 1, "best_ratio": 2}
+
+
+def option_text(option: Mapping[str, Any]) -> str:
+    """One plan option in words: ``imgsz 1280``, ``640 px tiles, overlap 0.2, at imgsz 640``."""
+    if option["primary"] == "tiling":
+        up = " (upsampled)" if option["tile"] < option["imgsz"] else ""
+        return f"{option['tile']} px tiles{up}, overlap {option['overlap']:g}, at imgsz {option['imgsz']}"
+    if option["primary"] == "resolution":
+        return f"imgsz {option['imgsz']}"
+    return f"imgsz {option['imgsz']} as today"
+
+
+def plan_sentence(plan: Mapping[str, Any]) -> str:
+    """The plan in one line (terminal, Markdown): the choice, cost, reach, alternatives."""
+    text = (
+        f"{plan['primary']}: {option_text(plan)} at {plan['cost_factor']:.2f}x compute, "
+        f"{pct(plan['reach_share'])} of boxes reach {plan['min_side_px']} px at model input "
+        f"(today {pct(plan['current_share'])}, target {pct(plan['target_share'])})"
+    )
+    alternatives = plan.get("alternatives") or []
+    if alternatives:
+        text += "; alternatives: " + "; ".join(
+            f"{option_text(a)}: {pct(a['reach_share'])} at {a['cost_factor']:.2f}x" for a in alternatives
+        )
+    return text
+
+
+def plan_block(plan: Mapping[str, Any]) -> KeyValues:
+    """The plan as the first block of "what to change": the choice, its cost and reach, why,
+    then the alternatives with their cost and reach (what more compute would buy)."""
+    block = KeyValues("The plan")
+    reach = f"short side >= {plan['min_side_px']} px at model input"
+    block.rows = [
+        ("primary change", plan["primary"] if plan["primary"] != "none" else "none (keep imgsz)"),
+        ("option", option_text(plan)),
+        ("cost", f"{plan['cost_factor']:.2f}x today's compute (cap {plan['max_cost']:g}x)"),
+        (
+            "boxes reaching",
+            f"{pct(plan['reach_share'])} ({reach}; today {pct(plan['current_share'])}, "
+            f"target {pct(plan['target_share'])})",
+        ),
+        ("scale vs today", f"{plan['scale']:.2f}x"),
+        ("why", plan["reason"]),
+    ]
+    alternatives = plan.get("alternatives") or []
+    if alternatives:
+        rows = [[option_text(a), f"{a['cost_factor']:.2f}x", pct(a["reach_share"])] for a in alternatives]
+        block.subtables.append(Table("Alternatives", ["option", "cost", "boxes reaching"], rows))
+    return block
 
 
 def table_title(analyzer: str, name: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from sodaudit.render.blocks import LabelTable, label_table, recommendation_blocks
+from sodaudit.render.blocks import LabelTable, label_table, plan_block, recommendation_blocks
 from sodaudit.render.files import write_atomic
 from sodaudit.render.views import INTROS, analyzer_view
 from sodaudit.report import AuditReport
@@ -149,6 +149,7 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
         "r": data,
         "sections": sections,
         "recs": recs,
+        "plan_block": plan_block(data["plan"]) if data.get("plan") else None,
         "figures": extras.figures,
         "gallery": extras.gallery,
         "extra_notes": extras.notes,

@@ -1,6 +1,6 @@
 """report.json's JSON Schema: the analyzers' part generated from their typed stats.
 
-The top level (dataset card, findings, recommendations, gate) is written by hand in
+The top level (dataset card, findings, plan, recommendations, gate) is written by hand in
 ``sodaudit/schema/report.schema.json``; ``analyzers.<name>.stats`` and the ``$defs`` it refers
 to are generated here from each analyzer's stats Struct with ``msgspec.json.schema_components``,
 so the schema cannot drift from the types. ``python -m sodaudit.render.schema`` rewrites the
@@ -22,7 +22,7 @@ import msgspec
 
 SCHEMA_FILE = "report.schema.json"
 REF_TEMPLATE = "#/$defs/{name}"
-HAND_WRITTEN_DEFS = ("count", "fail_on", "analyzer", "finding", "recommendation")
+HAND_WRITTEN_DEFS = ("count", "fail_on", "analyzer", "finding", "recommendation", "plan_option")
 """``$defs`` of the hand-written part, kept as they are; every other def is generated."""
 
 

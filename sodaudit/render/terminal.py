@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from sodaudit.render.blocks import plan_sentence
 from sodaudit.report import AuditReport
 
 TOP_FINDINGS = 8
@@ -39,6 +40,9 @@ def summary(report: AuditReport, outputs: list[Path]) -> str:
         lines.append(f"    ... and {len(report.findings) - TOP_FINDINGS} more in the report")
     if report.recommendations:
         lines.append("  what to change:")
+        plan = report.to_dict().get("plan")
+        if plan:
+            lines.append(f"    plan: {_clip(plan_sentence(plan))}")
         for i, rec in enumerate(report.recommendations, 1):
             lines.append(f"    {i}. {rec.get('kind', '?')}: {_clip(str(rec.get('summary', '')))}")
     gate = report.gate

@@ -94,6 +94,11 @@ def load(
         reason = f"no image {image}.*; its {row_counts[i]} rows{unknown} are not boxes"
         issues.append(LoadIssue("load.orphan_label", file_rel[i], reason))
 
+    # Rows of orphan files whose class id is not in names: the integrity analyzer counts them with
+    # the boxes that carry such ids, as one root cause (ids beyond names) over every label file.
+    undeclared = (
+        ~np.isin(rows.class_id, list(names)) if layout.names is not None else np.zeros(len(rows), bool)
+    )
     segment = attached & (rows.kind == KIND_SEGMENT)
     mixed = np.intersect1d(rows.file[segment], rows.file[attached & (rows.kind == KIND_BOX)])
     if segment.any():
@@ -110,6 +115,7 @@ def load(
         "label_files": n_used,
         "orphan_label_files": len(found.orphans),
         "orphan_rows": int(row_counts[n_used:].sum()),
+        "orphan_undeclared_class_rows": int((undeclared & ~attached).sum()),
         "segment_rows": int(segment.sum()),
         "mixed_label_files": len(mixed),
         "pose": layout.pose,

@@ -122,6 +122,14 @@ def detect(path: Path) -> Detection | None:
 
 # --------------------------------------------------------------------------- layout
 
+_STOPS = {
+    "val": "; Ultralytics stops on it ('images not found, missing path')",
+    "train": "; Ultralytics cannot train without it",
+}
+"""What a missing split path does in Ultralytics: ``check_det_dataset`` (ultralytics/data/utils.py)
+raises FileNotFoundError when a ``val`` path does not exist; a missing ``train`` path leaves the
+trainer no images; ``test`` and ``minival`` stop a validation run on that split."""
+
 
 @dataclass
 class Layout:
@@ -237,7 +245,8 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
                     LoadIssue(
                         "load.split_path_missing",
                         layout.yaml_rel,
-                        f"{entry!r} resolves to {shown}, which does not exist",
+                        f"{entry!r} resolves to {shown}, which does not exist"
+                        + _STOPS.get(split, f"; Ultralytics stops when it evaluates split {split!r}"),
                         key=split,
                     )
                 )

@@ -247,8 +247,8 @@ def strides_view(s: StridesStats, ctx: Mapping[str, Any]) -> View:
             f"at imgsz {num(imgsz)}. "
             f"{count_share(m.below_smallest_stride, m.below_smallest_stride_share)} "
             f"boxes have a short side below the finest stride ({num(m.smallest_stride)} px) and "
-            f"{count_share(m.no_grid_point, m.no_grid_point_share)} contain no grid point "
-            "at all, "
+            f"{count_share(m.no_grid_point, m.no_grid_point_share)} contain no candidate point "
+            f"({'of any level' if m.candidate_levels == 'all' else 'of the finest level'}), "
             "so an assigner that picks points inside the box has nothing to assign them to."
         )
     rows = []
@@ -285,7 +285,8 @@ def strides_view(s: StridesStats, ctx: Mapping[str, Any]) -> View:
     if m is not None and m.by_class:
         v.tables.append(
             Table(
-                f"Per class ({selected}, finest stride)",
+                f"Per class ({selected}; short side against the finest stride, candidate points as the "
+                f"assigner pools them)",
                 ["class", "boxes", "short side < stride", "no grid point inside", "centre shares a cell"],
                 [
                     [

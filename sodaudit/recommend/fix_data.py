@@ -1,0 +1,48 @@
+"""The fix_data recommendation, first in the list: the data itself breaks training or
+evaluation (a split path that does not exist, class ids outside ``names``, COCO ``area``
+fields in the wrong size bucket, more labels per image than the evaluator or trainer keeps,
+annotation files left unread). Those findings are errors in the catalogue; nothing a model
+change does helps until they are fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sodaudit.catalogue import Severity
+from sodaudit.findings import Finding
+from sodaudit.recommend.base import Recommendation
+
+MAX_LISTED = 8
+"""Codes listed in the summary (the evidence lists every one)."""
+
+
+def fix_data_rec(findings: Sequence[Finding]) -> Recommendation | None:
+    """One recommendation listing every data error, one line per code (root cause) with counts."""
+    by_code: dict[str, list[Finding]] = {}
+    for f in findings:  # a loop over findings (bounded by the catalogue's codes and classes)
+        if f.severity == Severity.ERROR and not f.code.startswith("baseline."):
+            by_code.setdefault(f.code, []).append(f)
+    if not by_code:
+        return None
+    items = []
+    for code, group in by_code.items():
+        counts = [f.count for f in group if f.count is not None]
+        items.append(
+            {
+                "code": code,
+                "findings": len(group),
+                "count": sum(counts) if counts else None,
+                "message": group[0].message,
+            }
+        )
+    lines = [f"{i['code']} ({i['count']})" if i["count"] is not None else i["code"] for i in items]
+    shown = "; ".join(lines[:MAX_LISTED]) + (
+        f"; and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
+    )
+    summary = (
+        f"Fix the data first: {len(items)} problem{'s' if len(items) != 1 else ''} break training or "
+        f"evaluation ({shown}). The error findings say what and where."
+    )
+    return Recommendation(
+        "fix_data", summary, {"codes": [i["code"] for i in items]}, {"problems": items}, {}, 0
+    )
