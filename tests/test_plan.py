@@ -18,7 +18,7 @@ from sodaudit.render.blocks import plan_sentence
 
 def _plan(ds: Dataset, config: Config):
     rows = ds.selected_boxes().reset_index(drop=True)
-    plan, _ = make_plan(ds, config, MODELS[config.model], rows)
+    plan = make_plan(ds, config, MODELS[config.model], rows)
     return plan
 
 
@@ -198,3 +198,21 @@ def test_html_shows_the_plan_before_the_recommendations(sample_data):
     plan, first = html.index('id="plan"', start), html.index('class="rec"', start)
     assert plan < first
     assert "imgsz 1280" in html[plan:first] and "4.00x today" in html[plan:first]
+
+
+@pytest.mark.parametrize("make", [_five_sizes, _tiny_objects_in_huge_images])
+def test_tiling_options_equal_the_full_simulation(make):
+    """The plan prices tile options from each image size's grid alone; the full SAHI
+    simulation of the same tiles must give the same cost and reach."""
+    from sodaudit.recommend.tilesim import simulate
+
+    ds = make()
+    config = Config()
+    rows = ds.selected_boxes().reset_index(drop=True)
+    plan = make_plan(ds, config, MODELS[config.model], rows)
+    tiling = [o for o in plan.options if o.primary == "tiling"]
+    assert len(tiling) >= 3
+    for option in tiling:
+        sim = simulate(rows, option.tile, option.overlap, 640, min_side_px=8, images=ds.images)
+        assert option.cost_factor == pytest.approx(sim.stats["tiles_per_image"])
+        assert option.reach_share == pytest.approx(sim.stats["reach_min_side"] / len(rows))

@@ -17,6 +17,32 @@ class ClassOverlapPair(msgspec.Struct, kw_only=True):
     boxes_b: int
     share_a: Annotated[float, msgspec.Meta(description="boxes_a over every class-a box")]
     share_b: float
+    pattern_pairs: Annotated[
+        int, msgspec.Meta(description="of pairs, those in a consistent labelling pattern (see patterns)")
+    ] = 0
+
+
+class ClassOverlapPattern(msgspec.Struct, kw_only=True):
+    """A class pair whose overlapping boxes follow one annotation protocol (a rider on a
+    bicycle): many images, a consistent IoU, one box consistently larger on one side."""
+
+    class_a: str
+    class_b: str
+    pairs: Annotated[int, msgspec.Meta(description="pairs that follow the pattern: not double labels")]
+    images: Annotated[int, msgspec.Meta(description="images with a pair that follows the pattern")]
+    other_pairs: Annotated[
+        int, msgspec.Meta(description="pairs of the two classes off the pattern: still double labels")
+    ]
+    iou_median: Annotated[float, msgspec.Meta(description="over every pair of the two classes")]
+    iou_iqr: Annotated[float, msgspec.Meta(description="interquartile range of the pairs' IoU")]
+    larger_class: Annotated[str, msgspec.Meta(description="the class whose box is the larger on side")]
+    side: Annotated[str, msgspec.Meta(description="height or width")]
+    side_ratio_median: Annotated[
+        float, msgspec.Meta(description="median side of larger_class over the other's, pattern pairs")
+    ]
+    consistent_share: Annotated[
+        float, msgspec.Meta(description="share of the pairs where larger_class's side is the larger")
+    ]
 
 
 class ClassOverlapPairAppearance(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -48,6 +74,9 @@ class ClassOverlapMergeCandidate(msgspec.Struct, kw_only=True):
     median_px_b: float
     ks_size: Annotated[float, msgspec.Meta(description="two-sample KS statistic on log size")]
     ks_aspect: Annotated[float, msgspec.Meta(description="two-sample KS statistic on log aspect")]
+    pattern_pairs: Annotated[
+        int, msgspec.Meta(description="of pairs, those in a consistent labelling pattern")
+    ] = 0
     appearance: ClassOverlapPairAppearance = msgspec.field(default_factory=ClassOverlapPairAppearance)
 
 
@@ -67,8 +96,19 @@ class ClassOverlapStats(msgspec.Struct, kw_only=True):
 
     num_boxes: Annotated[int, msgspec.Meta(description="valid non-ignore boxes")]
     images_over_pair_limit: int
-    cross_class_pairs: int
+    cross_class_pairs: Annotated[
+        int, msgspec.Meta(description="cross-class pairs with IoU >= cross_class_iou, patterns included")
+    ]
     cross_class_images: int
+    cross_class_double_labels: Annotated[
+        int, msgspec.Meta(description="cross_class_pairs minus the pattern pairs: the finding's count")
+    ]
+    cross_class_double_label_images: int
+    cross_class_pattern_pairs: int
+    patterns: Annotated[
+        list[ClassOverlapPattern],
+        msgspec.Meta(description="class pairs whose overlaps are a labelling pattern, not double labels"),
+    ]
     cross_class_by_pair: list[ClassOverlapPair]
     cross_class_pair_counts: Annotated[
         dict[str, dict[str, int]], msgspec.Meta(description="class -> other class -> overlapping pairs")

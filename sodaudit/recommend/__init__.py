@@ -133,7 +133,7 @@ def recommend(
         recs = first or (Recommendation("none", note, evidence={"num_judged_boxes": len(rows)}),)
         return Advice(None, recs, notes=(note,))
     preset = MODELS.get(config.model, MODELS["yolov8"])
-    plan, _ = make_plan(dataset, config, preset, rows)
+    plan = make_plan(dataset, config, preset, rows)
     short = rows["short_side"].to_numpy(np.float64)
     long_img = np.maximum(img_w[sized], img_h[sized])
     ctx = Context(dataset, config, results, rows, preset, short, long_img, plan)

@@ -30,7 +30,7 @@ import pandas as pd
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.models import ModelPreset
-from sodaudit.recommend.tilesim import TileSimulation, overlap_px, simulate
+from sodaudit.recommend.tilesim import TileSimulation, overlap_px, simulate, tile_scale, tiles_per_image
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 PRIMARY_KINDS = ("none", "resolution", "tiling")
@@ -153,11 +153,8 @@ def tile_overlap_ratio(long_side_q: float, tile: int, max_overlap: float) -> flo
     return ratio
 
 
-def make_plan(
-    dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.DataFrame
-) -> tuple[Plan, list[TileSimulation]]:
-    """The plan for the judged ``rows`` (valid, non-ignore boxes of images of known size) and the
-    tiling simulations it ran (their numbers are the tiling option's evidence)."""
+def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.DataFrame) -> Plan:
+    """The plan for the judged ``rows`` (valid, non-ignore boxes of images of known size)."""
     cfg = config.plan
     imgsz = config.imgsz
     min_side = min(preset.strides)
@@ -177,29 +174,22 @@ def make_plan(
     if not cfg.fixed_imgsz:
         for size in resolution_candidates(imgsz, cfg.max_imgsz, max(preset.strides)):
             options.append(PlanOption("resolution", size, (size / imgsz) ** 2, reach_at(size)))
-    sims: list[TileSimulation] = []
     long_q = math.nan
-    needs = current.reach_share < cfg.target_share
-    if needs:
+    if current.reach_share < cfg.target_share:
         long_q = float(np.percentile(rows["long_side"].to_numpy(np.float64), cfg.overlap_quantile))
-        max_long = float(long_img.max())
         tiles = sorted({round(f * imgsz) for f in cfg.tile_size_factors})
-        for t in [t for t in tiles if 0 < t < max_long]:  # a loop over tile sizes
+        img_w, img_h = rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64)
+        inside = _inside_image(rows)
+        for t in [t for t in tiles if 0 < t < float(long_img.max())]:  # a loop over tile sizes
             overlap = tile_overlap_ratio(long_q, t, cfg.max_overlap)
-            sim = simulate(
-                rows,
-                t,
-                overlap,
-                imgsz,
-                min_area_ratio=cfg.tile_min_area_ratio,
-                min_side_px=min_side,
-                images=dataset.images,
+            # Reach and cost need only each image size's grid (what the full simulation of the
+            # chosen option reports too); a box with no area inside its image never reaches.
+            scale = tile_scale(img_w, img_h, t, overlap, imgsz)
+            reached = inside & (short * scale >= min_side - SIZE_TOLERANCE_PX)
+            cost = tiles_per_image(dataset.images, t, overlap)
+            options.append(
+                PlanOption("tiling", imgsz, cost, float(np.count_nonzero(reached)) / n, t, overlap)
             )
-            sims.append(sim)
-            # Reach over every judged box (a box the simulation leaves out does not reach).
-            reach = int(sim.stats["reach_min_side"]) / n
-            cost = float(sim.stats["tiles_per_image"])
-            options.append(PlanOption("tiling", imgsz, cost, reach, tile=t, overlap=overlap))
     chosen, reason = choose_option(current, options, cfg.target_share, cfg.max_cost)
     reached = current.reach_share >= cfg.target_share
     box_scale = today
@@ -207,7 +197,16 @@ def make_plan(
     if chosen.primary == "resolution":
         box_scale = chosen.imgsz / long_img
     elif chosen.primary == "tiling":
-        simulation = next(s for s in sims if s.stats["tile_size"] == chosen.tile)
+        # The full simulation (cut boxes, min-area losses, slivers) for the chosen tiles only.
+        simulation = simulate(
+            rows,
+            int(chosen.tile or 0),
+            float(chosen.overlap or 0.0),
+            imgsz,
+            min_area_ratio=cfg.tile_min_area_ratio,
+            min_side_px=min_side,
+            images=dataset.images,
+        )
         box_scale = today.copy()
         box_scale[simulation.index] = simulation.scale
     plan = Plan(
@@ -225,7 +224,17 @@ def make_plan(
         simulation=simulation,
         long_side_quantile_px=long_q,
     )
-    return plan, sims
+    return plan
+
+
+def _inside_image(rows: pd.DataFrame) -> np.ndarray:
+    """Boxes with some area inside their image (the ones a slicing tool can keep)."""
+    x, y = rows["x"].to_numpy(np.float64), rows["y"].to_numpy(np.float64)
+    w, h = rows["w"].to_numpy(np.float64), rows["h"].to_numpy(np.float64)
+    img_w, img_h = rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64)
+    vis_w = np.clip(x + w, 0, img_w) - np.clip(x, 0, img_w)
+    vis_h = np.clip(y + h, 0, img_h) - np.clip(y, 0, img_h)
+    return (vis_w > 0) & (vis_h > 0)
 
 
 def _order(option: PlanOption) -> tuple[float, int, int]:

@@ -169,6 +169,34 @@ def _unique_sizes(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq.astype(np.float64), codes.astype(np.int64)
 
 
+def tile_scale(
+    img_w: np.ndarray, img_h: np.ndarray, tile: int, overlap_ratio: float, imgsz: int
+) -> np.ndarray:
+    """Per row: native px -> model input px when its image is tiled (``imgsz`` over the tile's
+    long side; a side shorter than the tile gets one tile as long as the side), the scale
+    :func:`simulate` gives every box of that image. NaN for an unknown size."""
+    sizes = np.stack([np.asarray(img_w, np.float64), np.asarray(img_h, np.float64)], axis=1)
+    out = np.full(len(sizes), np.nan)
+    known = np.isfinite(sizes).all(axis=1) & (sizes > 0).all(axis=1)
+    uniq, group = _unique_sizes(sizes[known])
+    per_size = np.array([imgsz / max(min(tile, w), min(tile, h)) for w, h in uniq])  # a loop over sizes
+    out[known] = per_size[group] if len(uniq) else np.nan
+    return out
+
+
+def tiles_per_image(images: pd.DataFrame, tile: int, overlap_ratio: float) -> float:
+    """Mean tiles per image of known size, every image counted (as :func:`simulate`'s
+    ``tiles_per_image`` with ``images``): the compute of tiling relative to one full image."""
+    sizes = images[["width", "height"]].to_numpy(np.float64)
+    sizes = sizes[np.isfinite(sizes).all(axis=1) & (sizes > 0).all(axis=1)]
+    if not len(sizes):
+        return float("nan")
+    uniq, group = _unique_sizes(sizes)
+    counts = np.bincount(group, minlength=len(uniq))
+    tiles = np.array([tile_grid(int(w), int(h), tile, overlap_ratio).num_tiles for w, h in uniq])
+    return float((tiles * counts).sum() / counts.sum())
+
+
 def simulate(
     boxes: pd.DataFrame,
     tile: int,

@@ -68,6 +68,7 @@ def load(
     notes: list[str] = []
     failures: list[str] = []
     classes: dict[int, str] = {}
+    supercategories: dict[int, str] = {}
     image_frames: list[pd.DataFrame] = []
     box_parts: list[tuple[str, dict[str, np.ndarray]]] = []
     folders: dict[str, Path] = {}
@@ -95,7 +96,7 @@ def load(
             failures.append(f"{rel}: {err}")
             continue
         issues += parsed.issues
-        merge_classes(classes, parsed, rel, issues)
+        merge_classes(classes, parsed, rel, issues, supercategories)
         split = split_name(json_path)
         offset = sum(len(f) for f in image_frames)
         images, boxes = tables(parsed, rel, split, offset, issues)
@@ -119,6 +120,12 @@ def load(
     del image_frames
     issues += images_not_in_annotations(images, used_folders, root, listings)
     boxes = _boxes_table(box_parts)
+    meta: dict[str, object] = {
+        "annotation_files": sorted(images["source_file"].unique().tolist()),
+        "image_folders": {s: relpath(f, root) for s, f in folders.items()},
+    }
+    if supercategories:
+        meta["supercategories"] = class_supercategories(classes, supercategories)
     return Dataset.build(
         root=root,
         format=FORMAT,
@@ -128,11 +135,18 @@ def load(
         issues=issues,
         notes=notes,
         imgsz=imgsz,
-        meta={
-            "annotation_files": sorted(images["source_file"].unique().tolist()),
-            "image_folders": {s: relpath(f, root) for s, f in folders.items()},
-        },
+        meta=meta,
     )
+
+
+def class_supercategories(classes: dict[int, str], by_id: dict[int, str]) -> dict[str, str]:
+    """``Dataset.meta["supercategories"]``: class name -> the category's ``supercategory``, in
+    class-id order; a name shared by several ids keeps the supercategory of its lowest id."""
+    out: dict[str, str] = {}
+    for cat_id in sorted(by_id):
+        if cat_id in classes:
+            out.setdefault(classes[cat_id], by_id[cat_id])
+    return out
 
 
 def _boxes_table(parts: list[tuple[str, dict[str, np.ndarray]]]) -> pd.DataFrame:

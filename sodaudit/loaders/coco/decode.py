@@ -51,6 +51,8 @@ class Annotation(msgspec.Struct, gc=False):
 class Category(msgspec.Struct, gc=False):
     id: int
     name: str
+    supercategory: str | None = None
+    """The dataset's own grouping of classes (COCO: "vehicle" for car, bus, truck...)."""
 
 
 class _Document(msgspec.Struct):

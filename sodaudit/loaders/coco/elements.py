@@ -68,7 +68,8 @@ def category_of(e: object) -> tuple[Category | None, list[str]]:
         return None, [f"category id {short_repr(e.get('id'))} is not a valid integer id; skipped"]
     if not isinstance(name, str):
         return None, [f"category name {short_repr(name)} is not a string; skipped"]
-    return Category(cat_id, name), []
+    group = e.get("supercategory")
+    return Category(cat_id, name, group if isinstance(group, str) else None), []
 
 
 def is_number(v: object) -> bool:

@@ -54,6 +54,8 @@ class Parsed:
     issues: list[LoadIssue] = field(default_factory=list)
     columns: dict[str, object] | None = None
     """Numeric columns of ``images`` and ``annotations`` (see :func:`columns_of`), once made."""
+    supercategories: dict[int, str] = field(default_factory=dict)
+    """Category id -> its non-empty ``supercategory`` string (the first, when an id repeats)."""
 
 
 def read(json_path: Path, rel: str, limits: LimitsConfig) -> Parsed:
@@ -104,6 +106,9 @@ def typed(body: memoryview, limits: LimitsConfig) -> Parsed:
         has_categories=doc.categories is not None,
         columns=doc.columns,
     )
+    for c in doc.categories or []:
+        if c.supercategory:
+            parsed.supercategories.setdefault(c.id, c.supercategory)
     check_int64(parsed)
     return parsed
 
@@ -166,4 +171,6 @@ def tolerant(data: object, rel: str) -> Parsed:
                 parsed.annotation_index.append(i)
             else:
                 parsed.categories.append((value.id, value.name, i))
+                if value.supercategory:
+                    parsed.supercategories.setdefault(value.id, value.supercategory)
     return parsed

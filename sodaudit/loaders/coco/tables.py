@@ -12,7 +12,15 @@ from sodaudit.loaders.coco.elements import malformed
 from sodaudit.loaders.coco.parse import Parsed, columns_of
 
 
-def merge_classes(classes: dict[int, str], parsed: Parsed, rel: str, issues: list[LoadIssue]) -> None:
+def merge_classes(
+    classes: dict[int, str],
+    parsed: Parsed,
+    rel: str,
+    issues: list[LoadIssue],
+    supercategories: dict[int, str] | None = None,
+) -> None:
+    """Add one file's categories to ``classes`` (the first name of an id wins) and, when given,
+    their supercategories to ``supercategories`` (by id, the first file's wins as for names)."""
     if not parsed.has_categories and len(parsed.annotation_index):
         issues.append(malformed(rel, "categories", "no categories list; every class id is unknown"))
     seen: set[int] = set()
@@ -27,6 +35,8 @@ def merge_classes(classes: dict[int, str], parsed: Parsed, rel: str, issues: lis
                 "file; kept the first"
             )
             issues.append(LoadIssue("load.duplicate_id", rel, reason, key=key))
+        if supercategories is not None and cat_id not in classes and cat_id in parsed.supercategories:
+            supercategories[cat_id] = parsed.supercategories[cat_id]
         classes.setdefault(cat_id, name)
         seen.add(cat_id)
 
