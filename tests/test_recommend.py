@@ -369,3 +369,22 @@ def test_realdata_no_resolution_change(realdata, name):
     for r in recs:
         json.dumps(r.to_dict(), allow_nan=False)
         assert math.isfinite(r.priority)
+
+
+def test_fix_data_groups_errors_by_root_cause():
+    from sodaudit.catalogue import spec_of
+    from sodaudit.findings import Finding
+    from sodaudit.recommend.fix_data import fix_data_rec
+
+    findings = [
+        Finding.of("integrity.unknown_class", "ids past nc", "integrity", count=150),
+        Finding.of("load.split_path_missing", "val path missing", "integrity", count=1),
+        Finding.of("sizes.mostly_small", "a note", "sizes"),  # info: not a data fix
+        Finding.of("integrity.duplicate_box", "dupes", "integrity", count=3),  # a warning
+        Finding.of("baseline.bpr", "worse than last time", "baseline"),  # a regression, not data
+    ]
+    rec = fix_data_rec(findings)
+    assert rec is not None and rec.kind == "fix_data" and rec.priority == 0
+    assert rec.params["codes"] == ["integrity.unknown_class", "load.split_path_missing"]
+    assert f"{spec_of('integrity.unknown_class').meaning} (150)" in rec.summary
+    assert fix_data_rec(findings[2:]) is None

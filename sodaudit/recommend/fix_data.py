@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sodaudit.catalogue import Severity
+from sodaudit.catalogue import Severity, spec_of
 from sodaudit.findings import Finding
 from sodaudit.recommend.base import Recommendation
 
@@ -32,10 +32,16 @@ def fix_data_rec(findings: Sequence[Finding]) -> Recommendation | None:
                 "code": code,
                 "findings": len(group),
                 "count": sum(counts) if counts else None,
+                "meaning": spec_of(code).meaning,
                 "message": group[0].message,
             }
         )
-    lines = [f"{i['code']} ({i['count']})" if i["count"] is not None else i["code"] for i in items]
+    lines = [
+        f"{spec_of(i['code']).meaning} ({i['count']:,})"
+        if i["count"] is not None
+        else spec_of(i["code"]).meaning
+        for i in items
+    ]
     shown = "; ".join(lines[:MAX_LISTED]) + (
         f"; and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
     )
