@@ -372,3 +372,26 @@ def test_labels_equal_a_loop_over_boxes_and_tiles(seed, t, ratio, imgsz, min_are
     below = 3 - 1e-3  # sizes within SIZE_TOLERANCE_PX of 3 px count as 3 px
     assert s["sliver_labels_native"] == sum(c and min(vw, vh) < below for _, _, vw, vh, c in ref)
     assert s["sliver_labels"] == sum(c and min(vw, vh) * scale < below for _, _, vw, vh, c in ref)
+
+
+def test_max_labels_per_tile_by_hand():
+    # One 1280 x 640 image, 640 px tiles without overlap: tiles x 0 and 640. Three boxes in the
+    # left tile, one in the right, one across the border (kept in both at min_area_ratio 0.1:
+    # 20 of 40 px visible on each side): left 4 labels, right 2.
+    from sodaudit.recommend.tilesim import simulate
+
+    boxes = pd.DataFrame(
+        {
+            "image_id": [1] * 5,
+            "x": [10.0, 100.0, 200.0, 700.0, 620.0],
+            "y": [10.0] * 5,
+            "w": [20.0, 20.0, 20.0, 20.0, 40.0],
+            "h": [20.0] * 5,
+            "img_w": [1280.0] * 5,
+            "img_h": [640.0] * 5,
+            "short_side": [20.0] * 5,
+        }
+    )
+    sim = simulate(boxes, 640, 0.0, 640, min_area_ratio=0.1)
+    assert sim.stats["max_labels_per_tile"] == 4
+    assert sim.stats["tiles_with_labels"] == 2

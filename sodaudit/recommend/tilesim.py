@@ -240,6 +240,7 @@ def simulate(
     lost = np.zeros(n, bool)
     scale = np.full(n, np.nan)
     fragments = dropped_fragments = slivers = slivers_native = tiled_labels = labelled_tiles = 0
+    max_per_tile = 0
     image_code = pd.factorize(boxes["image_id"].to_numpy()[index], use_na_sentinel=False)[0]
 
     size_w, size_h = img_w[index], img_h[index]
@@ -277,7 +278,10 @@ def simulate(
             tiled_labels += int(kept.sum())
             # tile index in SAHI's order: row * columns + column
             tile_keys.append(image_code[r][bi[kept]] * cells + ri[kept] * len(grid.xs) + ci[kept])
-        labelled_tiles += len(pd.unique(np.concatenate(tile_keys))) if tile_keys else 0
+        if tile_keys:
+            _, per_tile = np.unique(np.concatenate(tile_keys), return_counts=True)
+            labelled_tiles += len(per_tile)
+            max_per_tile = max(max_per_tile, int(per_tile.max()) if len(per_tile) else 0)
 
     # Tiles over images (every image of known size, or the boxes' images when not given).
     if images is not None:
@@ -324,6 +328,7 @@ def simulate(
         "total_tiles": int(total_tiles),
         "tiles_per_image": total_tiles / num_images if num_images else nan,
         "tiles_with_labels": int(labelled_tiles),
+        "max_labels_per_tile": max_per_tile,
         "tiles_without_labels": empty_tiles,
         "share_tiles_without_labels": empty_tiles / total_tiles if total_tiles else nan,
         "grids": per_size[:5],

@@ -52,6 +52,10 @@ def tiling_rec(ctx: Context) -> Recommendation:
         "cut_fragments_kept": st["cut_fragments_kept"],
         "short_side_model": st["short_side_model"],
     }
+    # The trainer's max_det applies per model input, so per tile once tiled (COCOeval's maxDets
+    # still applies per image after the tiles' detections are merged).
+    effect["max_labels_per_tile"] = st["max_labels_per_tile"]
+    effect["model_max_det"] = ctx.preset.max_det
     for key in ("sliver_labels", "share_sliver_labels"):
         if key in st:
             effect[key] = st[key]
