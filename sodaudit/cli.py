@@ -142,6 +142,14 @@ def cli() -> None:
     default=None,
     help="Also write JUnit XML to FILE: one test case per rule.",
 )
+@click.option(
+    "--emit",
+    "emit_target",
+    type=click.Choice(["ultralytics"]),
+    default=None,
+    help="Also write the plan as files to run as is into OUT/emit/TARGET/: train.sh (the "
+    "`yolo detect train` command), SAHI slicing and tiled inference when the plan tiles, a README.",
+)
 @CONFIG_OPTION
 @SET_OPTION
 def run(
@@ -158,6 +166,7 @@ def run(
     export_path: Path | None,
     baseline_path: Path | None,
     junit_path: Path | None,
+    emit_target: str | None,
     config_file: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
@@ -194,7 +203,16 @@ def run(
             from sodaudit.render.junit import write_junit
 
             written.append(write_junit(report, junit_path))
+        emit_note = None
+        if emit_target is not None:
+            from sodaudit.emit import emit
+
+            emitted = emit(report, out, emit_target)
+            written += emitted.paths
+            emit_note = emitted.note
     click.echo(summary(report, written))
+    if emit_note:
+        click.echo(f"  {emit_note}")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from sodaudit.render.junit import github_annotations
 

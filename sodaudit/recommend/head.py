@@ -13,6 +13,12 @@ from sodaudit.recommend.base import Context, Recommendation, pct
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 P2_STRIDE = 4
+P2_MODEL_YAMLS = {
+    "yolov8": "yolov8-p2.yaml",
+    "yolo11": "yolov8-p2.yaml",  # Ultralytics 8.4.190 ships no yolo11-p2.yaml (cfg/models/11/)
+    "yolo26": "yolo26-p2.yaml",
+}
+"""Ultralytics' model yamls with a stride-4 level (ultralytics/cfg/models/v8, 26 at 8.4.190)."""
 
 
 def head_rec(ctx: Context) -> Recommendation | None:
@@ -35,8 +41,8 @@ def head_rec(ctx: Context) -> Recommendation | None:
     points_before = anchor_points(ctx.preset.strides, size)
     points_after = anchor_points(strides, size)
     params: dict[str, Any] = {"strides": strides}
-    if ctx.preset.name in ("yolov8", "yolo11"):
-        params["model_cfg"] = f"{ctx.preset.name}-p2.yaml"
+    if ctx.preset.name in P2_MODEL_YAMLS:
+        params["model_cfg"] = P2_MODEL_YAMLS[ctx.preset.name]
     params["cost"] = {
         "imgsz": size,
         "anchor_points_before": points_before,
