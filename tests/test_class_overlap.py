@@ -369,3 +369,150 @@ def test_per_class_samples_equal_one_global_sort():
             keep = np.linspace(0, len(want) - 1, class_overlap.KS_MAX_SAMPLES).round().astype(np.int64)
             want = want[keep]
         np.testing.assert_array_equal(got[c], want)
+
+
+# --- labelling patterns: a rider on a bicycle is two objects, not one labelled twice -----------
+
+RIDER = {0: "person", 1: "bicycle", 2: "car", 3: "truck"}
+LOW_IOU = Config(class_overlap=ClassOverlapConfig(cross_class_iou=0.4))
+"""Riders and bicycles overlap at IoU ~0.5, below the default 0.7: flag them at all."""
+
+
+def _riders(n=12):
+    """Image k (k < n): a 20 x 20 bicycle at (0, 20) and a 20 x h_k person at (0, 40 - h_k),
+    h_k = 38.5 + 0.25 k (38.5 .. 41.25), bottoms aligned: the bicycle lies inside the person
+    box, so IoU = 400 / (20 h_k) = 20 / h_k (0.5195 .. 0.4848) and the person is h_k / 20
+    = 1.93 .. 2.06 times taller (same width)."""
+    boxes = []
+    for k in range(n):
+        h = 38.5 + 0.25 * k
+        boxes += [(k, 1, 0.0, 20.0, 20.0, 20.0, False), (k, 0, 0.0, 40.0 - h, 20.0, h, False)]
+    return boxes
+
+
+def _quartiles_by_hand():
+    """numpy's default (linear) quantiles of the 12 IoUs 20 / h_k, ascending v_m = 20 / (41.25 -
+    0.25 m): Q1 at position 0.25 * 11 = 2.75, the median at 5.5, Q3 at 8.25."""
+    v = [20 / (41.25 - 0.25 * m) for m in range(12)]
+    q1 = v[2] + 0.75 * (v[3] - v[2])  # 0.49080 + 0.75 * 0.00303 = 0.49307
+    med = (v[5] + v[6]) / 2  # (20/40 + 20/39.75) / 2 = 0.50157
+    q3 = v[8] + 0.25 * (v[9] - v[8])  # 0.50955 + 0.25 * 0.00327 = 0.51037
+    return q1, med, q3
+
+
+def test_rider_on_bicycle_is_a_pattern_not_double_labels():
+    ds = _build(_riders(), n_images=12, size=640.0, classes=RIDER)
+    result = class_overlap.analyze(ds, LOW_IOU)
+    s = result.stats
+    assert s.cross_class_pairs == 12  # every pair is still counted as a cross-class overlap
+    assert s.cross_class_pattern_pairs == 12
+    assert s.cross_class_double_labels == 0
+    assert s.cross_class_double_label_images == 0
+    (p,) = s.patterns
+    q1, med, q3 = _quartiles_by_hand()
+    assert {p.class_a, p.class_b} == {"person", "bicycle"}
+    assert (p.pairs, p.images, p.other_pairs) == (12, 12, 0)
+    assert p.iou_median == pytest.approx(med, abs=1e-9)
+    assert p.iou_iqr == pytest.approx(q3 - q1, abs=1e-9)  # 0.0173 < 0.15
+    assert (p.larger_class, p.side, p.consistent_share) == ("person", "height", 1.0)
+    # median of log(h_k / 20): the mean of the 6th and 7th, a geometric mean of 39.75 and 40 / 20
+    assert p.side_ratio_median == pytest.approx(math.sqrt(39.75 * 40) / 20)
+    (pair,) = s.cross_class_by_pair
+    assert (pair.pairs, pair.pattern_pairs) == (12, 12)
+
+    table = result.tables["cross_class_pairs"]
+    assert len(table) == 12 and table["pattern"].all()
+    (dup,) = _codes(result)["class_overlap.cross_class_duplicates"]
+    assert dup.severity.value == "info"  # only patterns left: a note
+    assert dup.count == 0 and dup.value == 0.0
+    assert dup.message.startswith("No double labels: all 12 pairs")
+    assert "person boxes taller than bicycle boxes" in dup.message
+    # Every bicycle overlaps a person: co-located (100% >= 30%), but the pattern explains it.
+    (cand,) = s.merge_candidates
+    assert cand.reasons == ["colocation"] and cand.pattern_pairs == 12
+    (merge,) = _codes(result)["class_overlap.merge_candidate"]
+    assert merge.severity.value == "info"
+    assert "12 of the 12 pairs follow a consistent labelling pattern" in merge.message
+
+
+def test_true_duplicates_stay_double_labels_beside_a_pattern():
+    # Images 12-14: the same 40 x 40 box labelled car and truck (40 x 38): IoU 1520 / 1600 =
+    # 0.95. Three images (< 5) and the truck only 40/38 = 1.05x shorter (< 1.15): no pattern.
+    boxes = _riders()
+    for k in (12, 13, 14):
+        boxes += [(k, 2, 100.0, 100.0, 40.0, 40.0, False), (k, 3, 100.0, 100.0, 40.0, 38.0, False)]
+    result = class_overlap.analyze(_build(boxes, n_images=15, size=640.0, classes=RIDER), LOW_IOU)
+    s = result.stats
+    assert (s.cross_class_pairs, s.cross_class_images) == (15, 15)
+    assert (s.cross_class_double_labels, s.cross_class_double_label_images) == (3, 3)
+    assert s.cross_class_pattern_pairs == 12
+    assert len(s.patterns) == 1
+    (dup,) = _codes(result)["class_overlap.cross_class_duplicates"]
+    assert dup.severity.value == "warning"
+    assert dup.count == 3 and dup.value == 3.0
+    assert dup.message.startswith(
+        "3 pairs of boxes of different classes overlap with IoU >= 0.4 in 3 images "
+        "(double labels or confusion); most between car and truck (3 pairs); 12 more pairs"
+    )
+    assert all("[car]" in e and "[truck]" in e and "IoU 0.95" in e for e in dup.examples)
+    table = result.tables["cross_class_pairs"]
+    assert table["pattern"].sum() == 12
+    assert not table.loc[table["class_name_a"].isin(["car", "truck"]), "pattern"].any()
+
+
+def test_consistent_double_labels_in_many_images_are_not_a_pattern():
+    # Eight images, each with the same car labelled twice, the truck box always 2 px shorter
+    # (IoU 0.95, IQR 0): consistent, but 40/38 = 1.05 < 1.15, so not two different objects.
+    boxes = []
+    for k in range(8):
+        boxes += [(k, 2, 100.0, 100.0, 40.0, 40.0, False), (k, 3, 100.0, 100.0, 40.0, 38.0, False)]
+    s = class_overlap.analyze(_build(boxes, n_images=8, size=640.0, classes=RIDER), Config()).stats
+    assert s.patterns == []
+    assert s.cross_class_double_labels == 8
+
+
+def test_a_pattern_needs_one_direction_and_enough_images():
+    # The riders, but in every other image the bicycle box is the tall one (swap classes):
+    # person taller in 6 of 12 pairs, bicycle taller in 6: 50% < 80% -> no pattern.
+    swapped = [(b[0], 1 - b[1] if b[0] % 2 else b[1], *b[2:]) for b in _riders()]
+    s = class_overlap.analyze(_build(swapped, n_images=12, size=640.0, classes=RIDER), LOW_IOU).stats
+    assert s.patterns == [] and s.cross_class_double_labels == 12
+    # Four images only (< class_overlap.pattern_min_images = 5): too few to call it a protocol.
+    s = class_overlap.analyze(_build(_riders(4), n_images=4, size=640.0, classes=RIDER), LOW_IOU).stats
+    assert s.patterns == [] and s.cross_class_double_labels == 4
+
+
+def test_pairs_off_the_pattern_stay_double_labels():
+    # The 12 riders plus image 12 where a person and a bicycle box are the same 20 x 20 box
+    # (IoU 1, same height): 12 of 13 pairs have the person taller (92% >= 80%), so the class pair
+    # is a pattern; the identical pair is off it (ratio 1 < 1.15, IoU 1 beyond the fences).
+    boxes = [*_riders(), (12, 1, 0.0, 20.0, 20.0, 20.0, False), (12, 0, 0.0, 20.0, 20.0, 20.0, False)]
+    result = class_overlap.analyze(_build(boxes, n_images=13, size=640.0, classes=RIDER), LOW_IOU)
+    s = result.stats
+    (p,) = s.patterns
+    assert (p.pairs, p.images, p.other_pairs) == (12, 12, 1)
+    assert p.consistent_share == pytest.approx(12 / 13)
+    assert (s.cross_class_double_labels, s.cross_class_pattern_pairs) == (1, 12)
+    (dup,) = _codes(result)["class_overlap.cross_class_duplicates"]
+    assert dup.count == 1 and dup.severity.value == "warning"
+    assert dup.examples == ("labels.txt:25 [bicycle] ~ labels.txt:26 [person] IoU 1.00",)
+
+
+def test_realdata_patterns(realdata):
+    # Neither real set has a pattern at the default IoU: coco_mini's 8 pairs are spread over
+    # class pairs seen in at most 2 images (sandwich/pizza); VisDrone's 6 human/vehicle pairs
+    # are in 4 images.
+    for path in (realdata / "coco_mini", realdata / "sahi_coco" / "visdrone_train_first50.json"):
+        s = class_overlap.analyze(_load(path), Config()).stats
+        assert s.patterns == []
+        assert s.cross_class_double_labels == s.cross_class_pairs
+
+
+def test_the_html_view_separates_patterns_from_double_labels():
+    from sodaudit.pipeline import assemble
+
+    ds = _build(_riders(), n_images=12, size=640.0, classes=RIDER)
+    html = assemble(ds, LOW_IOU, {"class_overlap": class_overlap.analyze(ds, LOW_IOU)}).to_html()
+    assert "0 pairs look like one object labelled twice" in html
+    assert "12 pairs follow a labelling pattern" in html
+    assert "Labelling patterns" in html and "person (height x1.99)" in html  # sqrt(39.75 * 40) / 20

@@ -601,3 +601,59 @@ def test_large_documents_read_in_pieces_give_the_stdlib_boxes(tmp_path: Path, mo
         ("load.orphan_label", "annotations[7]"),
         ("load.orphan_label", "annotations[7]"),
     ]
+
+
+# --- supercategories: the dataset's own grouping, kept for the merges advice -------------------
+
+SUPER_CATS = [
+    {"id": 1, "name": "car", "supercategory": "vehicle"},
+    {"id": 2, "name": "bus", "supercategory": "vehicle"},
+    {"id": 3, "name": "person", "supercategory": "person"},
+    {"id": 4, "name": "cone"},  # no supercategory: left out
+    {"id": 5, "name": "sign", "supercategory": ""},  # empty: left out
+]
+
+
+def test_supercategories_are_kept_in_meta_on_the_typed_path(tmp_path: Path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the tolerant stdlib path must not run for a standard file")
+
+    monkeypatch.setattr(coco_parse.json, "loads", refuse)
+    ds = coco.load(write(tmp_path / "instances_val.json", doc(categories=SUPER_CATS)))
+    assert ds.meta["supercategories"] == {"car": "vehicle", "bus": "vehicle", "person": "person"}
+    assert ds.issues == ()
+
+
+def test_supercategories_on_the_tolerant_path(tmp_path: Path):
+    # A NaN literal in a bbox sends the file to the stdlib path; a non-string supercategory
+    # (a number) is dropped there, the category itself kept.
+    cats = [*SUPER_CATS[:3], {"id": 6, "name": "odd", "supercategory": 7}]
+    ds = coco.load(
+        write(
+            tmp_path / "instances_val.json", doc(categories=cats, annotations=[ann(bbox=[1, 2, math.nan, 4])])
+        )
+    )
+    assert ds.meta["supercategories"] == {"car": "vehicle", "bus": "vehicle", "person": "person"}
+    assert ds.classes[6] == "odd"
+
+
+def test_no_supercategories_no_meta_key(tmp_path: Path):
+    ds = coco.load(write(tmp_path / "instances_val.json", doc()))
+    assert "supercategories" not in ds.meta
+
+
+def test_supercategory_of_a_repeated_id_is_the_first_files(tmp_path: Path):
+    write(tmp_path / "annotations" / "instances_train.json", doc(categories=SUPER_CATS[:1]))
+    other = [{"id": 1, "name": "car", "supercategory": "thing"}]
+    write(tmp_path / "annotations" / "instances_val.json", doc(categories=other))
+    ds = coco.load(tmp_path)
+    assert ds.meta["supercategories"] == {"car": "vehicle"}
+
+
+def test_coco_mini_supercategories(realdata: Path):
+    # independent: the raw categories of the val file (both files carry the same 80)
+    raw = json.loads((realdata / "coco_mini" / "annotations" / "instances_val2017.json").read_text())
+    expected = {c["name"]: c["supercategory"] for c in raw["categories"]}
+    ds = coco.load(realdata / "coco_mini")
+    assert ds.meta["supercategories"] == expected
+    assert len(expected) == 80 and expected["bicycle"] == "vehicle" and expected["person"] == "person"

@@ -2,7 +2,10 @@
 
 Over valid, non-ignore boxes. ``cross_class_matrix[a][b]`` is the share of class ``a``'s
 boxes that overlap at least one class-``b`` box with IoU >= ``cross_class_iou`` (the same
-share ``colocation_share`` is compared with); cells that are 0 are left out. Merge
+share ``colocation_share`` is compared with); cells that are 0 are left out. Cross-class pairs
+that follow a labelling pattern (a rider on a bicycle: :mod:`class_overlap_patterns`) stay in
+the counts, the matrix and the pair table (its ``pattern`` column), but not among the double
+labels of the ``cross_class_duplicates`` finding. Merge
 candidates need evidence: co-location, or two small classes (median size at model input
 below ``separability_px``) with alike size and aspect distributions; with ``--pixels`` a
 linear classifier on downsampled crops says whether their appearance still separates them.
@@ -24,6 +27,7 @@ from sodaudit.analyzers.base import (
     pair_limit_finding,
     pair_table,
 )
+from sodaudit.analyzers.class_overlap_patterns import cross_class_finding, find_patterns
 from sodaudit.analyzers.class_overlap_stats import (
     ClassOverlapAppearance,
     ClassOverlapMergeCandidate,
@@ -73,9 +77,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         result.findings.append(
             pair_limit_finding(dataset, pairs.over_limit, "class_overlap.pair_limit", NAME, what, limit)
         )
-    cross_stats, by_pair = _cross_class(
-        dataset, rows, pairs, cross, codes, counts, names, cfg.cross_class_iou, result
-    )
+    cross_stats, by_pair = _cross_class(dataset, rows, pairs, cross, codes, counts, names, cfg, result)
     nms_stats = _nms(dataset, rows, pairs, nms, codes, names, cfg.nms_iou, result)
     every = _merge_candidates(rows, codes, counts, names, by_pair, config)
     candidates = every[: cfg.max_merge_candidates]
@@ -99,22 +101,31 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
 
 def _sorted_pair_table(
-    dataset: Dataset, rows: pd.DataFrame, i: np.ndarray, j: np.ndarray, iou: np.ndarray
+    dataset: Dataset, rows: pd.DataFrame, i: np.ndarray, j: np.ndarray, iou: np.ndarray, **extra: np.ndarray
 ) -> pd.DataFrame:
     table = pair_table(dataset, rows.iloc[i], rows.iloc[j], iou)
+    for name, values in extra.items():
+        table[name] = values
     return table.sort_values("iou", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _cross_class(
-    dataset, rows, pairs, cross, codes, counts, names, cross_iou, result
+    dataset, rows, pairs, cross, codes, counts, names, cfg, result
 ) -> tuple[dict[str, object], list[ClassOverlapPair]]:
-    """Cross-class pair counts, the box-share matrix and the per-pair table and finding: the
-    ``cross_class_*`` fields of :class:`ClassOverlapStats` by name, and the class pairs."""
+    """Cross-class pair counts, the box-share matrix, the labelling patterns, and the per-pair
+    table and finding: the ``cross_class_*`` and ``patterns`` fields of
+    :class:`ClassOverlapStats` by name, and the class pairs."""
     k = max(len(names), 1)
     i, j, iou = pairs.i[cross], pairs.j[cross], pairs.iou[cross]
+    image_ids = rows["image_id"].to_numpy()
+    in_pattern, patterns = find_patterns(
+        image_ids, rows[["w", "h"]].to_numpy(np.float64), i, j, iou, codes, names, cfg
+    )
     lo = np.minimum(codes[i], codes[j])
     hi = np.maximum(codes[i], codes[j])
     pair_keys, pair_n = np.unique(lo * k + hi, return_counts=True)
+    on_keys, on_n = np.unique((lo * k + hi)[in_pattern], return_counts=True)
+    pattern_n = dict(zip(on_keys.tolist(), on_n.tolist(), strict=True))
     # Boxes of class a overlapping at least one class-b box: unique (box, other class).
     box = np.concatenate([i, j])
     other = np.concatenate([codes[j], codes[i]])
@@ -139,6 +150,7 @@ def _cross_class(
                 boxes_b=int(nb),
                 share_a=float(share_a),
                 share_b=float(share_b),
+                pattern_pairs=int(pattern_n.get(key, 0)),
             )
         )
         counts_dd.setdefault(names[a], {})[names[b]] = int(n)
@@ -146,31 +158,25 @@ def _cross_class(
         matrix.setdefault(names[a], {})[names[b]] = float(share_a)
         matrix.setdefault(names[b], {})[names[a]] = float(share_b)
     by_pair.sort(key=lambda r: (-r.pairs, r.class_a, r.class_b))
-    n_images = len(np.unique(rows["image_id"].to_numpy()[i]))
+    double = ~in_pattern
+    n_double = int(double.sum())
+    double_images = len(np.unique(image_ids[i[double]]))
     stats: dict[str, object] = {
         "cross_class_pairs": len(i),
-        "cross_class_images": n_images,
+        "cross_class_images": len(np.unique(image_ids[i])),
+        "cross_class_double_labels": n_double,
+        "cross_class_double_label_images": double_images,
+        "cross_class_pattern_pairs": len(i) - n_double,
+        "patterns": patterns,
         "cross_class_by_pair": by_pair,
         "cross_class_pair_counts": counts_dd,
         "cross_class_matrix": matrix,
     }
     if len(i):
-        table = _sorted_pair_table(dataset, rows, i, j, iou)
+        table = _sorted_pair_table(dataset, rows, i, j, iou, pattern=in_pattern)
         result.tables["cross_class_pairs"] = table
-        top = by_pair[0]
         result.findings.append(
-            Finding.of(
-                "class_overlap.cross_class_duplicates",
-                f"{len(i)} pairs of boxes of different classes overlap with IoU >= "
-                f"{cross_iou:g} in {n_images} images "
-                f"(double labels or confusion); most between {top.class_a} and "
-                f"{top.class_b} ({top.pairs} pairs)",
-                NAME,
-                value=float(len(i)),
-                threshold=float(cross_iou),
-                examples=pair_examples(table),
-                count=len(i),
-            )
+            cross_class_finding(table, by_pair, patterns, n_double, double_images, cfg.cross_class_iou, NAME)
         )
     return stats, by_pair
 
@@ -219,6 +225,11 @@ def merge_finding(cand: ClassOverlapMergeCandidate, config: Config, imgsz: int) 
             f"{cfg.cross_class_iou:g} ({cand.pairs} pairs; co-location threshold "
             f"{cfg.colocation_share:.0%})"
         )
+    if cand.pattern_pairs:
+        parts.append(
+            f"{cand.pattern_pairs} of the {cand.pairs} pairs follow a consistent labelling "
+            "pattern (two objects, one on the other), not one object labelled twice"
+        )
     if math.isfinite(cand.ks_size):  # sizes at model input need known image sizes
         parts.append(
             f"median size at {imgsz} px {cand.median_px_a:.1f} and "
@@ -244,12 +255,19 @@ def merge_finding(cand: ClassOverlapMergeCandidate, config: Config, imgsz: int) 
         f"Classes {cand.class_a} ({cand.n_a} boxes) and {cand.class_b} ({cand.n_b} boxes) "
         "are merge candidates: " + "; ".join(parts),
         NAME,
-        raised=acc < cfg.separable_balanced_accuracy,  # False for NaN: not shown to be alike
+        # False for NaN: not shown to be alike; and a note when the co-location alone makes the
+        # pair and is mostly a labelling pattern (a rider on a bicycle is not a merge).
+        raised=acc < cfg.separable_balanced_accuracy and not _mostly_pattern(cand),
         value=float(value),
         threshold=float(threshold),
         class_name=smaller,
         count=cand.pairs,
     )
+
+
+def _mostly_pattern(cand: ClassOverlapMergeCandidate) -> bool:
+    """Co-location is the only reason and most of its pairs are a labelling pattern."""
+    return cand.reasons == ["colocation"] and 2 * cand.pattern_pairs > cand.pairs
 
 
 def ks_statistic(a_sorted: np.ndarray, b_sorted: np.ndarray) -> float:
@@ -327,6 +345,7 @@ def _merge_candidates(rows, codes, counts, names, by_pair, config) -> list[Class
             n_b=int(counts[b]),
             reasons=[reason],
             pairs=r.pairs if r else 0,
+            pattern_pairs=r.pattern_pairs if r else 0,
             share_a=r.share_a if r else 0.0,
             share_b=r.share_b if r else 0.0,
             median_px_a=medians[a],

@@ -73,29 +73,63 @@ def class_overlap_view(s: ClassOverlapStats, ctx: Mapping[str, Any]) -> View:
     cfg = (ctx.get("config") or {}).get("class_overlap") or {}
     thr = num(cfg.get("cross_class_iou", 0.7), 2)
     nms = num(cfg.get("nms_iou", 0.7), 2)
-    v.facts.append(
+    fact = (
         f"{plural(s.cross_class_pairs, 'pair')} of boxes of different classes overlap "
-        f"with IoU ≥ {thr} "
-        f"(in {plural(s.cross_class_images, 'image')}): usually one object labelled twice, "
-        "or two classes the labellers confuse."
+        f"with IoU ≥ {thr} (in {plural(s.cross_class_images, 'image')}). "
+        f"{plural(s.cross_class_double_labels, 'pair')} look like one object labelled twice, or two "
+        "classes the labellers confuse"
     )
+    if s.patterns:
+        fact += (
+            f"; {plural(s.cross_class_pattern_pairs, 'pair')} follow a labelling pattern (the same class "
+            "pair, drawn the same way in many images, e.g. a rider on a bicycle): not double labels"
+        )
+    v.facts.append(fact + ".")
     by_pair = s.cross_class_by_pair
     if by_pair:
         v.tables.append(
             Table(
                 "Overlapping class pairs",
-                ["class A", "class B", "pairs", "share of A's boxes", "share of B's boxes"],
+                [
+                    "class A",
+                    "class B",
+                    "pairs",
+                    "of them a pattern",
+                    "share of A's boxes",
+                    "share of B's boxes",
+                ],
                 [
                     [
                         p.class_a,
                         p.class_b,
                         num(p.pairs),
+                        num(p.pattern_pairs),
                         pct(p.share_a),
                         pct(p.share_b),
                     ]
                     for p in by_pair
                 ],
-                numeric=[False, False, True, True, True],
+                numeric=[False, False, True, True, True, True],
+            )
+        )
+    if s.patterns:
+        v.tables.append(
+            Table(
+                "Labelling patterns",
+                ["class A", "class B", "pairs", "images", "median IoU", "IoU IQR", "larger box"],
+                [
+                    [
+                        p.class_a,
+                        p.class_b,
+                        num(p.pairs),
+                        num(p.images),
+                        num(p.iou_median, 2),
+                        num(p.iou_iqr, 2),
+                        f"{p.larger_class} ({p.side} x{p.side_ratio_median:.2f})",
+                    ]
+                    for p in s.patterns
+                ],
+                numeric=[False, False, True, True, True, True, False],
             )
         )
     v.facts.append(
