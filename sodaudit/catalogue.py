@@ -180,7 +180,7 @@ _SPECS = (
     FindingSpec(
         "integrity.area_mismatch",
         ERROR,
-        "COCO area field larger than its box moving boxes to another COCOeval bucket (error); "
+        "COCO area fields larger than their box that move boxes to another COCOeval bucket; "
         "else area vs w*h beyond the ratio (info)",
         ("integrity.area_mismatch_ratio",),
     ),
@@ -209,8 +209,8 @@ _SPECS = (
     FindingSpec(
         "sizes.over_eval_max_dets",
         ERROR,
-        "images with more boxes than COCOeval's maxDets (the COCOeval entry of max_det_caps); "
-        "info for datasets that are not COCO",
+        "images with more boxes than COCOeval's maxDets keeps (the COCOeval entry of "
+        "max_det_caps); info for datasets that are not COCO",
         ("sizes.max_det_caps",),
     ),
     FindingSpec(

@@ -52,3 +52,8 @@ def fix_data_rec(findings: Sequence[Finding]) -> Recommendation | None:
     return Recommendation(
         "fix_data", summary, {"codes": [i["code"] for i in items]}, {"problems": items}, {}, 0
     )
+
+
+def _short(code: str) -> str:
+    """The catalogue meaning without its severity caveats (after ``;``): the error's part."""
+    return spec_of(code).meaning.split(";")[0]
