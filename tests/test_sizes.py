@@ -345,3 +345,15 @@ def test_coco_area_buckets_equal_pycocotools(realdata: Path, relative: str):
     stats = sizes.analyze(load(path), Config()).stats
     assert stats.buckets.coco_area is not None
     assert stats.buckets.coco_area.as_dict() == expected
+
+
+def test_html_shows_cocoeval_buckets_when_the_area_field_exists(realdata):
+    """The view shows COCOeval's own buckets (JSON numbers, checked against pycocotools in
+    test_blockers/test_sizes) next to the w*h ones; a YOLO dataset has no such line."""
+    from sodaudit.pipeline import audit
+
+    report = audit(realdata / "coco_mini" / "annotations" / "instances_val2017.json")
+    b = report.to_dict()["analyzers"]["sizes"]["stats"]["buckets"]["coco_area"]
+    html = report.to_html()
+    assert f"{b['small']} small, {b['medium']} medium, {b['large']} large; AP small/medium/large" in html
+    assert "COCOeval itself" not in audit(realdata / "ships_yolo").to_html()

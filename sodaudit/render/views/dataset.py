@@ -100,10 +100,18 @@ def sizes_view(s: SizesStats, ctx: Mapping[str, Any]) -> View:
     coco = s.buckets.coco.as_dict()
     total = sum(coco.values()) or 1
     v.facts.append(
-        "By COCO's definition (w×h in image pixels): "
+        "By COCO's size thresholds on w×h in image pixels: "
         + ", ".join(f"{count_share(n, n / total)} {k}" for k, n in coco.items())
         + "."
     )
+    if s.buckets.coco_area is not None:
+        by_area = s.buckets.coco_area.as_dict()
+        v.facts.append(
+            "COCOeval itself buckets by the annotations' area field (the mask area; bounds "
+            "inclusive, crowd left out): "
+            + ", ".join(f"{num(n)} {k}" for k, n in by_area.items())
+            + "; AP small/medium/large are computed over these."
+        )
     rows: list[list[str]] = []
     for label, native, model in (
         ("√area", qn.sqrt_area, qm.sqrt_area),
@@ -155,6 +163,7 @@ def sizes_view(s: SizesStats, ctx: Mapping[str, Any]) -> View:
 
 BUCKET_LABELS = {
     "coco": "COCO (w×h < 32², < 96²)",
+    "coco_area": "COCOeval (area field, [0, 32²], [32², 96²], [96², ∞), crowd left out)",
     "aitod": "AI-TOD (√area < 8, < 16, < 32)",
     "tinyperson": "TinyPerson (√area [2,8), [8,12), [12,20), [20,32))",
     "relative": "share of the image area",
@@ -165,6 +174,7 @@ def bucket_tables(s: SizesStats, imgsz: Any) -> list[Table]:
     native, model = s.buckets, s.buckets_model
     presets: list[tuple[str, Mapping[str, int], Mapping[str, int]]] = [
         ("coco", native.coco.as_dict(), model.coco.as_dict()),
+        *([("coco_area", native.coco_area.as_dict(), {})] if native.coco_area is not None else []),
         ("aitod", native.aitod.as_dict(), model.aitod.as_dict()),
         ("tinyperson", native.tinyperson.as_dict(), {}),
         ("relative", native.relative, {}),
@@ -189,8 +199,8 @@ def bucket_tables(s: SizesStats, imgsz: Any) -> list[Table]:
             ["preset", "bucket", "boxes (image px)", f"boxes at imgsz {num(imgsz)}"],
             rows,
             numeric=[False, False, True, True],
-            note="The image-pixel count is what an evaluator such as COCOeval sees; "
-            "the count at model input is what the network sees.",
+            note="Image pixels are what an evaluator sees (COCOeval by the area field, its own "
+            "row when the dataset has one); the count at model input is what the network sees.",
         )
     ]
 
