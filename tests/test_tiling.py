@@ -395,3 +395,25 @@ def test_max_labels_per_tile_by_hand():
     sim = simulate(boxes, 640, 0.0, 640, min_area_ratio=0.1)
     assert sim.stats["max_labels_per_tile"] == 4
     assert sim.stats["tiles_with_labels"] == 2
+
+
+def test_box_rule_stats_without_segmentations():
+    # 1280 x 640, 640 px tiles, no overlap: the box at x 620..660 crosses x = 640 (cut by both
+    # tiles), the one at x 10..30 is whole in the left tile. Without segmentations (YOLO, VOC,
+    # or no reader) every cut box is judged on its box.
+    boxes = pd.DataFrame(
+        {
+            "image_id": [1, 1],
+            "x": [10.0, 620.0],
+            "y": [10.0, 10.0],
+            "w": [20.0, 40.0],
+            "h": [20.0, 20.0],
+            "img_w": [1280.0] * 2,
+            "img_h": [640.0] * 2,
+            "short_side": [20.0, 20.0],
+        }
+    )
+    s = simulate(boxes, 640, 0.0, 640, min_area_ratio=0.1).stats
+    assert s["cut_by_some_tile"] == 1 and s["min_area_basis"] == "box"
+    assert s["polygon_annotations"] == s["polygon_fallbacks"] == s["rle_annotations"] == 0
+    assert s["sahi_unusable_polygons"] == 0

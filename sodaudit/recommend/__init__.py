@@ -92,6 +92,8 @@ BOX_COLUMNS = tuple(
             "coco_area",
             "short_side",
             "long_side",
+            "source_file",
+            "source_line",
             *(p.measure for p in SIZE_PRESETS.values()),
         )
     )

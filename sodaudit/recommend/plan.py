@@ -29,6 +29,7 @@ import pandas as pd
 
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
+from sodaudit.loaders.coco.segments import segment_reader
 from sodaudit.models import ModelPreset
 from sodaudit.recommend.tilesim import TileSimulation, overlap_px, simulate, tile_scale, tiles_per_image
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
@@ -206,6 +207,8 @@ def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.Da
             min_area_ratio=cfg.tile_min_area_ratio,
             min_side_px=min_side,
             images=dataset.images,
+            # COCO: cut boxes judged on their polygon segmentation, as SAHI does (tilesim)
+            segments=segment_reader(dataset, rows, config.limits.max_annotation_file_mb),
         )
         box_scale = today.copy()
         box_scale[simulation.index] = simulation.scale

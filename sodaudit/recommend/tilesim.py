@@ -28,13 +28,19 @@ ZeroDivisionError on it; here no tile keeps it (``sahi_zero_area_boxes`` counts 
 Area basis: SAHI builds the shape from ``segmentation`` when the annotation has a non-empty
 polygon one, else from ``bbox`` (RLE is skipped with a warning and the bbox used:
 ``sahi/utils/coco.py::CocoAnnotation.from_coco_annotation_dict``); it never reads the COCO
-``area`` field. The simulation uses the box for both areas: exact for box-only labels
-(YOLO, VOC, COCO without polygons or with RLE). For polygon datasets SAHI's ratio is
-polygon-in-tile / polygon; ``coco_area`` (the COCO ``area`` field, usually the mask pixel
-count) is deliberately NOT used as the denominator: the numerator would still be the box's
-visible area, which is >= the polygon's, so box-in-tile / polygon-area is biased up (it can
-exceed 1 and keeps corners of a box that hold none of the object). Box / box is the same
-ratio for an object that fills its box evenly.
+``area`` field. So does the simulation: given ``segments`` (COCO datasets; the plan passes
+``sodaudit.loaders.coco.segments.segment_reader``), the boxes some tile cuts have their
+segmentation read back from the annotation file, and a polygon one is judged on the polygon
+(:mod:`sodaudit.recommend.tile_polygons`: SAHI's shape, ``annotation_inside_slice`` on its
+bounds, int areas); a box that every tile touching it holds whole is kept either way, so it
+is not read. Slivers are still measured on the clipped box (SAHI writes a polygon's label as
+the bbox of the clipped polygon, which can be narrower). YOLO, VOC, COCO without polygons
+(``"segmentation": []``) or with RLE keep the box rule, which is then exact.
+``min_area_basis`` says which rule judged the cut boxes (``polygon``, ``box`` or ``mixed``);
+``polygon_fallbacks`` counts polygons over the read limits
+(``sodaudit.loaders.coco.segments.MAX_POLYGON_VERTICES`` ...) judged on their box instead,
+``sahi_unusable_polygons`` those SAHI cannot slice (no tile keeps them). ``coco_area`` (the
+COCO ``area`` field) is deliberately NOT used: SAHI does not read it.
 
 Images without boxes: ``slice_coco(ignore_negative_samples=False)`` (the default) writes every
 tile, with or without labels (``sahi/utils/coco.py::create_coco_dict``), so ``total_tiles``
@@ -52,11 +58,14 @@ so containment and visible area factorise. Nothing loops in Python over boxes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sodaudit.loaders.coco.segments import BROKEN, FALLBACK, POLYGON, RLE, Segments
+from sodaudit.recommend.tile_polygons import Shapes, kept_in_tiles, shapes
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 CONTAIN_EPS = 1e-6
@@ -207,6 +216,7 @@ def simulate(
     min_side_px: float = 8.0,
     images: pd.DataFrame | None = None,
     sliver_px: float = SLIVER_PX,
+    segments: Callable[[np.ndarray], Segments] | None = None,
 ) -> TileSimulation:
     """Tile every image at ``tile`` native px with ``overlap_ratio`` as SAHI does; measure the boxes.
 
@@ -221,6 +231,10 @@ def simulate(
     rule or kept as a truncated label; a kept one whose short side at model input is below
     ``sliver_px`` is a sliver. ``tiled_labels`` counts every label the tiled set holds (a box
     whole in two overlapping tiles is two labels).
+
+    ``segments`` (COCO datasets): reads the segmentations of rows of ``boxes`` (positions); the
+    boxes some tile cuts are then judged by SAHI's rule on their polygon when they have one
+    (:mod:`sodaudit.recommend.tile_polygons`), the others by the box rule.
     """
     img_w = boxes["img_w"].to_numpy(np.float64)
     img_h = boxes["img_h"].to_numpy(np.float64)
@@ -240,13 +254,19 @@ def simulate(
     lost = np.zeros(n, bool)
     scale = np.full(n, np.nan)
     fragments = dropped_fragments = slivers = slivers_native = tiled_labels = labelled_tiles = 0
-    max_per_tile = 0
+    max_per_tile = cut_some = 0
     image_code = pd.factorize(boxes["image_id"].to_numpy()[index], use_na_sentinel=False)[0]
 
     size_w, size_h = img_w[index], img_h[index]
     grids: dict[tuple[int, int], TileGrid] = {}
     keys = np.stack([size_w, size_h], axis=1) if n else np.zeros((0, 2))
     uniq, group = _unique_sizes(keys)
+    for w, h in uniq:
+        grids[(int(w), int(h))] = tile_grid(int(w), int(h), tile, overlap_ratio)
+    rule = PolygonRule.empty(len(boxes))
+    if segments is not None and n:
+        cut_rows = index[_cut_by_some_tile(x0[index], x1[index], y0[index], y1[index], uniq, group, grids)]
+        rule = PolygonRule.read(segments, cut_rows, len(boxes))
     for g, (w, h) in enumerate(uniq):  # a loop over distinct image sizes
         grid = grids.setdefault((int(w), int(h)), tile_grid(int(w), int(h), tile, overlap_ratio))
         rows = np.flatnonzero(group == g)
@@ -268,7 +288,9 @@ def simulate(
             cut = ~(ix[bi, ci] & iy[bi, ri])
             with np.errstate(divide="ignore", invalid="ignore"):  # int area 0: SAHI divides by 0
                 kept = np.floor(wx * wy) / sahi_area[b][bi] >= min_area_ratio
+            rule.apply(kept, b[bi], grid, ci, ri, min_area_ratio)
             lost[r] = np.bincount(bi[kept], minlength=len(r)) == 0
+            cut_some += int(np.count_nonzero(np.bincount(bi[cut], minlength=len(r))))
             kept_cut = cut & kept
             short = np.minimum(wx, wy)
             fragments += int(cut.sum())
@@ -342,6 +364,8 @@ def simulate(
         "lost_to_min_area": int(lost.sum()),
         "share_lost_to_min_area": float(lost.mean()) if n else nan,
         "sahi_zero_area_boxes": int((sahi_area[index] < 1).sum()),
+        "cut_by_some_tile": cut_some,
+        **rule.stats(),
         "cut_fragments": int(fragments),
         "cut_fragments_dropped": int(dropped_fragments),
         "cut_fragments_kept": int(fragments - dropped_fragments),
@@ -356,6 +380,76 @@ def simulate(
         "short_side_model": {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2])},
     }
     return TileSimulation(stats, scale, index)
+
+
+def _cut_by_some_tile(x0, x1, y0, y1, uniq, group, grids) -> np.ndarray:
+    """Per box: does some tile overlap it without holding it whole? (Some column or some row
+    overlaps it without holding its extent: every overlapping column meets an overlapping row.)"""
+    out = np.zeros(len(x0), bool)
+    for g, (w, h) in enumerate(uniq):  # a loop over distinct image sizes
+        grid = grids[(int(w), int(h))]
+        rows = np.flatnonzero(group == g)
+        step = max(1, CELL_CHUNK // max(1, len(grid.xs) + len(grid.ys)))
+        for lo in range(0, len(rows), step):
+            r = rows[lo : lo + step]
+            _, ix, tx = _axis(x0[r], x1[r], grid.xs, grid.tile_w)
+            _, iy, ty = _axis(y0[r], y1[r], grid.ys, grid.tile_h)
+            out[r] = (tx & ~ix).any(1) | (ty & ~iy).any(1)
+    return out
+
+
+@dataclass
+class PolygonRule:
+    """Which boxes SAHI judges on their polygon (``slot`` >= 0 into ``shapes``; -1: the box
+    rule), which no tile can keep (``never``), and the counts the stats report."""
+
+    slot: np.ndarray
+    never: np.ndarray
+    shapes: Shapes | None
+    kinds: np.ndarray
+
+    @classmethod
+    def empty(cls, n_rows: int) -> PolygonRule:
+        return cls(np.full(n_rows, -1, np.int64), np.zeros(n_rows, bool), None, np.zeros(0, np.int8))
+
+    @classmethod
+    def read(cls, segments: Callable[[np.ndarray], Segments], rows: np.ndarray, n_rows: int) -> PolygonRule:
+        """Segmentations of the cut boxes ``rows`` (positions in the boxes table)."""
+        seg = segments(rows)
+        rule = cls.empty(n_rows)
+        rule.kinds = seg.kind
+        rule.shapes = shapes(seg.ann_rings, seg.ring_points, seg.points)
+        rule.slot[rows[seg.owner]] = np.arange(len(seg.owner))
+        rule.never[rows[seg.kind == BROKEN]] = True
+        return rule
+
+    def apply(self, kept: np.ndarray, rows: np.ndarray, grid: TileGrid, ci, ri, ratio: float) -> None:
+        """Replace the box rule's verdict on the (box ``rows``, tile ``ci``, ``ri``) cells of
+        polygon annotations by SAHI's polygon verdict, in place."""
+        if self.shapes is None:
+            return
+        kept[self.never[rows]] = False
+        slot = self.slot[rows]
+        on = np.flatnonzero(slot >= 0)
+        if len(on):
+            x, y = grid.xs[ci[on]], grid.ys[ri[on]]
+            tiles = np.stack([x, y, x + grid.tile_w, y + grid.tile_h], axis=1)
+            kept[on] = kept_in_tiles(self.shapes, slot[on], tiles, ratio)
+
+    def stats(self) -> dict[str, object]:
+        k = self.kinds
+        unusable = int((k == BROKEN).sum()) + (
+            int(self.shapes.broken.sum()) if self.shapes is not None else 0
+        )
+        on_polygon = int(((k == POLYGON) | (k == BROKEN)).sum())
+        basis = "box" if on_polygon == 0 else "polygon" if on_polygon == len(k) else "mixed"
+        return {
+            "min_area_basis": basis,
+            "polygon_annotations": int((k == POLYGON).sum()),
+            "polygon_fallbacks": int((k == FALLBACK).sum()),
+            "rle_annotations": int((k == RLE).sum()),
+            "sahi_unusable_polygons": unusable,
+        }
 
 
 def slicing_params(tile: int, overlap_ratio: float, imgsz: int, min_area_ratio: float) -> dict[str, object]:

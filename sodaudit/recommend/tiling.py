@@ -56,7 +56,7 @@ def tiling_rec(ctx: Context) -> Recommendation:
     # still applies per image after the tiles' detections are merged).
     effect["max_labels_per_tile"] = st["max_labels_per_tile"]
     effect["model_max_det"] = ctx.preset.max_det
-    for key in ("sliver_labels", "share_sliver_labels"):
+    for key in ("sliver_labels", "share_sliver_labels", "min_area_basis"):
         if key in st:
             effect[key] = st[key]
     grid = st["grids"][0] if st["grids"] else None
