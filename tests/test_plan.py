@@ -216,3 +216,16 @@ def test_tiling_options_equal_the_full_simulation(make):
         sim = simulate(rows, option.tile, option.overlap, 640, min_side_px=8, images=ds.images)
         assert option.cost_factor == pytest.approx(sim.stats["tiles_per_image"])
         assert option.reach_share == pytest.approx(sim.stats["reach_min_side"] / len(rows))
+
+
+def test_a_box_outside_its_image_reaches_nothing():
+    # _five_sizes' 100 boxes plus one 50 px box placed past the image's right edge (x >= 1600):
+    # a slicer or a letterbox crop keeps nothing of it, so it counts as not reaching for every
+    # option. Today: 60 of 101 reach 8 px (the 20, 30, 40 px sizes).
+    boxes = [
+        (1, 0, 100 * i, 100 + 45 * k, 40, s) for i, s in enumerate([11, 16, 20, 30, 40]) for k in range(20)
+    ]
+    ds = tiny_dataset([*boxes, (1, 0, 1700, 100, 50, 50)], [(1, 1600, 1200)], {0: "a"})
+    plan = _plan(ds, Config())
+    assert plan.current_share == pytest.approx(60 / 101)
+    assert all(o.reach_share <= 100 / 101 + 1e-12 for o in plan.options)

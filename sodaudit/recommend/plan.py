@@ -163,9 +163,11 @@ def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.Da
     long_img = np.maximum(rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64))
     today = imgsz / long_img
     n = len(short)
+    # One box set for every option: a box with no area inside its image reaches nothing.
+    inside = _inside_image(rows)
     # short * c / long >= m - tol  <=>  short / long >= (m - tol) / c: one sort, then a search
     # per candidate size (share_reaching's rule without a pass over the boxes per candidate).
-    ratio = np.sort(short / long_img)
+    ratio = np.sort(np.where(inside, short / long_img, -np.inf))
 
     def reach_at(size: int) -> float:
         return 1.0 - np.searchsorted(ratio, (min_side - SIZE_TOLERANCE_PX) / size, side="left") / n
@@ -180,7 +182,6 @@ def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.Da
         long_q = float(np.percentile(rows["long_side"].to_numpy(np.float64), cfg.overlap_quantile))
         tiles = sorted({round(f * imgsz) for f in cfg.tile_size_factors})
         img_w, img_h = rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64)
-        inside = _inside_image(rows)
         for t in [t for t in tiles if 0 < t < float(long_img.max())]:  # a loop over tile sizes
             overlap = tile_overlap_ratio(long_q, t, cfg.max_overlap)
             # Reach and cost need only each image size's grid (what the full simulation of the
