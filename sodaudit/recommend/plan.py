@@ -31,7 +31,14 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.loaders.coco.segments import segment_reader
 from sodaudit.models import ModelPreset
-from sodaudit.recommend.tilesim import TileSimulation, overlap_px, simulate, tile_scale, tiles_per_image
+from sodaudit.recommend.tilesim import (
+    TileSimulation,
+    inside_image,
+    overlap_px,
+    simulate,
+    tile_scale,
+    tiles_per_image,
+)
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 PRIMARY_KINDS = ("none", "resolution", "tiling")
@@ -164,7 +171,7 @@ def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.Da
     today = imgsz / long_img
     n = len(short)
     # One box set for every option: a box with no area inside its image reaches nothing.
-    inside = _inside_image(rows)
+    inside = inside_image(rows)
     # short * c / long >= m - tol  <=>  short / long >= (m - tol) / c: one sort, then a search
     # per candidate size (share_reaching's rule without a pass over the boxes per candidate).
     ratio = np.sort(np.where(inside, short / long_img, -np.inf))
@@ -229,16 +236,6 @@ def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.Da
         long_side_quantile_px=long_q,
     )
     return plan
-
-
-def _inside_image(rows: pd.DataFrame) -> np.ndarray:
-    """Boxes with some area inside their image (the ones a slicing tool can keep)."""
-    x, y = rows["x"].to_numpy(np.float64), rows["y"].to_numpy(np.float64)
-    w, h = rows["w"].to_numpy(np.float64), rows["h"].to_numpy(np.float64)
-    img_w, img_h = rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64)
-    vis_w = np.clip(x + w, 0, img_w) - np.clip(x, 0, img_w)
-    vis_h = np.clip(y + h, 0, img_h) - np.clip(y, 0, img_h)
-    return (vis_w > 0) & (vis_h > 0)
 
 
 def _order(option: PlanOption) -> tuple[float, int, int]:

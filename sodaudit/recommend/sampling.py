@@ -20,15 +20,20 @@ from sodaudit.recommend.base import Context, Recommendation, pct
 from sodaudit.sizepresets import SIZE_TOLERANCE_PX
 
 
+def images_per_class(image: np.ndarray, cls: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per class code: the distinct images among ``image`` holding it (one count per image)."""
+    k = max(num_classes, 1)
+    pairs = np.unique(image.astype(np.int64) * k + cls)
+    return np.bincount(pairs % k, minlength=num_classes)
+
+
 def repeat_factors(
     image_of_small: np.ndarray, class_of_small: np.ndarray, num_images: int, t: float
 ) -> np.ndarray:
     """Per class code: ``max(1, sqrt(t / f))`` with ``f`` the share of the ``num_images`` images
     holding a small instance of the class (1 when it has none)."""
     num_classes = int(class_of_small.max()) + 1 if len(class_of_small) else 0
-    pairs = np.unique(image_of_small.astype(np.int64) * max(num_classes, 1) + class_of_small)
-    images_per_class = np.bincount(pairs % max(num_classes, 1), minlength=num_classes)
-    f = images_per_class / max(num_images, 1)
+    f = images_per_class(image_of_small, class_of_small, num_classes) / max(num_images, 1)
     with np.errstate(divide="ignore"):
         r = np.sqrt(t / f)
     return np.where(f > 0, np.maximum(1.0, r), 1.0)
@@ -52,13 +57,9 @@ def sampling_rec(ctx: Context) -> Recommendation | None:
     small = (model_short < ctx.min_stride - SIZE_TOLERANCE_PX) & pool[ctx.image_pos]
     if not small.any():
         return None
-    col = ctx.rows["class_name"]
-    codes = col.cat.codes.to_numpy() if isinstance(col.dtype, pd.CategoricalDtype) else pd.factorize(col)[0]
-    names = [
-        str(c)
-        for c in (col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else pd.factorize(col)[1])
-    ]
-    img, cls = ctx.image_pos[small], codes[small].astype(np.int64)
+    col = ctx.rows["class_name"]  # categorical: Dataset.build makes it so
+    names = [str(c) for c in col.cat.categories]
+    img, cls = ctx.image_pos[small], col.cat.codes.to_numpy()[small].astype(np.int64)
     r_class = np.minimum(repeat_factors(img, cls, num_pool, cfg.repeat_thresh), cfg.max_repeat)
     # A class with fewer small instances than min_count is noise, not a rare class to repeat.
     small_per_class = np.bincount(cls, minlength=len(r_class))
@@ -74,12 +75,10 @@ def sampling_rec(ctx: Context) -> Recommendation | None:
     has_small[img] = True
     share_before = float(has_small[pool].mean())
     share_after = float((r_pool * has_small[pool]).sum() / epoch)
+    per_image = images_per_class(img, cls, len(r_class))
     per_class = {
-        names[c]: {"repeat_factor": round(float(r_class[c]), 3), "images": int(n)}
-        for c, n in zip(
-            *np.unique(np.unique(img * len(names) + cls) % len(names), return_counts=True), strict=True
-        )
-        if r_class[c] > 1.0
+        names[c]: {"repeat_factor": round(float(r_class[c]), 3), "images": int(per_image[c])}
+        for c in np.flatnonzero(r_class > 1.0)
     }
     params = {
         "rule": "repeat-factor sampling (LVIS square-root rule), per image the max over the classes "

@@ -178,6 +178,19 @@ def _unique_sizes(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq.astype(np.float64), codes.astype(np.int64)
 
 
+def inside_image(boxes: pd.DataFrame) -> np.ndarray:
+    """Boxes with some area inside their image of known size: the ones a slicer can keep (and
+    the only ones :func:`simulate` measures)."""
+    img_w = boxes["img_w"].to_numpy(np.float64)
+    img_h = boxes["img_h"].to_numpy(np.float64)
+    x = boxes["x"].to_numpy(np.float64)
+    y = boxes["y"].to_numpy(np.float64)
+    w = np.clip(x + boxes["w"].to_numpy(np.float64), 0, img_w) - np.clip(x, 0, img_w)
+    h = np.clip(y + boxes["h"].to_numpy(np.float64), 0, img_h) - np.clip(y, 0, img_h)
+    area = w * h
+    return np.isfinite(area) & (area > 0) & np.isfinite(img_w) & np.isfinite(img_h)
+
+
 def tile_scale(
     img_w: np.ndarray, img_h: np.ndarray, tile: int, overlap_ratio: float, imgsz: int
 ) -> np.ndarray:
@@ -244,9 +257,7 @@ def simulate(
     by1 = by + boxes["h"].to_numpy(np.float64)
     x0, x1 = np.clip(bx, 0, img_w), np.clip(bx1, 0, img_w)
     y0, y1 = np.clip(by, 0, img_h), np.clip(by1, 0, img_h)
-    area = (x1 - x0) * (y1 - y0)
-    keep = np.isfinite(area) & (area > 0) & np.isfinite(img_w) & np.isfinite(img_h)
-    index = np.flatnonzero(keep)
+    index = np.flatnonzero(inside_image(boxes))
     # SAHI's denominator: int(area) of the unclipped box (shapely box(x, y, x + w, y + h)).
     sahi_area = np.floor((bx1 - bx) * (by1 - by))
     n = len(index)
