@@ -42,6 +42,8 @@ class FindingSpec:
     thresholds: tuple[str, ...] = ()
     summary: str | None = None
     """Load issues only: the finding's text for ``{n}`` issues of this code."""
+    fix: str | None = None
+    """Errors: what to do about it, in a few words (the ``fix_data`` recommendation lists it)."""
 
 
 INFO, WARN, ERROR = Severity.INFO, Severity.WARNING, Severity.ERROR
@@ -54,24 +56,28 @@ _SPECS = (
         "annotation or label files past the size limits, not read",
         ("limits.max_annotation_file_mb", "limits.max_label_file_mb", "limits.max_annotations"),
         "{n} files are larger than the configured limits and were not read",
+        fix="raise the limits.* key the finding names, or split the file",
     ),
     FindingSpec(
         "load.unreadable_file",
         ERROR,
         "annotation or list files that could not be read",
         summary="{n} annotation or list files could not be read",
+        fix="repair or re-export the file the finding names",
     ),
     FindingSpec(
         "load.malformed_xml",
         ERROR,
         "annotation XML files that are not well-formed, skipped",
         summary="{n} annotation files are not well-formed XML and were skipped",
+        fix="repair or re-export the XML files the finding names",
     ),
     FindingSpec(
         "load.xml_refused",
         ERROR,
         "XML files declaring a DOCTYPE or ENTITY, refused unread",
         summary="{n} XML files declare a DOCTYPE or ENTITY and were refused unread",
+        fix="re-export the XML without a DOCTYPE",
     ),
     FindingSpec(
         "load.malformed_row",
@@ -117,6 +123,7 @@ _SPECS = (
         ERROR,
         "split paths in the dataset config that do not exist (Ultralytics stops on them)",
         summary="{n} split paths in the dataset config do not exist",
+        fix="correct the split path in data.yaml",
     ),
     FindingSpec(
         "load.bad_yaml",
@@ -156,6 +163,7 @@ _SPECS = (
         ERROR,
         "class names missing from the dataset's class list (not trainable as declared)",
         summary="{n} class names are not in the dataset's class list",
+        fix="add the class names to the class list, or relabel",
     ),
     # -- integrity
     FindingSpec("integrity.nonfinite_box", WARN, "boxes with a NaN or infinite coordinate"),
@@ -170,6 +178,7 @@ _SPECS = (
         "integrity.unknown_class",
         ERROR,
         "class ids the class list does not declare (Ultralytics drops their images)",
+        fix="declare the classes in names (nc), or relabel the ids",
     ),
     FindingSpec(
         "integrity.duplicate_box",
@@ -183,6 +192,7 @@ _SPECS = (
         "COCO area fields larger than their box that move boxes to another COCOeval bucket; "
         "else area vs w*h beyond the ratio (info)",
         ("integrity.area_mismatch_ratio",),
+        fix="recompute area (the mask area; w*h for box-only labels)",
     ),
     FindingSpec("integrity.image_missing", WARN, "images named in the annotations but not on disk"),
     FindingSpec("integrity.image_corrupt", WARN, "empty or corrupt image files"),
@@ -212,11 +222,14 @@ _SPECS = (
         "images with more boxes than COCOeval's maxDets keeps (the COCOeval entry of "
         "max_det_caps); info for datasets that are not COCO",
         ("sizes.max_det_caps",),
+        # VisDrone2018-DET-toolkit reports AP at maxDets=500 (and AR at 1/10/100/500).
+        fix="evaluate with a larger COCOeval params.maxDets (the VisDrone toolkit uses 500)",
     ),
     FindingSpec(
         "sizes.crowded_images",
         ERROR,
         "images with more boxes than the model's max_det (--model) keeps",
+        fix="raise max_det for validation and prediction (Ultralytics max_det=)",
     ),
     # -- sub-threshold labels
     FindingSpec(

@@ -101,3 +101,13 @@ def test_rules_still_override_the_catalogue(sample_data: Path) -> None:
 def test_blockers_are_errors(code: str) -> None:
     """Issue 14: data that breaks training or evaluation fails the default gate."""
     assert CATALOGUE[code].severity == Severity.ERROR
+
+
+def test_every_data_error_says_what_to_do() -> None:
+    """fix_data lists each error with its fix: a data error without one would be a bare label."""
+    missing = [
+        code
+        for code, spec in CATALOGUE.items()
+        if spec.severity == Severity.ERROR and not code.startswith("baseline.") and not spec.fix
+    ]
+    assert missing == []

@@ -387,4 +387,6 @@ def test_fix_data_groups_errors_by_root_cause():
     assert rec is not None and rec.kind == "fix_data" and rec.priority == 0
     assert rec.params["codes"] == ["integrity.unknown_class", "load.split_path_missing"]
     assert f"{spec_of('integrity.unknown_class').meaning} (150)" in rec.summary
+    assert spec_of("load.split_path_missing").fix in rec.summary
+    assert rec.evidence["problems"][0]["fix"] == spec_of("integrity.unknown_class").fix
     assert fix_data_rec(findings[2:]) is None

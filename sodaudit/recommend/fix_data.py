@@ -33,27 +33,24 @@ def fix_data_rec(findings: Sequence[Finding]) -> Recommendation | None:
                 "findings": len(group),
                 "count": sum(counts) if counts else None,
                 "meaning": spec_of(code).meaning,
+                "fix": spec_of(code).fix,
                 "message": group[0].message,
             }
         )
-    lines = [
-        f"{spec_of(i['code']).meaning} ({i['count']:,})"
-        if i["count"] is not None
-        else spec_of(i["code"]).meaning
-        for i in items
-    ]
+    lines = [_line(i["code"], i["count"]) for i in items]
     shown = "; ".join(lines[:MAX_LISTED]) + (
         f"; and {len(lines) - MAX_LISTED} more" if len(lines) > MAX_LISTED else ""
     )
     summary = (
-        f"Fix the data first: {len(items)} problem{'s' if len(items) != 1 else ''} break training or "
-        f"evaluation ({shown}). The error findings say what and where."
+        f"Fix these first, they break training or evaluation: {shown}. The error findings say what and where."
     )
     return Recommendation(
         "fix_data", summary, {"codes": [i["code"] for i in items]}, {"problems": items}, {}, 0
     )
 
 
-def _short(code: str) -> str:
-    """The catalogue meaning without its severity caveats (after ``;``): the error's part."""
-    return spec_of(code).meaning.split(";")[0]
+def _line(code: str, count: int | None) -> str:
+    """``meaning (count): fix``; the meaning without its severity caveat (after ``;``)."""
+    spec = spec_of(code)
+    text = spec.meaning.split(";")[0] + (f" ({count:,})" if count is not None else "")
+    return f"{text}: {spec.fix}" if spec.fix else text
