@@ -367,7 +367,8 @@ def diff_command(
 def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: int) -> None:
     """Suggest anchors for PATH with their BPR, as YAML: YOLOv5 autoanchor's k-means and
     evolution on the box sizes at imgsz (the defaults are kept when the fit does not beat them)."""
-    from sodaudit.analyzers.anchors import anchors_yaml, suggest_anchors
+    from sodaudit.analyzers.anchor_fit import anchors_yaml
+    from sodaudit.analyzers.anchor_suggest import suggest_anchors
     from sodaudit.loaders import load
 
     config = Config(imgsz=imgsz).with_overrides(

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from builders import tiny_dataset
 
-from sodaudit.analyzers import anchor_fit, anchor_match, anchors
+from sodaudit.analyzers import anchor_fit, anchor_match, anchor_suggest, anchors
 from sodaudit.analyzers.anchors_stats import AnchorsIouPreset, AnchorsRatioGroup
 from sodaudit.config import AnchorsConfig, Config
 from sodaudit.dataset import Dataset
@@ -300,7 +300,7 @@ def _scipy_kmeans_kw() -> str:
 
 def test_evolution_is_yolov5s_default():
     assert AnchorsConfig().evolve_generations == 1000
-    suggestion = anchors.suggest_anchors(_clustered_dataset(5), Config(model="yolov5"))
+    suggestion = anchor_suggest.suggest_anchors(_clustered_dataset(5), Config(model="yolov5"))
     assert suggestion.evolve_generations == 1000
 
 
@@ -335,7 +335,7 @@ def test_kmeans_step_is_scipys_kmeans_whitened_by_std():
     # and the suggestion with no evolution is those centres rounded: below the sample cap
     # nothing else draws from the seeded generator before k-means
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0, seed=5))
-    suggestion = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
+    suggestion = anchor_suggest.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
     rounded = np.maximum(np.round(expected), 1)
     rounded = rounded[np.argsort(rounded.prod(1), kind="stable")]
     assert suggestion.fitted_anchors == [tuple(int(v) for v in a) for a in rounded]
@@ -388,7 +388,7 @@ def test_fitted_anchors_replace_bad_defaults():
     ds = _clustered_dataset(20, BAD_FOR_DEFAULTS, jitter=0.1)
     wh = _wh(ds)
     config = Config(model="yolov5", anchors=AnchorsConfig(seed=3))
-    suggestion = anchors.suggest_anchors(ds, config)
+    suggestion = anchor_suggest.suggest_anchors(ds, config)
     # by hand: the defaults cover only the 6x6 and 100x100 clusters (2 of 9)
     assert _bpr_by_hand(wh, YOLOV5_ANCHORS) == pytest.approx(2 / 9)
     assert suggestion.bpr_before == pytest.approx(2 / 9)
@@ -403,7 +403,7 @@ def test_fitted_anchors_replace_bad_defaults():
     got = np.array(suggestion.anchors)
     assert (np.diff(got.prod(axis=1)) >= 0).all()
     assert _json(suggestion.levels) == [got[0:3].tolist(), got[3:6].tolist(), got[6:9].tolist()]
-    assert anchors.suggest_anchors(ds, config) == suggestion  # seeded
+    assert anchor_suggest.suggest_anchors(ds, config) == suggestion  # seeded
     _plain_json(suggestion)
 
 
@@ -412,7 +412,7 @@ def test_defaults_kept_when_they_already_cover_every_box():
     wh = _wh(ds)
     assert _bpr_by_hand(wh, YOLOV5_ANCHORS) == 1.0
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0))
-    suggestion = anchors.suggest_anchors(ds, config)
+    suggestion = anchor_suggest.suggest_anchors(ds, config)
     assert suggestion.status == "defaults_kept" and suggestion.improves is False
     assert suggestion.anchors == YOLOV5_ANCHORS
     assert _json(suggestion.levels) == [[list(a) for a in YOLOV5_ANCHORS[i : i + 3]] for i in (0, 3, 6)]
@@ -422,7 +422,7 @@ def test_defaults_kept_when_they_already_cover_every_box():
     np.testing.assert_allclose(np.array(suggestion.fitted_anchors), np.array(CLUSTERS), atol=1)
     assert suggestion.bpr_fitted == 1.0
     # and the YAML carries the defaults, saying so
-    text = anchors.anchors_yaml(suggestion)
+    text = anchor_fit.anchors_yaml(suggestion)
     assert "anchors are kept" in text
     rows = yaml.safe_load(text)["anchors"]
     assert [v for r in rows for v in r] == [v for a in YOLOV5_ANCHORS for v in a]
@@ -437,7 +437,7 @@ def test_suggestion_never_has_a_lower_bpr_than_the_defaults(seed, generations):
     aspect = np.exp(rng.normal(0.0, 0.5, 3000))
     w, h = (side * np.sqrt(aspect)).clip(1, 640), (side / np.sqrt(aspect)).clip(1, 640)
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=generations, seed=seed))
-    suggestion = anchors.suggest_for_sizes(w, h, config)
+    suggestion = anchor_suggest.suggest_for_sizes(w, h, config)
     wh = np.column_stack((w, h))
     default_bpr = _bpr_by_hand(wh, YOLOV5_ANCHORS)
     assert suggestion.bpr_before == pytest.approx(default_bpr)
@@ -455,16 +455,16 @@ def test_suggest_for_sizes_at_another_scale():
     ds = _clustered_dataset(10, BAD_FOR_DEFAULTS, jitter=0.1)
     wh = _wh(ds) * 2
     config = Config(model="yolov5", imgsz=1280, anchors=AnchorsConfig(evolve_generations=50))
-    direct = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
-    assert direct == anchors.suggest_anchors(ds, config)
+    direct = anchor_suggest.suggest_for_sizes(wh[:, 0], wh[:, 1], config)
+    assert direct == anchor_suggest.suggest_anchors(ds, config)
     assert direct.imgsz == 1280 and direct.num_boxes == len(wh)
     assert direct.bpr_before == pytest.approx(_bpr_by_hand(wh, YOLOV5_ANCHORS))
-    other = anchors.suggest_for_sizes(wh[:, 0], wh[:, 1], Config(model="yolov5"), imgsz=1280)
+    other = anchor_suggest.suggest_for_sizes(wh[:, 0], wh[:, 1], Config(model="yolov5"), imgsz=1280)
     assert other.imgsz == 1280
     with pytest.raises(ValueError, match="one length"):
-        anchors.suggest_for_sizes(wh[:, 0], wh[:-1, 1], config)
+        anchor_suggest.suggest_for_sizes(wh[:, 0], wh[:-1, 1], config)
     with pytest.raises(ValueError, match="positive"):
-        anchors.suggest_for_sizes(np.array([0.0, 3.0]), np.array([1.0, 3.0]), config)
+        anchor_suggest.suggest_for_sizes(np.array([0.0, 3.0]), np.array([1.0, 3.0]), config)
 
 
 def test_random_init_when_kmeans_loses_a_cluster(monkeypatch):
@@ -472,7 +472,7 @@ def test_random_init_when_kmeans_loses_a_cluster(monkeypatch):
     monkeypatch.setattr(anchor_fit, "kmeans", lambda wh, n, rng: None)
     config = Config(model="yolov5", anchors=AnchorsConfig(evolve_generations=0, seed=4))
     ds = _clustered_dataset(5, BAD_FOR_DEFAULTS, jitter=0.1)
-    suggestion = anchors.suggest_anchors(ds, config)
+    suggestion = anchor_suggest.suggest_anchors(ds, config)
     assert suggestion.init == "random"
     init = np.sort(np.random.default_rng(4).random(18)).reshape(9, 2) * 640
     rounded = np.maximum(np.round(init), 1)
@@ -481,9 +481,9 @@ def test_random_init_when_kmeans_loses_a_cluster(monkeypatch):
 
 def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
     ds = _clustered_dataset(10, BAD_FOR_DEFAULTS, jitter=0.1)
-    suggestion = anchors.suggest_anchors(ds, Config(model="yolov5", anchors=AnchorsConfig(seed=3)))
+    suggestion = anchor_suggest.suggest_anchors(ds, Config(model="yolov5", anchors=AnchorsConfig(seed=3)))
     assert suggestion.status == "ok"
-    text = anchors.anchors_yaml(suggestion)
+    text = anchor_fit.anchors_yaml(suggestion)
     doc = yaml.safe_load(text)
     rows = doc["anchors"]
     assert len(rows) == 3 and all(len(r) == 6 for r in rows)
@@ -500,14 +500,14 @@ def test_anchor_yaml_parses_for_yolov5_and_mmdetection():
 
 def test_too_few_boxes_for_anchors():
     ds = _dataset([(0, 0, 10, 10, 8, 8), (0, 0, 20, 20, 30, 30)])
-    suggestion = anchors.suggest_anchors(ds, Config())
+    suggestion = anchor_suggest.suggest_anchors(ds, Config())
     assert suggestion.status == "too_few_boxes"
-    assert anchors.anchors_yaml(suggestion).startswith("# no anchors suggested")
+    assert anchor_fit.anchors_yaml(suggestion).startswith("# no anchors suggested")
 
 
 def test_kmeans_subsample_is_capped(monkeypatch):
-    monkeypatch.setattr(anchors, "KMEANS_MAX_BOXES", 100)
-    suggestion = anchors.suggest_anchors(_clustered_dataset(), Config())
+    monkeypatch.setattr(anchor_suggest, "KMEANS_MAX_BOXES", 100)
+    suggestion = anchor_suggest.suggest_anchors(_clustered_dataset(), Config())
     assert suggestion.num_kmeans_boxes == 100
     assert suggestion.num_kmeans_boxes_total == 270
     assert suggestion.subsampled is True

@@ -167,14 +167,22 @@ def test_labels_per_image_histogram(drawn, sample_report):
 def test_anchor_scatter_shows_every_label_and_the_yolov5_anchors(drawn):
     _, plots = drawn
     ax = plots["anchors.scatter"].axes[0]
-    labels, anchors, suggested = [c for c in ax.collections if isinstance(c, PathCollection)]
+    # The default model (yolov8) is anchor-free: no anchors are fitted, none drawn as suggested.
+    labels, anchors = [c for c in ax.collections if isinstance(c, PathCollection)]
     rows = _label_rows()
     got = labels.get_offsets()
     assert len(got) == len(rows)
     np.testing.assert_allclose(sorted(got[:, 0]), sorted(rows["w"] * SCALE))
     expected = sorted(tuple(a) for level in MODELS["yolov5"].anchors for a in level)
     assert sorted(map(tuple, anchors.get_offsets().tolist())) == expected
-    assert len(suggested.get_offsets()) == 9
+
+
+def test_anchor_scatter_of_an_anchor_based_model_adds_its_suggested_anchors(sample_data):
+    report = audit(sample_data / "yolo", model="yolov5")
+    (fig,) = [f for f in build_figures(report) if f.key == "anchors.scatter"]
+    suggested = report.analyzers["anchors"].stats.suggested
+    assert suggested.status in ("ok", "defaults_kept") and len(suggested.anchors) == 9
+    assert f"The 9 suggested anchors reach {suggested.bpr:.1%}" in fig.caption
 
 
 def test_heatmap_is_the_histogram_of_box_centres(drawn, sample_report):

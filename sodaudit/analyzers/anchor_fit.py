@@ -16,7 +16,7 @@ Differences from YOLOv5: one seeded ``numpy.random.Generator`` drives k-means an
 (YOLOv5 draws from the global ``numpy.random`` and ``random``), so a seed gives the same anchors;
 fitness is computed in float64 (YOLOv5: float32 torch); a side with zero spread is whitened by 1
 (YOLOv5 would divide by zero and fall back to the random init). The analyzer clusters and
-evolves on a seeded sample of at most ``anchors.KMEANS_MAX_BOXES`` boxes (YOLOv5: every box),
+evolves on a seeded sample of at most ``anchor_suggest.KMEANS_MAX_BOXES`` boxes (YOLOv5: every box),
 rounds the anchors to the integers the YAML shows and measures BPR on those, over every box and
 without YOLOv5's random 0.9-1.1 rescaling in ``check_anchors``.
 

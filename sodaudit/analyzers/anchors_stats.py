@@ -86,7 +86,9 @@ class AnchorsSuggestion(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     status: str
     """``ok`` (the fitted anchors beat the defaults), ``defaults_kept`` (their BPR is not higher:
-    ``anchors`` are the defaults, ``reason`` says so) or ``too_few_boxes`` (no anchors)."""
+    ``anchors`` are the defaults, ``reason`` says so), ``too_few_boxes`` (no anchors) or
+    ``not_applicable`` (the selected model has no YOLOv5-style anchors to fit: anchor-free or
+    IoU-matched; no fit is run, ``reason`` says so)."""
     imgsz: int
     """Model input size the box sides were measured at."""
     num_anchors: int

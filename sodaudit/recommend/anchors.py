@@ -15,7 +15,8 @@ def anchors_rec(ctx: Context) -> Recommendation | None:
     ``anchors.bpr_warn``, when the suggestion beats the current anchors."""
     if ctx.preset.assigner != "ratio" or not ctx.preset.anchors:
         return None
-    from sodaudit.analyzers.anchors import anchors_yaml, suggest_for_sizes
+    from sodaudit.analyzers.anchor_fit import anchors_yaml
+    from sodaudit.analyzers.anchor_suggest import suggest_for_sizes
 
     cfg = ctx.config.anchors
     w = ctx.rows["w"].to_numpy(np.float64) * ctx.final_scale
