@@ -1,8 +1,6 @@
 """Reading VOC XML files into rows (one image each, its objects as boxes).
 
-XML safety: a file whose bytes declare a ``<!DOCTYPE`` or ``<!ENTITY`` is refused before any
-parser sees it, so no entity is ever expanded and no external entity is ever fetched. Without a
-DTD, expat has nothing to expand, which lets us use the plain (fast) ``ElementTree`` parser.
+XML safety is :mod:`sodaudit.loaders.xmlsafe`'s: no DTD, no entity is ever expanded.
 """
 
 from __future__ import annotations
@@ -20,44 +18,17 @@ import pandas as pd
 
 from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import read_header
-from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_limited, resolve_inside
+from sodaudit.loaders.base import ProgressFn, counted, resolve_inside
 from sodaudit.loaders.voc.layout import Layout
+from sodaudit.loaders.xmlsafe import parse_xml
 
-_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
 _AFTER_TAG_NAME = frozenset((b">", b"/", b" ", b"\t", b"\n", b"\r"))
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
 
 
 def _parse(file: str, rel: str, issues: list[LoadIssue], limit_mb: float) -> tuple[ET.Element | None, bytes]:
-    """Root element of one XML file, or ``None`` with an issue; DTDs are refused unparsed."""
-    try:
-        data = read_limited(file, limit_mb, "limits.max_label_file_mb")
-    except TooLarge as err:
-        issues.append(LoadIssue("load.file_too_large", rel, str(err)))
-        return None, b""
-    except OSError as err:
-        issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read: {err.strerror or err}"))
-        return None, b""
-    probe = data.replace(b"\x00", b"") if b"\x00" in data[:4] else data  # UTF-16 text
-    if _DTD_MARKERS[0] in probe or _DTD_MARKERS[1] in probe:
-        issues.append(
-            LoadIssue("load.xml_refused", rel, "declares a DOCTYPE/ENTITY; refused, never expanded")
-        )
-        return None, b""
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as err:
-        line = err.position[0] if getattr(err, "position", None) else None
-        msg = str(err).split(":")[0]
-        issues.append(LoadIssue("load.malformed_xml", rel, f"not well-formed XML: {msg}", line=line))
-        return None, b""
-    except (ValueError, LookupError) as err:  # e.g. an unknown encoding declaration
-        issues.append(LoadIssue("load.malformed_xml", rel, f"cannot be parsed: {err}", line=1))
-        return None, b""
-    if root.tag != "annotation":
-        issues.append(LoadIssue("load.malformed_xml", rel, f"root element is <{root.tag}>, not <annotation>"))
-        return None, b""
-    return root, data
+    """Root ``<annotation>`` element of one XML file, or ``None`` with an issue."""
+    return parse_xml(file, rel, issues, limit_mb, "annotation")
 
 
 class Rows:
