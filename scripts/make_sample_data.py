@@ -364,12 +364,52 @@ def write_voc(out: Path, images: list, jpegs: list) -> None:
         (out / "ImageSets" / "Main" / f"{split}.txt").write_text(stems)
 
 
+def write_darknet(out: Path, images: list, jpegs: list) -> None:
+    """CVAT's "YOLO 1.1" export (darknet): obj.data, obj.names, train.txt and valid.txt listing
+    ``data/obj_<subset>_data/<name>.jpg`` (paths on the training machine, not under this folder),
+    images and .txt labels side by side in obj_train_data/ and obj_valid_data/."""
+    subsets = {"train": "train", "val": "valid"}
+    (out).mkdir()
+    (out / "obj.names").write_text("".join(f"{n}\n" for n in CLASSES))
+    (out / "obj.data").write_text(
+        f"classes = {len(CLASSES)}\ntrain = data/train.txt\nvalid = data/valid.txt\n"
+        "names = data/obj.names\nbackup = backup/\n"
+    )
+    lists: dict[str, list[str]] = {s: [] for s in subsets.values()}
+    for img, jpeg in zip(images, jpegs, strict=True):
+        subset = subsets[img["split"]]
+        folder = out / f"obj_{subset}_data"
+        folder.mkdir(exist_ok=True)
+        (folder / img["file_name"]).write_bytes(jpeg)
+        rows = [yolo_row(b["class_name"], b["x"], b["y"], b["w"], b["h"]) + "\n" for b in img["boxes"]]
+        (folder / img["file_name"].replace(".jpg", ".txt")).write_text("".join(rows))
+        lists[subset].append(f"data/obj_{subset}_data/{img['file_name']}\n")
+    for subset, entries in lists.items():
+        (out / f"{subset}.txt").write_text("".join(entries))
+
+
+def write_csv(out: Path, images: list, jpegs: list) -> None:
+    """The TensorFlow Object Detection API's CSV (``xml_to_csv.py``): one ``<split>_labels.csv``
+    per split with ``filename,width,height,class,xmin,ymin,xmax,ymax``; images in images/."""
+    (out / "images").mkdir(parents=True)
+    header = "filename,width,height,class,xmin,ymin,xmax,ymax\n"
+    per_split: dict[str, list[str]] = {"train": [], "val": []}
+    for img, jpeg in zip(images, jpegs, strict=True):
+        (out / "images" / img["file_name"]).write_bytes(jpeg)
+        for b in img["boxes"]:
+            x, y, w, h = b["x"], b["y"], b["w"], b["h"]
+            row = f"{img['file_name']},{W},{H},{b['class_name']},{x},{y},{x + w},{y + h}\n"
+            per_split[img["split"]].append(row)
+    for split, rows in per_split.items():
+        (out / f"{split}_labels.csv").write_text(header + "".join(rows))
+
+
 def main() -> None:
     default = Path(__file__).resolve().parents[1] / "sample_data"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=default, help="default: %(default)s")
     out = parser.parse_args().out
-    for old in ("coco", "yolo", "voc"):  # only what this script makes; README.md stays
+    for old in ("coco", "yolo", "voc", "darknet", "csv"):  # only what this script makes; README.md stays
         shutil.rmtree(out / old, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
@@ -391,6 +431,8 @@ def main() -> None:
     write_coco(out / "coco", images, jpegs, defects)
     write_yolo(out / "yolo", images, jpegs)
     write_voc(out / "voc", images, jpegs)
+    write_darknet(out / "darknet", images, jpegs)
+    write_csv(out / "csv", images, jpegs)
     dump_json(
         out / "scene.json",
         {"seed": SEED, "classes": CLASSES},

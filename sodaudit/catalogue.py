@@ -159,6 +159,12 @@ _SPECS = (
         summary="{n} file names point outside the dataset folder and were not read",
     ),
     FindingSpec(
+        "load.size_mismatch",
+        WARN,
+        "images whose declared size differs from their file (boxes may be in the wrong pixels)",
+        summary="{n} images have a declared size that differs from the image file",
+    ),
+    FindingSpec(
         "load.undeclared_class",
         ERROR,
         "class names missing from the dataset's class list (not trainable as declared)",

@@ -1,6 +1,7 @@
 """The bad-input corpus: every case ends either with exit 0/1 and findings that say where
-(file and line or JSON element), or with exit 2 and one clear sentence. Never a traceback,
-never an internal error, never a write into the dataset."""
+(file and line or JSON element), or with exit 2 and one clear sentence (a dataset left with no
+box is exit 2, the sentence naming its first problem). Never a traceback, never an internal
+error, never a write into the dataset."""
 
 from __future__ import annotations
 
@@ -190,23 +191,23 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     ),
     "coco string in bbox": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": ["4", 4, 10, 8]}])),
-        ("finding", "load.malformed_row", "annotations[0]"),
+        ("exit2", "annotations[0]: ", None),
     ),
     "coco null bbox": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": None}])),
-        ("finding", "load.malformed_row", "annotations[0]"),
+        ("exit2", "annotations[0]: ", None),
     ),
     "coco bbox of length 3": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}])),
-        ("finding", "load.malformed_row", "annotations[0]"),
+        ("exit2", "annotations[0]: ", None),
     ),
     "coco annotation without image_id": (
         coco(coco_doc(annotations=[{"id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}])),
-        ("finding", "load.malformed_row", "annotations[0]"),
+        ("exit2", "annotations[0]: ", None),
     ),
     "coco unknown image id": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 9, "category_id": 1, "bbox": [1, 2, 3, 4]}])),
-        ("finding", "load.orphan_label", "annotations[0]"),
+        ("exit2", "annotations[0]: ", None),
     ),
     "coco unknown category id": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 3, 4]}])),
@@ -219,7 +220,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     "coco with a BOM": (coco(b"\xef\xbb\xbf" + json.dumps(coco_doc()).encode()), ("ok", None, None)),
     "coco empty annotations": (
         coco(coco_doc(annotations=[])),
-        ("finding", "integrity.background_images", "a.png"),
+        ("exit2", "read 1 image but no box", None),
     ),
     "coco file_name escaping the root": (
         coco(coco_doc(images=[{"id": 1, "file_name": "../../etc/passwd", "width": 64, "height": 48}])),
@@ -232,24 +233,24 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     ),
     "yolo row with 6 values": (
         yolo(b"0 0.5 0.5 0.2 0.2 0.9\n"),
-        ("finding", "load.malformed_row", "labels/a.txt:1"),
+        ("exit2", "labels/a.txt:1: ", None),
     ),
     "yolo 7 values is a 3-point polygon": (yolo(b"0 0.1 0.1 0.5 0.1 0.3 0.4\n"), ("ok", None, None)),
-    "yolo text in a row": (yolo(b"0 0.5 abc 0.2 0.2\n"), ("finding", "load.malformed_row", "labels/a.txt:1")),
+    "yolo text in a row": (yolo(b"0 0.5 abc 0.2 0.2\n"), ("exit2", "labels/a.txt:1: ", None)),
     "yolo nan": (yolo(b"0 nan 0.5 0.2 0.2\n"), ("finding", "integrity.nonfinite_box", "labels/a.txt:1")),
     "yolo 1e-3": (yolo(b"0 5e-1 0.5 1e-3 0.2\n"), ("ok", None, None)),
     "yolo negative class": (
         yolo(b"-1 0.5 0.5 0.2 0.2\n"),
-        ("finding", "load.malformed_row", "labels/a.txt:1"),
+        ("exit2", "labels/a.txt:1: ", None),
     ),
-    "yolo float class": (yolo(b"1.5 0.5 0.5 0.2 0.2\n"), ("finding", "load.malformed_row", "labels/a.txt:1")),
+    "yolo float class": (yolo(b"1.5 0.5 0.5 0.2 0.2\n"), ("exit2", "labels/a.txt:1: ", None)),
     "yolo CRLF and trailing spaces": (
         yolo(b"0 0.5 0.5 0.2 0.2   \r\n1 0.5 0.5 0.2 0.2\t\r\n"),
         ("ok", None, None),
     ),
     "yolo odd-length polygon": (
         yolo(b"0 0.1 0.1 0.5 0.1 0.3 0.4 0.2\n"),
-        ("finding", "load.malformed_row", "labels/a.txt:1"),
+        ("exit2", "labels/a.txt:1: ", None),
     ),
     "yolo very long line": (
         yolo(b"0 " + b"0.5 " * 400_001 + b"\n" + GOOD_ROW),
@@ -296,7 +297,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     # VOC
     "voc missing bndbox": (
         voc(voc_xml("<object><name>car</name></object>")),
-        ("finding", "load.malformed_object", "Annotations/a.xml:1"),
+        ("exit2", "Annotations/a.xml:1: ", None),
     ),
     "voc xmin > xmax": (
         voc(voc_xml(OBJECT.format(box="<xmin>20</xmin><ymin>3</ymin><xmax>12</xmax><ymax>9</ymax>"))),
@@ -304,7 +305,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     ),
     "voc non-numeric coordinate": (
         voc(voc_xml(OBJECT.format(box="<xmin>two</xmin><ymin>3</ymin><xmax>12</xmax><ymax>9</ymax>"))),
-        ("finding", "load.malformed_object", "Annotations/a.xml:1"),
+        ("exit2", "Annotations/a.xml:1: ", None),
     ),
     "voc size 0 falls back to the header": (
         voc(voc_xml(OBJECT.format(box=BOX), size="<size><width>0</width><height>0</height></size>")),
@@ -337,7 +338,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
         ("finding", "load.unreadable_file", "annotations/instances_val.json"),
     ),
     # anywhere
-    "no recognisable dataset": (nothing, ("exit2", "No COCO, YOLO or Pascal VOC dataset found", None)),
+    "no recognisable dataset": (nothing, ("exit2", "No dataset found at", None)),
     "two formats plausible": (both_formats, ("exit2", "--format", None)),
     "no such path": (missing_path, ("exit2", "No such file or folder", None)),
 }

@@ -39,7 +39,7 @@ def test_folder_without_a_dataset_exits_2(tmp_path: Path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "notes.txt").write_text("hello")
     proc = run_cli("run", str(tmp_path / "data"), "--out", str(tmp_path / "o"))
-    assert_one_sentence_error(proc, "No COCO, YOLO or Pascal VOC dataset found")
+    assert_one_sentence_error(proc, "No dataset found at")
     assert not (tmp_path / "o").exists()
 
 
