@@ -12,7 +12,9 @@ import pytest
 
 from sodaudit.loaders import load
 
-FORMATS = ["coco", "yolo", "voc"]
+FORMATS = ["coco", "yolo", "voc", "csv"]
+NO_IGNORE_FLAG = {"yolo", "csv"}
+"""Formats that cannot mark a box ignore (COCO iscrowd, VOC difficult can)."""
 
 
 def scene_boxes(sample_data: Path) -> pd.DataFrame:
@@ -70,12 +72,12 @@ def test_each_format_loads_the_scene(sample_data: Path, fmt: str):
     assert got["split"].tolist() == expected["split"].tolist()
     coords = ["x", "y", "w", "h"]
     assert np.allclose(got[coords].to_numpy(), expected[coords].to_numpy(), atol=0.5)
-    if fmt != "yolo":  # YOLO has no ignore flag
+    if fmt not in NO_IGNORE_FLAG:
         assert got["ignore"].tolist() == expected["ignore"].tolist()
 
 
 def test_formats_agree_with_each_other(sample_data: Path):
     frames = {fmt: loaded_boxes(sample_data / fmt, fmt) for fmt in FORMATS}
     coords = ["x", "y", "w", "h"]
-    for fmt in ("yolo", "voc"):
+    for fmt in FORMATS[1:]:
         assert np.abs(frames[fmt][coords].to_numpy() - frames["coco"][coords].to_numpy()).max() <= 0.5

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sodaudit import imageinfo
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import voc
 from sodaudit.loaders.voc import parse as voc_parse
@@ -154,8 +155,9 @@ def test_lines_skip_similar_tags_and_truncated_is_kept(tmp_path):
 # --------------------------------------------------------------------------- sizes and images
 
 
-def test_size_from_xml_does_not_read_the_image(tmp_path):
-    # the image is 50x30 but the XML says 100x80: the XML wins, the header is never read
+def test_size_from_xml_wins_and_a_differing_file_is_reported(tmp_path):
+    # the image is 50x30 but the XML says 100x80: the XML wins (the boxes are in its pixels),
+    # and the header, now always read, makes the difference a load.size_mismatch of the XML
     root = _dataset(tmp_path / "ds", {"a.xml": _xml(_obj())}, images={"a.jpg": (50, 30)})
     ds = voc.load(root)
     row = ds.images.iloc[0]
@@ -163,7 +165,7 @@ def test_size_from_xml_does_not_read_the_image(tmp_path):
     assert row.file_name == "JPEGImages/a.jpg"
     assert row.path == str(root / "JPEGImages" / "a.jpg")
     assert row.source_file == "Annotations/a.xml"
-    assert ds.issues == ()
+    assert _codes(ds) == [("load.size_mismatch", "Annotations/a.xml", None)]
 
 
 @pytest.mark.parametrize(
@@ -245,8 +247,8 @@ def test_filename_outside_root_is_never_read(tmp_path, monkeypatch, filename):
         images={"a.png": (64, 48)},  # the stem fallback must not hide the escape
     )
     seen: list[str] = []
-    real = voc_parse.read_header
-    monkeypatch.setattr(voc_parse, "read_header", lambda p: seen.append(p) or real(p))
+    real = imageinfo.read_header
+    monkeypatch.setattr(imageinfo, "read_header", lambda p: seen.append(p) or real(p))
     ds = voc.load(root)
     row = ds.images.iloc[0]
     assert row.status == "missing" and row.path == ""

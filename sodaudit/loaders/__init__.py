@@ -28,6 +28,8 @@ MODULES: dict[str, str] = {
     "coco": "coco",
     "yolo": "yolo",
     "voc": "voc",
+    "csv": "csvlabels",
+    "cvat": "cvat",
 }
 """Format name (``--format``) -> its module under ``sodaudit.loaders``."""
 FORMATS = ("auto", *MODULES)

@@ -1,7 +1,10 @@
-"""Pascal VOC loader: ``Annotations/*.xml`` + ``JPEGImages/`` + ``ImageSets/Main`` split lists.
+"""Pascal VOC loader: XML files (one image each) in the layouts real exports come in.
 
-Layout discovery is in :mod:`sodaudit.loaders.voc.layout`; the XML files are parsed (safely:
-no DTD, no entity expansion) in :mod:`sodaudit.loaders.voc.parse`.
+Layout discovery (the standard ``Annotations/`` tree, ``VOCdevkit/VOC20xx/`` years, XML files
+next to the images, Roboflow's split folders) is in :mod:`sodaudit.loaders.voc.layout`; the XML
+files are parsed (safely: no DTD, no entity expansion) in :mod:`sodaudit.loaders.voc.parse`; image
+headers are read and checked against ``<size>`` in :mod:`sodaudit.loaders.voc.images`; splits and
+classes come from :mod:`sodaudit.loaders.voc.splits`.
 
 Box convention: ``x = xmin, y = ymin, w = xmax - xmin, h = ymax - ymin`` (no ``+1``), the
 convention the reference numbers of the real datasets use.
@@ -19,10 +22,11 @@ from sodaudit.config import LimitsConfig
 from sodaudit.convert import voc_to_xywh
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.imageinfo import is_image_file
 from sodaudit.loaders.base import ProgressFn
-from sodaudit.loaders.voc.layout import FORMAT, classes_of, detect, layout_of, list_images, read_splits
+from sodaudit.loaders.voc.images import check_sizes, list_images, unannotated
+from sodaudit.loaders.voc.layout import FORMAT, Layout, detect, layout_of
 from sodaudit.loaders.voc.parse import Rows, flags, read_chunk
+from sodaudit.loaders.voc.splits import classes_of, split_column
 from sodaudit.pool import map_chunks
 
 __all__ = ["FORMAT", "detect", "load"]
@@ -38,18 +42,23 @@ def load(
 ) -> Dataset:
     """Read a VOC dataset into the canonical tables; defects become ``LoadIssue``s.
 
-    ``workers``: processes that parse the XML files (1 = this process only, 0 = one per core);
-    chunks of files are parsed in a pool and joined in file order, so the result is the same
-    either way."""
+    ``workers``: processes that parse the XML files and read the image headers (1 = this process
+    only, 0 = one per core); chunks of files are read in a pool and joined in file order, so the
+    result is the same either way."""
     limit_mb = (limits or LimitsConfig()).max_label_file_mb
     layout = layout_of(Path(path))
     issues: list[LoadIssue] = []
-    image_names, stem_map, img_note = list_images(layout)
-    notes = [img_note] if img_note else []
-
+    notes = [note for part in layout.parts if (note := list_images(part))]
+    if layout.name == "vocdevkit" and len(layout.parts) > 1:
+        years = ", ".join(p.label for p in layout.parts)
+        notes.append(
+            f"VOC years {years} read as one dataset: each image's split is <year>/<list> from that "
+            "year's ImageSets/Main (train, val and test win over trainval, as for one year)."
+        )
+    items = [(k, name) for k, part in enumerate(layout.parts) for name in part.xml_names]
     chunks = map_chunks(
-        partial(read_chunk, layout=layout, image_names=image_names, stem_map=stem_map, limit_mb=limit_mb),
-        layout.xml_names,
+        partial(read_chunk, root=str(layout.root), parts=layout.parts, limit_mb=limit_mb),
+        items,
         workers=workers,
         what="reading XML files",
         progress=progress,
@@ -62,24 +71,15 @@ def load(
         first_problem = first_problem or chunk.first_problem
 
     if not rows.xml_rel:
-        where = layout.ann_dir
+        where = layout.parts[0].ann_dir if len(layout.parts) == 1 else layout.root
         raise DatasetError(
-            f"None of the {len(layout.xml_names)} XML files in {where} could be read as "
+            f"None of the {len(items)} XML files in {where} could be read as "
             f"Pascal VOC annotations (first problem, {first_problem})."
         )
 
-    matched = set(rows.matched_images)
-    for img_name in sorted(n for n in image_names if is_image_file(n)):
-        img_rel = f"{layout.img_rel}/{img_name}" if layout.img_rel else img_name
-        if img_rel in matched:
-            continue
-        issues.append(
-            LoadIssue("load.image_not_in_annotations", img_rel, "image has no annotation XML; not audited")
-        )
-
-    split_of = read_splits(layout.root, {n[:-4] for n in layout.xml_names}, issues)
-    stems = [n[:-4] for n in rows.xml_name]
-    splits = ["all"] * len(stems) if split_of is None else [split_of.get(s, "unassigned") for s in stems]
+    check_sizes(rows, issues, progress, workers)
+    issues += unannotated(layout, rows.matched_images)
+    splits = split_column(layout, rows.part, rows.xml_name, issues)
 
     box_image = np.concatenate(rows.box_image) if rows.box_image else np.zeros(0, dtype=np.int64)
     classes, class_id = classes_of(layout.root, rows.box_class, issues)
@@ -122,8 +122,19 @@ def load(
         issues=issues,
         notes=notes,
         imgsz=imgsz,
-        meta={
-            "annotations_dir": layout.ann_rel or ".",
-            "images_dir": (layout.img_rel or ".") if layout.img_dir else None,
-        },
+        meta=_meta(layout),
     )
+
+
+def _meta(layout: Layout) -> dict[str, object]:
+    """The layout's name and folders: one folder each for one part, lists for several."""
+    ann = [p.ann_rel or "." for p in layout.parts]
+    img = [(p.img_rel or ".") if p.img_dir else None for p in layout.parts]
+    meta: dict[str, object] = {"layout": layout.name}
+    if len(layout.parts) == 1:
+        meta.update(annotations_dir=ann[0], images_dir=img[0])
+    else:
+        meta.update(annotations_dir=ann, images_dir=img)
+    if layout.name == "vocdevkit":
+        meta["years"] = [p.label for p in layout.parts]
+    return meta

@@ -1,6 +1,8 @@
 """Reading VOC XML files into rows (one image each, its objects as boxes).
 
-XML safety is :mod:`sodaudit.loaders.xmlsafe`'s: no DTD, no entity is ever expanded.
+XML safety is :mod:`sodaudit.loaders.xmlsafe`'s: no DTD, no entity is ever expanded. Images are
+only looked up by name here; their headers are read afterwards, all at once
+(:func:`sodaudit.loaders.voc.images.check_sizes`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sodaudit.dataset import LoadIssue
-from sodaudit.imageinfo import read_header
 from sodaudit.loaders.base import ProgressFn, counted, resolve_inside
-from sodaudit.loaders.voc.layout import Layout
+from sodaudit.loaders.voc.layout import Part
 from sodaudit.loaders.xmlsafe import parse_xml
 
 _AFTER_TAG_NAME = frozenset((b">", b"/", b" ", b"\t", b"\n", b"\r"))
@@ -37,6 +39,10 @@ class Rows:
     def __init__(self) -> None:
         self.xml_rel: list[str] = []
         self.xml_name: list[str] = []
+        self.part: list[int] = []
+        """Index of the layout part (year, split folder) each image was read from."""
+        self.found: list[bool] = []
+        """The image file was found (its header is read afterwards)."""
         self.file_name: list[str] = []
         self.path: list[str] = []
         self.width: list[float] = []
@@ -71,7 +77,7 @@ class Rows:
     def extend(self, other: Rows) -> None:
         """Append a later chunk; its image ids (0-based in the chunk) move past ours."""
         offset = len(self.xml_rel)
-        for name in ("xml_rel", "xml_name", "file_name", "path", "width", "height"):
+        for name in ("xml_rel", "xml_name", "part", "found", "file_name", "path", "width", "height"):
             getattr(self, name).extend(getattr(other, name))
         self.status += map(sys.intern, other.status)  # a child's copies: one object per status
         self.exif_rotated += other.exif_rotated
@@ -95,27 +101,29 @@ class Chunk:
 
 
 def read_chunk(
-    names: Sequence[str],
+    items: Sequence[tuple[int, str]],
     progress: ProgressFn | None,
     *,
-    layout: Layout,
-    image_names: set[str],
-    stem_map: dict[str, str],
+    root: str,
+    parts: Sequence[Part],
     limit_mb: float,
 ) -> Chunk:
-    """Parse the XML files ``names`` (one image each) into rows, issues in file order."""
+    """Parse the XML files ``items`` (part index, file name; one image each) into rows, issues in
+    file order."""
     rows = Rows()
     issues: list[LoadIssue] = []
     first_problem = ""
-    for name in counted(names, "reading XML files", progress) if progress else names:
-        rel = f"{layout.ann_rel}/{name}" if layout.ann_rel else name
+    for k, name in counted(items, "reading XML files", progress) if progress else items:
+        part = parts[k]
+        rel = f"{part.ann_rel}/{name}" if part.ann_rel else name
         n_before = len(issues)
-        root_el, data = _parse(os.path.join(layout.ann_dir, name), rel, issues, limit_mb)
+        root_el, data = _parse(os.path.join(part.ann_dir, name), rel, issues, limit_mb)
         if root_el is None:
             if not first_problem and len(issues) > n_before:
                 first_problem = f"{rel}: {issues[-1].reason}"
             continue
-        _add_image(layout, rows, root_el, name, rel, image_names, stem_map, issues)
+        _add_image(root, part, rows, root_el, name, rel, issues)
+        rows.part.append(k)
         _add_objects(rows, root_el, data, rel, issues)
     return Chunk(rows.seal(), issues, first_problem)
 
@@ -131,15 +139,16 @@ def _positive(text: str | None) -> float | None:
 
 
 def _add_image(
-    layout: Layout,
+    root: str,
+    part: Part,
     rows: Rows,
     root_el: ET.Element,
     xml_name: str,
     rel: str,
-    image_names: set[str],
-    stem_map: dict[str, str],
     issues: list[LoadIssue],
 ) -> None:
+    """The image row of one XML file: its file found by ``<filename>``, else by stem; the declared
+    size, or NaN when ``<size>`` has no usable width and height (0x0 included)."""
     size = root_el.find("size")
     width = height = None
     if size is not None:
@@ -147,15 +156,16 @@ def _add_image(
     has_size = width is not None and height is not None
     raw = (root_el.findtext("filename") or "").strip()
     stem = xml_name[:-4]
-    img_rel = layout.img_rel
+    img_rel = part.img_rel
+    image_names, stem_map = part.image_names, part.stem_map
 
     found: str | None = None  # image path relative to the dataset root
     outside = False
-    if layout.img_dir is not None:
+    if part.img_dir is not None:
         if raw and raw in image_names:
             found = f"{img_rel}/{raw}" if img_rel else raw
         elif raw and ("/" in raw or "\\" in raw or raw == ".." or os.path.isabs(raw)):
-            found, outside = _safe_subpath(layout, raw)
+            found, outside = _safe_subpath(root, img_rel, raw)
         if found is None and not outside:
             base = posixpath.basename(raw.replace("\\", "/"))
             for candidate in (posixpath.splitext(base)[0] if base else "", stem):
@@ -165,7 +175,6 @@ def _add_image(
     elif raw and (os.path.isabs(raw) or ".." in raw.replace("\\", "/").split("/")):
         outside = True
 
-    exif_rotated = False
     if outside:
         issues.append(
             LoadIssue(
@@ -177,50 +186,37 @@ def _add_image(
         file_name, path, status = raw, "", "missing"
     elif found is not None:
         file_name = found
-        path = os.path.join(layout.root, file_name)
+        path = os.path.join(root, file_name)
         rows.matched_images.append(found)
-        status = "ok"
-        if not has_size:
-            header = read_header(path)
-            status, exif_rotated = header.status, header.exif_rotated
-            if header.status == "ok":
-                width, height, has_size = header.width, header.height, True
+        status = "ok"  # until its header says otherwise
     else:
         base = raw or stem
         file_name = f"{img_rel}/{base}" if img_rel else base
-        path = os.path.join(layout.root, file_name)
-        status = "unchecked" if layout.img_dir is None and has_size else "missing"
+        path = os.path.join(root, file_name)
+        status = "unchecked" if part.img_dir is None and has_size else "missing"
 
-    if not has_size:
-        issues.append(
-            LoadIssue(
-                "load.size_missing",
-                rel,
-                f"<size> has no usable width/height and the image ({status}) cannot give it",
-            )
-        )
-        width = height = math.nan
     rows.xml_rel.append(rel)
     rows.xml_name.append(xml_name)
+    rows.found.append(found is not None and not outside)
     rows.file_name.append(file_name)
     rows.path.append(path)
-    rows.width.append(width)
-    rows.height.append(height)
+    rows.width.append(width if width is not None and has_size else math.nan)
+    rows.height.append(height if height is not None and has_size else math.nan)
     rows.status.append(status)
-    rows.exif_rotated.append(exif_rotated)
+    rows.exif_rotated.append(False)
 
 
-def _safe_subpath(layout: Layout, raw: str) -> tuple[str | None, bool]:
+def _safe_subpath(root: str, img_rel: str, raw: str) -> tuple[str | None, bool]:
     """``(path relative to the root, outside)`` for a ``<filename>`` with path parts.
 
     Checked lexically first, so an escaping name never touches the file system outside;
     ``resolve_inside`` then catches symlinks that lead out.
     """
     name = raw.replace("\\", "/")
-    joined = posixpath.normpath(posixpath.join(layout.img_rel, name))
+    joined = posixpath.normpath(posixpath.join(img_rel, name))
     if os.path.isabs(raw) or name.startswith("/") or joined == ".." or joined.startswith("../"):
         return None, True
-    target = resolve_inside(layout.root, joined)
+    target = resolve_inside(Path(root), joined)
     if target is None:
         return None, True
     return (joined if target.is_file() else None), False
