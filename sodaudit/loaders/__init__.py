@@ -30,6 +30,8 @@ MODULES: dict[str, str] = {
     "voc": "voc",
     "csv": "csvlabels",
     "cvat": "cvat",
+    "dota": "dota",
+    "visdrone": "visdrone",
 }
 """Format name (``--format``) -> its module under ``sodaudit.loaders``."""
 FORMATS = ("auto", *MODULES)
