@@ -88,8 +88,8 @@ _SPECS = (
     FindingSpec(
         "load.malformed_object",
         WARN,
-        "VOC objects that could not be read as a box",
-        summary="{n} VOC objects could not be read as a box and were skipped",
+        "objects, regions or shapes that could not be read as a box",
+        summary="{n} objects, regions or shapes could not be read as a box and were skipped",
     ),
     FindingSpec(
         "load.orphan_label",
@@ -128,7 +128,7 @@ _SPECS = (
     FindingSpec(
         "load.bad_yaml",
         WARN,
-        "problems with the dataset config file",
+        "problems with the dataset config file (data.yaml, obj.data, notes.json, class lists)",
         summary="{n} problems with the dataset config file",
     ),
     FindingSpec(

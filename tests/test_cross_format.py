@@ -12,8 +12,12 @@ import pytest
 
 from sodaudit.loaders import load
 
-FORMATS = ["coco", "yolo", "voc", "csv"]
-NO_IGNORE_FLAG = {"yolo", "csv"}
+FORMATS = ["coco", "yolo", "voc", "csv", "darknet"]
+NO_IGNORE_FLAG = {"yolo", "csv", "darknet"}
+LOADED_AS = {"darknet": "yolo"}
+"""sample_data/darknet is CVAT's YOLO 1.1 export: the YOLO loader reads it."""
+SPLIT_NAMES = {"valid": "val"}
+"""Darknet's obj.data calls the val split ``valid``."""
 """Formats that cannot mark a box ignore (COCO iscrowd, VOC difficult can)."""
 
 
@@ -37,13 +41,13 @@ def scene_boxes(sample_data: Path) -> pd.DataFrame:
 
 
 def loaded_boxes(path: Path, fmt: str) -> pd.DataFrame:
-    ds = load(path, fmt)
+    ds = load(path, LOADED_AS.get(fmt, fmt))
     names = ds.images.set_index("image_id")["file_name"]
     b = ds.boxes
     frame = pd.DataFrame(
         {
             "stem": [Path(n).stem for n in b["image_id"].map(names)],
-            "split": b["split"].astype(str).to_numpy(),
+            "split": b["split"].astype(str).map(lambda s: SPLIT_NAMES.get(s, s)).to_numpy(),
             "class_name": b["class_name"].astype(str).to_numpy(),
             "x": b["x"].to_numpy(),
             "y": b["y"].to_numpy(),

@@ -378,7 +378,7 @@ def test_unknown_class_is_an_error_with_rows_and_images():
     assert found.severity.value == "error"
     assert found.count == 1 and result.stats.num_unknown_class_images == 1
     assert found.message.startswith(
-        "1 label uses 1 class id that the class list does not declare (7), in 1 image"
+        "1 label uses 1 class id that the class list does not declare (id 7: 1 label), in 1 image"
     )
     assert "Ultralytics" not in found.message  # not a YOLO dataset
     assert result.stats.num_unknown_class_orphan_rows is None

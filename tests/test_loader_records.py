@@ -143,3 +143,21 @@ def test_a_dataset_with_no_box_read_is_an_error_not_an_empty_audit(tmp_path):
     (tmp_path / "labels" / "a.txt").write_text("")
     with pytest.raises(DatasetError, match="read 1 image but no box"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a Label Studio export given as a file: COCO's claim on the .json extension gives way
+        ('[{"id": 1, "annotations": [{"result": []}], "data": {"image": "a.jpg"}}]', "labelstudio"),
+        # LabelMe, one image's file
+        ('{"version": "5.2.1", "shapes": [], "imagePath": "a.jpg", "imageHeight": 4}', "labelme"),
+        # not a known format: COCO keeps it, so its loader says why the file cannot be read
+        ("[1, 2, 3]", "coco"),
+        ("", "coco"),
+    ],
+)
+def test_a_single_json_file_goes_to_the_format_its_content_names(tmp_path, text, expected):
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    assert detect(path).format == expected

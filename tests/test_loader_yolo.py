@@ -4,6 +4,7 @@ counts taken from its raw files by a second, plain method."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -14,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from sodaudit.analyzers import integrity
+from sodaudit.config import Config
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import yolo
 from sodaudit.loaders.base import Detection
@@ -647,3 +650,131 @@ def test_other_yaml_name_and_non_label_files(tmp_path: Path):
     assert yolo.detect(root).evidence == "ships.yaml with names and train/val entries"
     ds = yolo.load(root)
     assert ds.classes == {0: "a", 1: "b"} and ds.issues == () and len(ds.boxes) == 2
+
+
+# --------------------------------------------------------------------------- yaml path: resolution
+
+
+def dataset_at(root: Path) -> Path:
+    image(root / "images" / "train" / "a.png")
+    write(root / "labels" / "train" / "a.txt", BOX)
+    return root
+
+
+def isolate_settings(monkeypatch: pytest.MonkeyPatch, folder: Path, settings: dict | None = None) -> None:
+    """Ultralytics' settings folder ($YOLO_CONFIG_DIR) in the test's folder, never the user's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(folder))
+    if settings is not None:
+        write(folder / "settings.json", json.dumps(settings))
+
+
+def test_yaml_path_is_tried_from_the_yaml_folder_then_cwd_then_datasets_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    cfg = write(
+        tmp_path / "cfg" / "set.yaml", "path: ds\ntrain: images/train\nval: images/train\nnames: [x]\n"
+    )
+    isolate_settings(monkeypatch, tmp_path / "settings", {"datasets_dir": str(tmp_path / "store")})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+
+    # 3. only under datasets_dir (settings.json of $YOLO_CONFIG_DIR)
+    dataset_at(tmp_path / "store" / "ds")
+    ds = yolo.load(cfg)
+    settings = tmp_path / "settings" / "settings.json"
+    assert any(
+        n.startswith(
+            f"set.yaml: path 'ds' resolved from datasets_dir of {settings}: {tmp_path / 'store' / 'ds'}"
+        )
+        for n in ds.notes
+    )
+    assert len(ds.boxes) == 2  # train and val name the same folder
+    assert not any(i.code == "load.split_path_missing" for i in ds.issues)
+
+    # 2. the current folder comes before datasets_dir, as in Ultralytics
+    dataset_at(work / "ds")
+    note = next(n for n in yolo.load(cfg).notes if "path 'ds'" in n)
+    assert note == f"set.yaml: path 'ds' resolved from the current folder: {work / 'ds'}."
+
+    # 1. the yaml's folder first; Ultralytics, run from here, would read the current folder's
+    dataset_at(tmp_path / "cfg" / "ds")
+    note = next(n for n in yolo.load(cfg).notes if "path 'ds'" in n)
+    assert note == (
+        f"set.yaml: path 'ds' resolved from the yaml's folder: {tmp_path / 'cfg' / 'ds'}; "
+        f"Ultralytics, run from here, would use {work / 'ds'} instead."
+    )
+
+
+def test_yaml_path_found_nowhere_names_every_folder_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    isolate_settings(monkeypatch, tmp_path / "settings")  # no settings file: Ultralytics' default
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "cfg" / "data.yaml", "path: gone\ntrain: images/train\nval: images/train\nnames: [x]\n")
+    tried = [str(tmp_path / "cfg" / "gone"), str(tmp_path / "gone"), str(tmp_path / "datasets" / "gone")]
+    with pytest.raises(DatasetError) as err:
+        yolo.load(tmp_path / "cfg")
+    assert f"its path data.yaml names no folder at {', '.join(tried)}" in str(err.value)
+
+    # the splits exist beside the yaml: read from there, and the missing root is an error
+    dataset_at(tmp_path / "cfg")
+    ds = yolo.load(tmp_path / "cfg")
+    [issue] = ds.issues
+    assert (issue.code, issue.file, issue.key) == ("load.split_path_missing", "data.yaml", "path")
+    assert f"(tried {', '.join(tried)})" in issue.reason
+    assert len(ds.boxes) == 2
+
+
+def test_datasets_dir_from_a_settings_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Ultralytics before 8.1 kept its settings in settings.yaml."""
+    isolate_settings(monkeypatch, tmp_path / "settings")
+    write(tmp_path / "settings" / "settings.yaml", f"datasets_dir: {tmp_path / 'store'}\n")
+    monkeypatch.chdir(tmp_path / "settings")
+    dataset_at(tmp_path / "store" / "ds")
+    write(tmp_path / "cfg" / "data.yaml", "path: ds\ntrain: images/train\nnames: [x]\n")
+    ds = yolo.load(tmp_path / "cfg")
+    assert len(ds.boxes) == 1
+    assert any("resolved from datasets_dir of" in n and "settings.yaml" in n for n in ds.notes)
+
+
+# --------------------------------------------------------------------------- class ids past names
+
+
+def test_class_id_past_names_is_one_finding_with_its_count(tmp_path: Path):
+    root = plain(tmp_path, BOX + b"\n5 0.5 0.5 0.2 0.4\n5 0.1 0.1 0.1 0.1\n")
+    image(root / "images" / "b.png")
+    write(root / "labels" / "b.txt", b"5 0.5 0.5 0.2 0.4\n7 0.5 0.5 0.2 0.4\n")
+    ds = yolo.load(root)
+    assert ds.issues == ()
+    assert ds.notes == (
+        "Class ids past the 2 names of the class list (by id): id 5: 3 rows in 2 files, e.g. "
+        "labels/a.txt:2; id 7: 1 row in 1 file, e.g. labels/b.txt:2.",
+    )
+    result = integrity.analyze(ds, Config())
+    [finding] = [f for f in result.findings if f.code == "integrity.unknown_class"]
+    assert finding.count == 4
+    assert finding.message.startswith(
+        "4 labels use 2 class ids that the class list does not declare (id 5: 3 labels, id 7: 1 label), "
+        "in 2 images"
+    )
+    assert not any(f.code.startswith("load.") for f in result.findings)
+
+
+# --------------------------------------------------------------------------- Labels/ in another case
+
+
+def test_label_folder_differing_only_in_case_is_named(tmp_path: Path):
+    image(tmp_path / "images" / "train" / "a.png")
+    write(tmp_path / "Labels" / "train" / "a.txt", BOX)
+    assert yolo.detect(tmp_path).evidence == "images/ + Labels/ folders (Labels/ is labels/ in another case)"
+    write(tmp_path / "data.yaml", "train: images/train\nnames: [x]\n")
+    ds = yolo.load(tmp_path)
+    assert len(ds.boxes) == 0  # as Ultralytics on Linux: the image has no label
+    [issue] = ds.issues
+    assert (issue.code, issue.file) == ("load.label_missing", "images/train/a.png")
+    assert issue.reason == (
+        "no label file labels/train/a.txt; the image counts as background; Labels/ differs from "
+        "labels/ only in case; Labels/train/a.txt exists: Ultralytics maps images/ to labels/ "
+        "case-sensitively on Linux, so it trains this image as unlabelled background (rename the "
+        "folder to labels/)"
+    )

@@ -151,7 +151,7 @@ def test_voc_pool_parsing_equals_serial(tmp_path: Path, pools: list[int]) -> Non
     serial = load(tmp_path, "voc", workers=1)
     assert pools == []
     pooled = load(tmp_path, "voc", workers=2)
-    assert pools == [2 * pool.CHUNKS_PER_WORKER]
+    assert pools == [2 * pool.CHUNKS_PER_WORKER] * 2  # the XML files, then the image headers
     assert_same(serial, pooled)
     bad_xml = len(range(1, N_FILES, 29)) + len([i for i in range(2, N_FILES, 31) if i % 29 != 1])
     assert len(serial.images) == N_FILES - bad_xml

@@ -31,8 +31,10 @@ def unknown_class_finding(dataset: Dataset, result: AnalyzerResult, unknown: np.
         return 0
     b = dataset.boxes
     rows = label_rows(b, unknown)
-    ids = sorted(rows["class_id"].unique().tolist())
-    shown = ", ".join(map(str, ids[:12])) + (" ..." if len(ids) > 12 else "")
+    per_id = rows["class_id"].value_counts().sort_index()
+    ids = per_id.index.tolist()
+    shown = ", ".join(f"id {i}: {n} label{'s' if n != 1 else ''}" for i, n in per_id.iloc[:12].items())
+    shown += " ..." if len(ids) > 12 else ""
     image_ids = np.unique(b["image_id"].to_numpy()[unknown])
     n_rows, n_images = len(rows), len(image_ids)
     message = (
@@ -48,11 +50,20 @@ def unknown_class_finding(dataset: Dataset, result: AnalyzerResult, unknown: np.
                 f"({n_rows + orphan} label rows in all)"
             )
         others = int(np.count_nonzero(np.isin(b["image_id"].to_numpy(), image_ids) & ~unknown))
-        message += (
-            f"; Ultralytics drops each of those {n_images} images whole as a corrupt label "
-            f"(class id >= nc = {len(dataset.classes)}), with the {others} declared labels in them "
-            "(unless trained with single_cls)"
-        )
+        if str(dataset.meta.get("layout", "")).startswith(("darknet", "roboflow-darknet")):
+            # AlexeyAB darknet src/data.c fill_truth_detection: "Wrong annotation: class_id = ..."
+            # skips that box only and lists the file in bad_label.list.
+            message += (
+                '; darknet skips each such box ("Wrong annotation: class_id", listed in '
+                "bad_label.list) and trains the rest of the image; Ultralytics, given the same "
+                f"labels, drops those {n_images} images whole"
+            )
+        else:
+            message += (
+                f"; Ultralytics drops each of those {n_images} images whole as a corrupt label "
+                f"(class id >= nc = {len(dataset.classes)}), with the {others} declared labels in them "
+                "(unless trained with single_cls)"
+            )
     else:
         message += "; training and evaluation cannot use them as the class list declares"
     result.tables["unknown_class"] = label_table(dataset, rows)

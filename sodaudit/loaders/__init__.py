@@ -30,6 +30,9 @@ MODULES: dict[str, str] = {
     "voc": "voc",
     "csv": "csvlabels",
     "cvat": "cvat",
+    "labelstudio": "labelstudio",
+    "via": "via",
+    "labelme": "labelme",
     "dota": "dota",
     "visdrone": "visdrone",
 }
@@ -80,6 +83,8 @@ def _resolve(path: Path) -> tuple[Detection, Path]:
             "export, CVAT annotations.xml, LabelMe JSON files, DOTA labelTxt/ or VisDrone "
             "annotations/."
         )
+    if len(found) > 1:  # a claim on content beats one on a name or extension only
+        found = [d for d in found if not d.fallback] or found
     if len(found) > 1:
         names = " and ".join(f"{d.format.upper()} ({d.evidence})" for d in found)
         raise DatasetError(

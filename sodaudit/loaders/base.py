@@ -25,11 +25,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Detection:
-    """A format's claim on a path, with the evidence shown to the user."""
+    """A format's claim on a path, with the evidence shown to the user.
+
+    ``fallback``: the claim rests on a file's name or extension only (COCO takes any ``.json``
+    it is given, so that a broken COCO file gets COCO's error); the dispatcher drops it when
+    another format claims the path on its content."""
 
     format: str
     root: Path
     evidence: str
+    fallback: bool = False
 
 
 class Loader(Protocol):

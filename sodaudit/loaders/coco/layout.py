@@ -23,7 +23,9 @@ NOT_INSTANCES = {
 """File-name prefixes of COCO annotation files that are not detection instances."""
 
 _HEAD_BYTES = 4096
+_MORE_BYTES = 1 << 20
 _HEAD_KEYS = re.compile(rb'"(images|annotations|categories)"\s*:')
+_DATA_KEYS = re.compile(rb'"(images|annotations)"\s*:')
 _NAME_HINT = re.compile(r"instances|coco|annotation", re.IGNORECASE)
 
 
@@ -35,7 +37,9 @@ def detect(path: Path) -> Detection | None:
     """Claim a ``.json`` file or a folder with COCO JSON, looking only at names and file heads."""
     path = Path(path)
     if path.is_file():
-        return Detection(FORMAT, root_of(path), path.name) if path.suffix.lower() == ".json" else None
+        if path.suffix.lower() != ".json":
+            return None
+        return Detection(FORMAT, root_of(path), path.name, fallback=not _coco_content(path))
     if not path.is_dir():
         return None
     files = candidates(path)
@@ -46,7 +50,8 @@ def detect(path: Path) -> Detection | None:
         f.name if f.parent == usable[0].parent else relpath(f, path) for f in usable[1:4]
     ]
     more = f" and {len(usable) - 4} more" if len(usable) > 4 else ""
-    return Detection(FORMAT, path, ", ".join(shown) + more)
+    fallback = not any(_coco_content(f) for f in usable)
+    return Detection(FORMAT, path, ", ".join(shown) + more, fallback=fallback)
 
 
 def candidates(root: Path) -> list[Path]:
@@ -66,16 +71,36 @@ def candidates(root: Path) -> list[Path]:
 
 
 def may_be_coco(path: Path) -> bool:
-    """A name like ``instances_*`` / ``*coco*``, or COCO's top-level keys in the first 4 KB."""
+    """A name like ``instances_*`` / ``*coco*``, or an ``images`` or ``annotations`` key in its head.
+
+    A head with only ``categories`` (CVAT writes them first) is read on, up to 1 MB, for one of
+    those keys: Label Studio's YOLO export puts a ``notes.json`` of ``categories`` and ``info``
+    only beside its ``images/`` and ``labels/`` (label-studio-converter
+    ``Converter.convert_to_yolo``), and that file is not a COCO dataset.
+    """
     if not path.is_file():
         return False
     if _NAME_HINT.search(path.name) or skip_reason(path.name):
         return True
+    return _coco_content(path)
+
+
+def _coco_content(path: Path) -> bool:
+    """:func:`may_be_coco` on the file's content alone: a JSON object with COCO's keys."""
     try:
         with open(path, "rb") as fh:
-            return _HEAD_KEYS.search(fh.read(_HEAD_BYTES)) is not None
+            head = fh.read(_HEAD_BYTES)
+            if head.lstrip(b"\xef\xbb\xbf").lstrip()[:1] != b"{":
+                return False  # Label Studio and VIA 3 exports, COCO results files: a list
+            if _DATA_KEYS.search(head):
+                return True
+            if not _HEAD_KEYS.search(head):
+                return False
+            more = fh.read(_MORE_BYTES)
     except OSError:
         return False
+    # Past 1 MB of categories it is no notes.json: a COCO file with a long category list.
+    return _DATA_KEYS.search(head[-32:] + more) is not None or len(more) == _MORE_BYTES
 
 
 def skip_reason(name: str) -> str | None:

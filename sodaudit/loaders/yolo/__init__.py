@@ -1,7 +1,11 @@
-"""YOLO loader: the Ultralytics ``data.yaml`` layout and the plain ``images/`` + ``labels/`` layout.
+"""YOLO loader: the Ultralytics ``data.yaml`` layout, the plain ``images/`` + ``labels/`` layout,
+and the Darknet family (``obj.data``/CVAT "YOLO 1.1", Roboflow "YOLO Darknet", ``obj.names``) and
+Label Studio's YOLO export.
 
-Layout discovery is in :mod:`sodaudit.loaders.yolo.layout` (paths as Ultralytics resolves them;
-the label of ``.../images/a/b.jpg`` is ``.../labels/a/b.txt``); label files and image headers are
+Which layout a path holds is decided in :mod:`sodaudit.loaders.yolo.kinds`; the Ultralytics
+layouts are discovered in :mod:`sodaudit.loaders.yolo.layout` (paths as Ultralytics resolves them;
+the label of ``.../images/a/b.jpg`` is ``.../labels/a/b.txt``), the Darknet ones in
+:mod:`sodaudit.loaders.yolo.darknet` (labels beside their images); label files and image headers are
 read in :mod:`sodaudit.loaders.yolo.labels`, and their rows parsed all at once in
 :mod:`sodaudit.loaders.yolo.rows`.
 """
@@ -18,10 +22,11 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.loaders.base import ProgressFn
-from sodaudit.loaders.yolo.files import img2label, rel_to, swap_dir
-from sodaudit.loaders.yolo.labels import images_table, match_labels, read_labels_and_headers
-from sodaudit.loaders.yolo.layout import FORMAT, detect, discover
-from sodaudit.loaders.yolo.rows import KIND_BOX, KIND_SEGMENT, attach, row_issues
+from sodaudit.loaders.yolo.files import img2label, rel_to
+from sodaudit.loaders.yolo.kinds import detect, discover
+from sodaudit.loaders.yolo.labels import image_dir, images_table, match_labels, read_labels_and_headers
+from sodaudit.loaders.yolo.layout import FORMAT, Layout
+from sodaudit.loaders.yolo.rows import KIND_BOX, KIND_SEGMENT, ParsedRows, attach, row_issues
 
 __all__ = ["FORMAT", "detect", "img2label", "load"]
 
@@ -46,9 +51,14 @@ def load(
     root, issues, notes = Path(layout.root), layout.issues, layout.notes
     found = match_labels(layout)
     if not found.images and not found.used and not found.orphans:
+        tried = (
+            f"; its path {layout.yaml_rel} names no folder at {', '.join(layout.path_tried)}"
+            if layout.path_tried
+            else ""
+        )
         raise DatasetError(
             f"No YOLO images or label files found at {path}: expected a data.yaml with split "
-            "paths, or images/ + labels/ folders."
+            f"paths, images/ + labels/ folders, or a darknet obj.data{tried}."
         )
     files = found.used + found.orphans
     n_used = len(found.used)
@@ -83,11 +93,13 @@ def load(
     if names is None:
         names = {int(c): str(c) for c in np.unique(rows.class_id[attached])}
     issues.extend(row_issues(rows, n_used, file_rel, names))
+    if layout.names is not None:
+        notes.extend(_undeclared_note(rows, attached, file_rel, layout))
     row_counts = np.bincount(rows.file, minlength=len(files))
     bounds = np.searchsorted(rows.file, np.arange(len(files) + 1))  # rows are in file order
     for i in range(n_used, len(files)):
         folder, name = os.path.split(files[i])
-        image = rel_to(os.path.join(swap_dir(folder, "labels", "images"), name[:-4]), root)
+        image = rel_to(os.path.join(image_dir(layout, folder), name[:-4]), root)
         ids = np.unique(rows.class_id[bounds[i] : bounds[i + 1]])
         extra = [int(c) for c in ids if int(c) not in names] if layout.names is not None else []
         unknown = f" (class ids {', '.join(map(str, extra))} not in names)" if extra else ""
@@ -119,6 +131,7 @@ def load(
         "segment_rows": int(segment.sum()),
         "mixed_label_files": len(mixed),
         "pose": layout.pose,
+        "layout": layout.kind,
     }
     return Dataset.build(
         root=root,
@@ -131,3 +144,29 @@ def load(
         imgsz=imgsz,
         meta=meta,
     )
+
+
+def _undeclared_note(
+    rows: ParsedRows, attached: np.ndarray, file_rel: list[str], layout: Layout
+) -> list[str]:
+    """One note for the class ids past the class list, per id: its rows, files and first
+    file:line, so each root cause (a missing name, a shifted list) is named once; the integrity
+    analyzer's ``integrity.unknown_class`` counts them as one error."""
+    names = layout.names or {}
+    ids = rows.class_id[attached]
+    extra = np.unique(ids[~np.isin(ids, list(names))])
+    if not len(extra):
+        return []
+    where = np.flatnonzero(attached)
+    parts = []
+    for class_id in extra[:12]:
+        hits = where[ids == class_id]
+        n_files = len(np.unique(rows.file[hits]))
+        first = f"{file_rel[rows.file[hits[0]]]}:{rows.line[hits[0]]}"
+        parts.append(
+            f"id {int(class_id)}: {len(hits)} {'row' if len(hits) == 1 else 'rows'} in {n_files} "
+            f"{'file' if n_files == 1 else 'files'}, e.g. {first}"
+        )
+    more = f"; and {len(extra) - 12} more ids" if len(extra) > 12 else ""
+    source = layout.yaml_rel or "the class list"
+    return [f"Class ids past the {len(names)} names of {source} (by id): {'; '.join(parts)}{more}."]

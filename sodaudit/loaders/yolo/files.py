@@ -11,12 +11,35 @@ from sodaudit.imageinfo import is_image_file
 from sodaudit.loaders.base import relpath
 
 CLASS_LIST_FILES = ("classes.txt", "obj.names")
+NOT_LABEL_FILES = frozenset(
+    (*CLASS_LIST_FILES, "train.txt", "valid.txt", "val.txt", "test.txt", "README.txt", "notes.txt")
+) | {"README.dataset.txt", "README.roboflow.txt"}
+"""``.txt`` files of YOLO exports that are not label files: class lists, split lists (Darknet,
+CVAT), Roboflow's README files; never read as labels nor reported as orphans."""
+_DARKNET_SWAPS = (
+    ("/images/train2017/", "/labels/train2017/"),
+    ("/images/val2017/", "/labels/val2017/"),
+    ("/JPEGImages/", "/labels/"),
+    ("/images/train2014/", "/labels/train2014/"),
+    ("/images/val2014/", "/labels/val2014/"),
+)
 
 
 def img2label(image: str) -> str:
     """Label path of an image, exactly as Ultralytics derives it."""
     sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
     return sb.join(image.rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt"
+
+
+def darknet_label(image: str) -> str:
+    """Label path of an image as Darknet derives it: ``replace_image_to_label`` (AlexeyAB/darknet
+    src/utils.c) swaps the last of a few COCO/VOC folder names (``/JPEGImages/`` -> ``/labels/``)
+    and then the extension for ``.txt``; otherwise the label sits beside the image."""
+    for old, new in _DARKNET_SWAPS:
+        if old in image:
+            head, tail = image.rsplit(old, 1)
+            image = head + new + tail
+    return image.rsplit(".", 1)[0] + ".txt"
 
 
 def swap_dir(folder: str, old: str, new: str) -> str:
@@ -61,14 +84,14 @@ def images_under(folder: str, recursive: bool = True) -> list[str]:
     return out
 
 
-def label_files_under(folder: str) -> list[str]:
+def label_files_under(folder: str, recursive: bool = True) -> list[str]:
+    """``.txt`` files under ``folder`` that may be label files (not :data:`NOT_LABEL_FILES`)."""
     out = []
-    for dirpath, _, filenames in walk(folder):
-        out.extend(
-            os.path.join(dirpath, f)
-            for f in sorted(filenames)
-            if f.endswith(".txt") and f not in CLASS_LIST_FILES
-        )
+    for dirpath, dirnames, filenames in walk(folder):
+        names = sorted(f for f in filenames if f.endswith(".txt") and f not in NOT_LABEL_FILES)
+        out.extend(os.path.join(dirpath, f) for f in names)
+        if not recursive:
+            dirnames[:] = []
     return out
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import LoadIssue
-from sodaudit.imageinfo import ImageHeader, read_headers
+from sodaudit.imageinfo import ImageHeader, is_image_file, read_headers
 from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_limited
 from sodaudit.loaders.yolo.files import Listings, img2label, label_files_under, rel_to, swap_dir
 from sodaudit.loaders.yolo.layout import Layout
@@ -33,20 +33,38 @@ class Labels:
     orphans: list[str]
 
 
+def image_dir(layout: Layout, label_dir: str) -> str:
+    """The folder of the images a label folder serves: ``labels`` -> ``images`` (Ultralytics), the
+    same folder for side-by-side labels (Darknet)."""
+    return swap_dir(label_dir, "labels", "images") if layout.label_rule is img2label else label_dir
+
+
+def _is_image_list(path: str) -> bool:
+    """A ``.txt`` whose first line names an image: a split list (``train_list.txt``), not labels."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512).decode("utf-8", errors="replace").split("\n", 1)[0].strip()
+    except OSError:
+        return False
+    return bool(head) and is_image_file(head.split()[0])
+
+
 def match_labels(layout: Layout) -> Labels:
     listings = Listings()
     images = list(dict.fromkeys(layout.images))
-    label_of = [img2label(p) for p, _ in images]
+    label_of = [layout.label_rule(p) for p, _ in images]
     has_label = [listings.has_file(lab) for lab in label_of]
     used = sorted({lab for lab, ok in zip(label_of, has_label, strict=True) if ok})
     used_set = set(used)
-    candidates = {f for d in dict.fromkeys(layout.label_dirs) for f in label_files_under(d)}
+    candidates = {
+        f for d in dict.fromkeys(layout.label_dirs) for f in label_files_under(d, layout.scan_recursive)
+    }
     orphans, unlisted = [], 0
     for label in sorted(candidates - used_set):
         folder, name = os.path.split(label)
-        if name.rsplit(".", 1)[0] in listings.image_stems(swap_dir(folder, "labels", "images")):
+        if name.rsplit(".", 1)[0] in listings.image_stems(image_dir(layout, folder)):
             unlisted += 1  # its image exists but no split lists it: not an orphan, not read
-        else:
+        elif not _is_image_list(label):
             orphans.append(label)
     if unlisted:
         layout.notes.append(f"{unlisted} label files belong to images that no split lists; not read.")
@@ -103,16 +121,40 @@ def _read_chunk(
     return parse_rows(blobs, pose=pose, pose_values=pose_values), len(files), issues
 
 
+def _case_twin(label: str, listings: Listings, root: Path) -> str:
+    """What a missing label's case twin means: ``Labels/`` beside ``images/`` is not ``labels/``.
+
+    Ultralytics' ``img2label_paths`` (ultralytics/data/utils.py) swaps ``/images/`` for
+    ``/labels/`` as a string; on a case-sensitive file system (Linux) ``Labels/`` is another
+    folder, so the image trains as background."""
+    sb = f"{os.sep}labels{os.sep}"
+    if sb not in label:
+        return ""
+    parent, rest = label.rsplit(sb, 1)
+    twin = next((n for n in sorted(listings.names(parent)) if n.lower() == "labels" and n != "labels"), None)
+    if twin is None:
+        return ""
+    there = os.path.join(parent, twin, rest)
+    holds = f"; {rel_to(there, root)} exists" if os.path.isfile(there) else ""
+    return (
+        f"; {rel_to(os.path.join(parent, twin), root)}/ differs from labels/ only in case{holds}: "
+        "Ultralytics maps images/ to labels/ case-sensitively on Linux, so it trains this image as "
+        "unlabelled background (rename the folder to labels/)"
+    )
+
+
 def images_table(
     found: Labels, headers: list[ImageHeader], root: Path, issues: list[LoadIssue]
 ) -> pd.DataFrame:
     """One row per image with its size from the header; a missing label file is an issue."""
     paths = [p for p, _ in found.images]
     sources = []
+    listings = Listings()
     for p, lab, ok, header in zip(paths, found.label_of, found.has_label, headers, strict=True):
         sources.append(rel_to(lab, root) if ok else "")
         if not ok and header.status != "missing":  # a missing image is reported where listed
             reason = f"no label file {rel_to(lab, root)}; the image counts as background"
+            reason += _case_twin(lab, listings, root)
             issues.append(LoadIssue("load.label_missing", rel_to(p, root), reason))
     return pd.DataFrame(
         {

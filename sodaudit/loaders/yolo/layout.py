@@ -2,7 +2,8 @@
 ``labels/`` layout, found on disk before any label file is read.
 
 Paths follow Ultralytics: a split entry in ``data.yaml`` is a folder, a ``.txt`` list of image
-paths, or a list of those, relative to ``path`` (itself relative to the yaml's folder) or to the
+paths, or a list of those, relative to ``path`` (looked up from the yaml's folder, the current
+folder, then Ultralytics' ``datasets_dir``: :mod:`sodaudit.loaders.yolo.yamlpath`) or to the
 yaml's folder; an entry ``../x`` that does not exist is tried as ``x`` (Roboflow exports). Images
 found under other ``images/`` folders that no split covers are audited too, under their folder's
 name, so a typo in ``data.yaml`` never hides data from the audit.
@@ -11,7 +12,7 @@ name, so a typo in ``data.yaml`` never hides data from the audit.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from sodaudit.loaders.yolo.files import (
     walk,
     within,
 )
+from sodaudit.loaders.yolo.yamlpath import resolve_root, root_note
 
 FORMAT = "yolo"
 YAML_NAMES = ("data.yaml", "dataset.yaml")
@@ -110,14 +112,22 @@ def detect(path: Path) -> Detection | None:
         return Detection(FORMAT, path.parent, _evidence(path.name, data)) if _has_classes(data) else None
     if not path.is_dir():
         return None
+    return yaml_detection(path) or pairs_detection(path)
+
+
+def yaml_detection(path: Path) -> Detection | None:
+    """A folder's yaml with names or nc (the Ultralytics layout)."""
     for candidate in _yaml_candidates(path):
         data, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
         if _has_classes(data):
             return Detection(FORMAT, path, _evidence(candidate.name, data))
-    pairs = _pair_folders(path)
-    if pairs:
-        return Detection(FORMAT, path, ", ".join(pairs) + " folders")
     return None
+
+
+def pairs_detection(path: Path) -> Detection | None:
+    """``images/`` + ``labels/`` folders in ``path`` or one split folder down."""
+    pairs = _pair_folders(path)
+    return Detection(FORMAT, path, ", ".join(pairs) + " folders") if pairs else None
 
 
 # --------------------------------------------------------------------------- layout
@@ -145,6 +155,10 @@ class Layout:
     yaml_rel: str = ""
     issues: list[LoadIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kind: str = "images-labels"  # the layout's name: meta["layout"]
+    label_rule: Callable[[str], str] = img2label  # image path -> its label file's path
+    scan_recursive: bool = True  # label_dirs are walked down (False: side-by-side folders)
+    path_tried: list[str] = field(default_factory=list)  # where a yaml's `path:` was looked for
 
 
 def _parse_names(data: dict) -> tuple[dict[int, str] | None, str | None]:
@@ -226,15 +240,19 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
     yaml_dir = yaml_path.parent
     base = yaml_dir
     if isinstance(data.get("path"), str) and data["path"].strip():
-        given = Path(data["path"])
-        candidate = Path(os.path.normpath(given if given.is_absolute() else yaml_dir / given))
-        if candidate.is_dir():
-            base = candidate
+        choice = resolve_root(data["path"], yaml_dir)
+        if choice.base is not None:
+            base = choice.base
+            if not Path(data["path"].strip()).expanduser().is_absolute():
+                layout.notes.append(root_note(layout.yaml_rel, data["path"], choice))
         else:
-            layout.notes.append(
-                f"{layout.yaml_rel}: path {data['path']!r} not found; split paths are resolved "
-                "from the yaml's folder."
+            layout.path_tried = choice.tried
+            reason = (
+                f"path {data['path']!r} exists nowhere Ultralytics looks (tried "
+                f"{', '.join(choice.tried)}); Ultralytics stops on it ('images not found'); "
+                "split paths are resolved from the yaml's folder instead"
             )
+            layout.issues.append(LoadIssue("load.split_path_missing", layout.yaml_rel, reason, key="path"))
     allowed = [os.path.normpath(layout.root), os.path.normpath(base)]
     for split, entry in _split_entries(data):
         target = _resolve(base, entry)
@@ -355,19 +373,24 @@ def _class_list(root: str, label_dirs: list[str]) -> dict[int, str] | None:
     return None
 
 
+def find_yaml(root: Path) -> Path | None:
+    """The dataset yaml of a folder: ``data.yaml``/``dataset.yaml``, else a yaml with names."""
+    for candidate in _yaml_candidates(root):
+        if candidate.name in YAML_NAMES:
+            return candidate
+        data, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
+        if _has_classes(data):
+            return candidate
+    return None
+
+
 def discover(path: Path) -> Layout:
+    """The Ultralytics layout of a yaml (or a folder's yaml), else the plain images/ + labels/."""
     if path.is_file():
         root, yaml_path = Path(os.path.abspath(path.parent)), Path(os.path.abspath(path))
     else:
-        root, yaml_path = Path(os.path.abspath(path)), None
-        for candidate in _yaml_candidates(root):
-            if candidate.name in YAML_NAMES:
-                yaml_path = candidate
-                break
-            data, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
-            if _has_classes(data):
-                yaml_path = candidate
-                break
+        root = Path(os.path.abspath(path))
+        yaml_path = find_yaml(root)
     layout = Layout(root=str(root))
     if yaml_path is not None:
         rel = relpath(yaml_path, root)
@@ -386,7 +409,7 @@ def discover(path: Path) -> Layout:
                 )
             )
         else:
-            layout.yaml_rel, layout.names = rel, names
+            layout.yaml_rel, layout.names, layout.kind = rel, names, "ultralytics"
             nc = data.get("nc")
             if isinstance(nc, int) and "names" in data and nc != len(names):
                 layout.issues.append(
