@@ -226,6 +226,35 @@ def test_best_grid_iou_matches_brute_force(model):
     assert stats.median_best_iou == pytest.approx(np.median(exp))
 
 
+def _every_anchor_best_iou(w, h, x0, y0, preset: ModelPreset, imgsz: int) -> np.ndarray:
+    """The closed form of best_grid_iou (checked against the brute force above) with every anchor
+    applied to every box: no blocks, no skipping."""
+    cx, cy = x0 + w / 2, y0 + h / 2
+    best = np.zeros(len(w))
+    for level, stride in zip(preset.anchors, preset.strides, strict=True):
+        cells = math.ceil(imgsz / stride)
+        dx = np.abs(cx - (np.clip(np.floor(cx / stride), 0, cells - 1) + 0.5) * stride)
+        dy = np.abs(cy - (np.clip(np.floor(cy / stride), 0, cells - 1) + 0.5) * stride)
+        for aw, ah in level:
+            ix = np.clip(np.minimum(np.minimum(w, aw), (w + aw) / 2 - dx), 0, None)
+            iy = np.clip(np.minimum(np.minimum(h, ah), (h + ah) / 2 - dy), 0, None)
+            best = np.maximum(best, ix * iy / (w * h + aw * ah - ix * iy))
+    return best
+
+
+@pytest.mark.parametrize("model", ["retinanet", "faster-rcnn"])
+def test_grid_iou_skips_anchors_without_changing_any_best(model, monkeypatch):
+    # small blocks, so that blocks of similar area skip most anchors
+    monkeypatch.setattr(anchor_match, "BLOCK", 64)
+    rng = np.random.default_rng(11)
+    n, imgsz = 3000, 640
+    w = np.exp(rng.uniform(np.log(1), np.log(500), n))
+    h = w * np.exp(rng.uniform(-1.5, 1.5, n))
+    x0, y0 = rng.uniform(0, imgsz, n), rng.uniform(0, imgsz, n)
+    got = anchor_match.grid_iou(w, h, x0, y0, MODELS[model], imgsz)
+    np.testing.assert_array_equal(got, _every_anchor_best_iou(w, h, x0, y0, MODELS[model], imgsz))
+
+
 def test_iou_uncovered_finding_for_a_selected_iou_model():
     # 4x4 boxes: the smallest RetinaNet anchors have area 32^2 = 1024 on stride 8; the best IoU
     # of a 4x4 box inside one is 16 / 1024 = 1/64, far below 0.5. (The preset rounds the

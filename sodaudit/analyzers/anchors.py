@@ -25,7 +25,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.anchor_match import grid_iou, ratio_count, ratio_match
+from sodaudit.analyzers.anchor_match import grid_ious, ratio_count, ratio_match
 from sodaudit.analyzers.anchor_suggest import (
     fit_suggestion,
     fits_anchors,
@@ -90,7 +90,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     scale = rows["scale"].to_numpy(dtype=np.float64)
     x0 = rows["x"].to_numpy(dtype=np.float64) * scale
     y0 = rows["y"].to_numpy(dtype=np.float64) * scale
-    iou_best = {name: grid_iou(w, h, x0, y0, MODELS[name], config.imgsz) for name in iou_names}
+    iou_best = grid_ious(w, h, x0, y0, [MODELS[name] for name in iou_names], config.imgsz)
     for name in iou_names:
         presets[name] = _iou_stats(MODELS[name], iou_best[name], groups)
 
