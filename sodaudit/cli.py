@@ -15,13 +15,23 @@ from typing import NoReturn
 import click
 
 from sodaudit import __version__
-from sodaudit.config import DEFAULT_FAIL_ON, DEFAULT_IMGSZ, DEFAULT_MODEL, AnchorsConfig, Config
-from sodaudit.errors import SodauditError
+from sodaudit.config import (
+    DEFAULT_FAIL_ON,
+    DEFAULT_IMGSZ,
+    DEFAULT_MODEL,
+    MAX_IMGSZ,
+    MIN_IMGSZ,
+    AnchorsConfig,
+    Config,
+)
+from sodaudit.errors import ConfigError, SodauditError
 from sodaudit.loaders import FORMATS
 from sodaudit.models import MODEL_NAMES
 
 DEFAULT_OUT = "sodaudit-report"
 DEFAULT_DIFF_OUT = "sodaudit-diff"
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+"""click >= 8.2 raises it for a bare ``sodaudit``; older versions print the help themselves."""
 
 SET_OPTION = click.option(
     "--set",
@@ -55,7 +65,11 @@ def effective_config(
     """Defaults < config files < command-line options given explicitly < --set."""
     from sodaudit.config_files import load_config
 
-    config, _ = load_config(dataset, Path.cwd(), config_file)
+    try:
+        config, _ = load_config(dataset, Path.cwd(), config_file)
+    except UnicodeDecodeError as err:  # config_files.read_toml should say which file
+        where = f" {config_file}" if config_file is not None else ""
+        raise ConfigError(f"The config file{where} is not UTF-8 text ({err.reason}).") from None
     ctx = click.get_current_context()
     for key, value in options.items():
         if ctx.get_parameter_source(key) is click.core.ParameterSource.COMMANDLINE:
@@ -88,7 +102,7 @@ def cli() -> None:
 )
 @click.option(
     "--imgsz",
-    type=click.IntRange(1, 16384),
+    type=click.IntRange(MIN_IMGSZ, MAX_IMGSZ),
     default=DEFAULT_IMGSZ,
     show_default=True,
     help="Model input size: images are letterboxed so their long side is imgsz.",
@@ -176,6 +190,7 @@ def run(
     their defaults.
     """
     from sodaudit.pipeline import audit
+    from sodaudit.render.runout import Targets, check_targets, dataset_roots, write_run
     from sodaudit.render.terminal import Progress, summary
 
     config = effective_config(
@@ -189,27 +204,21 @@ def run(
         pixels=pixels,
         workers=workers,
     )
+    # Every usage error is found before the audit, which can take minutes.
     _check_export_path(export_path)
     if baseline_path is not None:
-        from sodaudit.baseline import read_baseline
-
-        read_baseline(baseline_path)  # a bad baseline is a usage error before the audit
+        _check_baseline(baseline_path)
+    roots = dataset_roots(path, fmt)
+    out = out_dir if out_dir is not None else _default_out(DEFAULT_OUT, *roots)
+    targets = Targets(out, markdown_path, export_path, junit_path, emit_target)
+    check_targets(targets, roots)
     with Progress(f"auditing {path}") as progress:
         report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
-        out = _output_dir(report.dataset.root, out_dir)
+        if out_dir is None:
+            _default_out(DEFAULT_OUT, report.dataset.root)
+        check_targets(targets, [report.dataset.root])
         progress.step("writing the report")
-        written = _write_outputs(report, out, markdown_path, export_path)
-        if junit_path is not None:
-            from sodaudit.render.junit import write_junit
-
-            written.append(write_junit(report, junit_path))
-        emit_note = None
-        if emit_target is not None:
-            from sodaudit.emit import emit
-
-            emitted = emit(report, out, emit_target)
-            written += emitted.paths
-            emit_note = emitted.note
+        written, emit_note = write_run(report, targets)
     click.echo(summary(report, written))
     if emit_note:
         click.echo(f"  {emit_note}")
@@ -234,24 +243,21 @@ def _check_export_path(export_path: Path | None) -> None:
         ) from None
 
 
-def _write_outputs(report, out: Path, markdown_path: Path | None, export_path: Path | None) -> list[Path]:
-    """report.json, report.html, the per-label CSV files, and the optional Markdown and box table.
-    Only the two reports and the extras the user asked for are listed; the CSV folder once."""
-    from sodaudit.render.html import write_html
-    from sodaudit.render.json import write_json
-    from sodaudit.render.markdown import write_markdown
-    from sodaudit.render.tables import export_boxes, write_tables
+def _check_baseline(path: Path) -> None:
+    """A bad baseline is a usage error before the audit: unreadable, not JSON, or a tracked
+    number that is not a number (baseline.read_baseline should check the last two itself)."""
+    from sodaudit.baseline import TRACKED, read_baseline
 
-    written = [write_json(report, out / "report.json")]
-    tables = write_tables(report, out)
-    html = write_html(report, out / "report.html")
-    written.append(html)
-    if tables:
-        written.append(out / "tables")
-    written += write_markdown(report, markdown_path, html_path=html)
-    if export_path is not None:
-        written.append(export_boxes(report.dataset, export_path))
-    return written
+    try:
+        data = read_baseline(path)
+        values = [(item.label, item.read(data)) for item in TRACKED]
+    except UnicodeDecodeError:
+        raise ConfigError(f"The baseline {path} is not a JSON report: it is not UTF-8 text.") from None
+    except (TypeError, ValueError, AttributeError, KeyError):
+        raise ConfigError(f"The baseline {path} is not a sodaudit report.json (wrong layout).") from None
+    for label, value in values:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"The baseline {path} is not a sodaudit report.json: its {label} is {value!r}.")
 
 
 @cli.command("config")
@@ -318,30 +324,37 @@ def diff_command(
     """
     from sodaudit.diff import diff_datasets
     from sodaudit.loaders import load
-    from sodaudit.render.diff import diff_report, write_diff_outputs
+    from sodaudit.render.diff import diff_report
+    from sodaudit.render.files import visible
+    from sodaudit.render.runout import check_diff_out, dataset_roots, write_diff
 
     config = effective_config(new, config_file, assignments, fail_on=fail_on)
+    roots = dataset_roots(old, old_format) + dataset_roots(new, new_format)
+    out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, *roots)
+    check_diff_out(out, roots)  # before the loads, which can take minutes
     old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
     new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
+    if out_dir is None:
+        _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
+    check_diff_out(out, [old_ds.root, new_ds.root])
     result = diff_datasets(old_ds, new_ds, config.diff, max_pairs_per_image=config.limits.max_pairs_per_image)
-    out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
-    written = write_diff_outputs(result, old_ds, new_ds, config, out)
+    written = write_diff(result, old_ds, new_ds, config, out)
     document = diff_report(result, old_ds, new_ds, config)
     boxes = document["stats"].get("boxes", {})
     click.echo(
-        f"sodaudit diff: {old_ds.root} -> {new_ds.root}\n"
+        visible(f"sodaudit diff: {old_ds.root} -> {new_ds.root}\n")
         + "  "
         + ", ".join(
             f"{boxes.get(k, 0):,} {k}" for k in ("added", "removed", "relabelled", "moved", "jittered")
         )
     )
     for finding in document["findings"][:8]:
-        click.echo(f"    [{finding['severity']}] {finding['message']}")
+        click.echo(visible(f"    [{finding['severity']}] {finding['message']}"))
     gate = document["gate"]
     verdict = "passed" if gate["passed"] else "FAILED (" + ", ".join(gate["failed_codes"]) + ")"
     click.echo(f"  gate (fail on {gate['fail_on']}): {verdict}")
     for path in written:
-        click.echo(f"  wrote {path}")
+        click.echo(visible(f"  wrote {path}"))
     raise SystemExit(0 if gate["passed"] else 1)
 
 
@@ -356,7 +369,7 @@ def diff_command(
     show_default=True,
     help="Number of anchors (3 per level for YOLOv5's P3-P5).",
 )
-@click.option("--imgsz", type=click.IntRange(1, 16384), default=DEFAULT_IMGSZ, show_default=True)
+@click.option("--imgsz", type=click.IntRange(MIN_IMGSZ, MAX_IMGSZ), default=DEFAULT_IMGSZ, show_default=True)
 @click.option(
     "--evolve",
     type=click.IntRange(0, 100000),
@@ -378,13 +391,9 @@ def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: 
     click.echo(anchors_yaml(suggest_anchors(dataset, config)), nl=False)
 
 
-def _output_dir(dataset_root: Path, out_dir: Path | None) -> Path:
-    return out_dir if out_dir is not None else _default_out(DEFAULT_OUT, dataset_root)
-
-
 def _default_out(name: str, *dataset_roots: Path) -> Path:
     """The default output folder must not land inside a dataset: the tool never writes there
-    unless the user asks for it explicitly with ``--out``."""
+    (an explicit ``--out`` inside it is refused too, by render.outset.check_out_dir)."""
     out = Path.cwd() / name
     for root in (r.resolve() for r in dataset_roots):
         if out.resolve().is_relative_to(root):
@@ -397,25 +406,39 @@ def _default_out(name: str, *dataset_roots: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point for the console script and ``python -m sodaudit``."""
+    from sodaudit.render.files import visible
+
     try:
         cli.main(args=argv, prog_name="sodaudit", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    except click.exceptions.Abort:
-        click.echo("sodaudit: aborted.", err=True)
+    except click.exceptions.Abort as exc:  # Ctrl-C, or SIGTERM while writing (render.outset)
+        signal_name = getattr(exc.__cause__, "signum", None) and str(exc.__cause__)
+        click.echo(f"sodaudit: aborted{' by ' + signal_name if signal_name else ''}.", err=True)
         return 2
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except click.ClickException as exc:  # a bad option: one line, not click's usage block
+        if isinstance(exc, NO_ARGS_IS_HELP):  # `sodaudit` alone: the help is the message
+            exc.show()
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        click.echo(visible(f"sodaudit: error: {exc.format_message().rstrip('.')}{hint}."), err=True)
+        return exc.exit_code if exc.exit_code != 1 else 2
     except SodauditError as exc:
-        click.echo(f"sodaudit: error: {exc}", err=True)
+        click.echo(visible(f"sodaudit: error: {exc}"), err=True)
         return exc.exit_code
+    except OSError as exc:  # the environment (a disk, a permission), not a bug in sodaudit
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(visible(f"sodaudit: error: cannot access{where}: {exc.strerror or exc}."), err=True)
+        return 2
     except Exception as exc:  # a bug in sodaudit, not in the dataset: still no traceback by default
         if os.environ.get("SODAUDIT_DEBUG"):
             traceback.print_exc()
         click.echo(
-            f"sodaudit: internal error: {type(exc).__name__}: {exc} "
-            "(set SODAUDIT_DEBUG=1 for the traceback and please report it).",
+            visible(
+                f"sodaudit: internal error: {type(exc).__name__}: {exc} "
+                "(set SODAUDIT_DEBUG=1 for the traceback and please report it)."
+            ),
             err=True,
         )
         return 2

@@ -31,6 +31,10 @@ from sodaudit.findings import RULE_SEVERITIES, Rule
 from sodaudit.models import MODELS
 
 DEFAULT_IMGSZ = 640
+MIN_IMGSZ = 32
+"""Smallest imgsz: the largest stride of every model preset is 32 (P5), and Ultralytics rounds
+imgsz up to a multiple of the largest stride, so a smaller input size is never what runs."""
+MAX_IMGSZ = 16384
 DEFAULT_MODEL = "yolov8"
 DEFAULT_FAIL_ON = "error"
 
@@ -67,8 +71,15 @@ class Config:
     """Per finding code: ``{severity, threshold}`` overrides (see ``findings.apply_rules``)."""
 
     def __post_init__(self) -> None:
-        if self.imgsz <= 0 or self.imgsz > 16384:
-            raise ConfigError(f"imgsz must be between 1 and 16384, got {self.imgsz}.")
+        if not MIN_IMGSZ <= self.imgsz <= MAX_IMGSZ:
+            raise ConfigError(
+                f"imgsz must be between {MIN_IMGSZ} (the models' largest stride) and {MAX_IMGSZ}, "
+                f"got {self.imgsz}."
+            )
+        if not self.sizes.quantiles or not all(0 <= q <= 100 for q in self.sizes.quantiles):
+            raise ConfigError(
+                f"sizes.quantiles must be percentiles between 0 and 100, got {list(self.sizes.quantiles)}."
+            )
         if self.fail_on not in ("error", "warning", "never"):
             raise ConfigError(f"fail_on must be error, warning or never, got {self.fail_on!r}.")
         if self.workers < 0:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from sodaudit.catalogue import spec_of
 from sodaudit.convert import letterbox_scale
+from sodaudit.text import visible
 
 IMAGE_STATUSES = ("ok", "missing", "corrupt", "unreadable-size", "unchecked")
 """``unchecked``: the format carries the size (COCO, VOC) and no image file was looked at."""
@@ -155,7 +156,9 @@ class Dataset:
         columns["split"] = _used_categories(image_split.codes[pos], image_split.categories)
         columns["img_w"] = images["width"].to_numpy()[pos]
         columns["img_h"] = images["height"].to_numpy()[pos]
-        classes = dict(classes)
+        # A lone surrogate (an undecodable byte in a names file) cannot be hashed by pandas: the
+        # class is named by its visible escape, as every output shows it.
+        classes = {cid: visible(str(name)) for cid, name in classes.items()}
         columns["class_name"] = _class_names(boxes["class_id"].to_numpy(), classes)
         images["n_boxes"] = np.bincount(pos, minlength=len(images)).astype(np.int64)
         images["split"] = image_split

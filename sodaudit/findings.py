@@ -16,6 +16,24 @@ from sodaudit.catalogue import Severity, spec_of
 FAIL_ON = ("error", "warning", "never")
 MAX_EXAMPLES = 20
 """Examples carried per finding; full per-label lists live in the analyzer tables."""
+MAX_MESSAGE_CHARS = 2000
+"""Longest finding message: a message built from a dataset-controlled list (file names, class
+names) must not grow with the dataset (one listed 141,000 characters of duplicate files); the
+numbers are in ``count``/``value`` and the full lists in the tables."""
+MAX_EXAMPLE_CHARS = 500
+"""Longest example: an example quotes a file name or a value from the dataset."""
+
+
+_NOTE_CHARS = 48
+"""Room for the cut note: "… (N more characters not shown)" with N up to 10^16."""
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (``limit`` > 48), saying how many were cut."""
+    if len(text) <= limit:
+        return text
+    keep = limit - _NOTE_CHARS
+    return f"{text[:keep]}… ({len(text) - keep:,} more characters not shown)"
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,15 @@ class Finding:
     class_name: str | None = None
     examples: tuple[str, ...] = ()
     count: int | None = None
+
+    def __post_init__(self) -> None:
+        """Bound the text a dataset can make long, whatever the analyzer built."""
+        if len(self.message) > MAX_MESSAGE_CHARS:
+            object.__setattr__(self, "message", bounded(self.message, MAX_MESSAGE_CHARS))
+        examples = tuple(self.examples)
+        if len(examples) > MAX_EXAMPLES or any(len(e) > MAX_EXAMPLE_CHARS for e in examples):
+            examples = tuple(bounded(str(e), MAX_EXAMPLE_CHARS) for e in examples[:MAX_EXAMPLES])
+        object.__setattr__(self, "examples", examples)
 
     @classmethod
     def of(cls, code: str, message: str, analyzer: str, *, raised: bool = True, **fields: object) -> Finding:

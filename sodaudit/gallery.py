@@ -3,7 +3,9 @@
 A 2 px label is invisible in an image viewer, so each crop keeps some context around the
 box, is enlarged with nearest-neighbour (no invented detail: every source pixel becomes a
 block) and gets its box outline drawn *outside* the box so the object's own pixels stay
-visible. Images are read once each, grouped by image, and unreadable ones are skipped.
+visible. Images are read once each, grouped by image, and unreadable ones are skipped; so are
+images a symbolic link takes outside the dataset folder (never opened: their pixels would end up
+in the report; the integrity analyzer names them as ``load.path_outside_root``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from sodaudit.dataset import Dataset
+from sodaudit.imageinfo import leads_outside
 
 MIN_CROP_PX = 16
 """A crop is at least this many native pixels wide, so a 1 px label still shows its surroundings."""
@@ -85,7 +88,7 @@ def smallest_labels(
         if rank not in tiles:
             # Read the image once and crop all of its labels among the next ``window`` ranks.
             ranks = rank + np.flatnonzero(image_ids[rank : rank + window] == image_id)
-            im = _open_rgb(str(paths[image_id]))
+            im = _open_rgb(str(paths[image_id]), str(dataset.root))
             if im is None:
                 failed.add(image_id)
                 continue
@@ -112,9 +115,10 @@ def smallest_labels(
     ]
 
 
-def _open_rgb(path: str) -> Image.Image | None:
-    """The image as stored after EXIF orientation (the dataset's convention), or None."""
-    if not path or not os.path.isfile(path):
+def _open_rgb(path: str, root: str) -> Image.Image | None:
+    """The image as stored after EXIF orientation (the dataset's convention), or None; None also
+    for a file a symlink takes outside the dataset folder ``root``."""
+    if not path or not os.path.isfile(path) or leads_outside(path, root):
         return None
     try:
         with warnings.catch_warnings():

@@ -434,6 +434,8 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
     """Grayscale ``side x side`` crops of the picked boxes, opening each image file once."""
     from PIL import Image, ImageOps
 
+    from sodaudit.imageinfo import leads_outside
+
     crops: list[np.ndarray | None] = [None] * len(picked)
     failed = 0
     positions = np.arange(len(picked))
@@ -442,6 +444,9 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
     for image_id in np.unique(image_ids):  # a loop over image files, not boxes
         mine = positions[image_ids == image_id]
         path = str(paths.loc[image_id])
+        if leads_outside(path, str(dataset.root)):  # never pixels from outside the dataset
+            failed += len(mine)
+            continue
         try:
             with Image.open(path) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")

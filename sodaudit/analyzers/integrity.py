@@ -6,14 +6,8 @@ box problems are found vectorised from the boxes table, never per row in Python.
 
 from __future__ import annotations
 
-import hashlib
-import warnings
-from collections.abc import Sequence
-from functools import partial
-
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from sodaudit.analyzers.base import (
     AnalyzerResult,
@@ -26,30 +20,26 @@ from sodaudit.analyzers.base import (
     pair_table,
 )
 from sodaudit.analyzers.integrity_blockers import NAME, area_mismatch_finding, unknown_class_finding
-from sodaudit.analyzers.integrity_stats import IntegrityDeepDecode, IntegrityImageHash, IntegrityStats
+from sodaudit.analyzers.integrity_pixels import bomb_limit, cross_split_images, deep_decode, pixel_images
+from sodaudit.analyzers.integrity_stats import IntegrityStats
 from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.geometry import pairs_within_images
-from sodaudit.pool import ProgressFn, map_chunks
-
-TOO_LARGE = "too large to decode safely"
-"""Pillow's decompression-bomb limit: such images are skipped by ``--deep``, not called corrupt."""
-NOT_FOUND = "file not found"
-"""An image whose file vanished after loading is not corrupt: ``--deep`` skips and counts it."""
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Integrity stats and findings: load issues, invalid boxes, images that cannot be used."""
     result = AnalyzerResult(NAME, "Integrity")
-    load_issues = _load_issue_findings(dataset.issues, result)
+    pixels, outside = pixel_images(dataset)
+    load_issues = _load_issue_findings((*dataset.issues, *outside), result)
     boxes, valid = _box_findings(dataset, config, result)
     n_mismatch, n_other_bucket, n_exceeds = area_mismatch_finding(dataset, config, result, valid)
     n_duplicates, n_duplicate_boxes, over_limit = _duplicates(dataset, config, result)
-    deep_decode, decode_failures = _deep_decode(dataset, config)
-    images = _image_findings(dataset, result, decode_failures)
-    image_hash, cross_groups, cross_images = _cross_split_images(dataset, config, result)
+    decoded, decode_failures, too_large = deep_decode(dataset, config, pixels)
+    images = _image_findings(dataset, result, decode_failures, too_large)
+    image_hash, cross_groups, cross_images = cross_split_images(dataset, config, result, pixels)
     result.stats = IntegrityStats(
         load_issues=load_issues,
         **boxes,
@@ -62,7 +52,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         num_duplicates=n_duplicates,
         num_duplicate_boxes=n_duplicate_boxes,
         images_over_pair_limit=over_limit,
-        deep_decode=deep_decode,
+        deep_decode=decoded,
         **images,
         image_hash=image_hash,
         num_cross_split_duplicate_groups=cross_groups,
@@ -187,10 +177,11 @@ def _box_findings(
 
 
 def _image_findings(
-    dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str]
+    dataset: Dataset, result: AnalyzerResult, decode_failures: dict[str, str], too_large: dict[str, float]
 ) -> dict[str, object]:
     """Missing, corrupt, unreadable, EXIF-rotated and background images: the image fields of
-    :class:`IntegrityStats` by name."""
+    :class:`IntegrityStats` by name. ``--deep``'s failures count as corrupt; the images it could
+    not decode (past Pillow's decompression-bomb limit) join that finding, named, not as corrupt."""
     images = dataset.images
     status_counts = images["status"].value_counts()
     statuses = images["status"].to_numpy()
@@ -224,16 +215,24 @@ def _image_findings(
         if status == "corrupt" and decode_failures:
             n += len(decode_failures)
             extra = f" ({len(decode_failures)} found by decoding every image)"
-            examples += [f"{name}: {why}" for name, why in decode_failures.items()]
-        if n:
+            examples += [f"{name}: {why}" for name, why in list(decode_failures.items())[:MAX_EXAMPLES]]
+        message = f"{n} {one if n == 1 else many} " + text.format("is" if n == 1 else "are") + extra
+        large: list[str] = []
+        if status == "corrupt" and too_large:
+            message = _not_decoded_message(n, message, too_large)
+            limit = f"past Pillow's decompression-bomb limit of {bomb_limit() or 0:,} pixels; not decoded"
+            shown = list(too_large.items())[:MAX_EXAMPLES]
+            large = [f"{name}: {px:,.0f} pixels, {limit}" for name, px in shown]
+        total = n + len(too_large) * (status == "corrupt")
+        if total:
             result.findings.append(
                 Finding.of(
                     code,
-                    f"{n} {one if n == 1 else many} " + text.format("is" if n == 1 else "are") + extra,
+                    message,
                     NAME,
-                    value=float(n),
-                    examples=tuple(examples[:MAX_EXAMPLES]),
-                    count=n,
+                    value=float(total),
+                    examples=_shared_examples(examples, large),
+                    count=total,
                 )
             )
     is_rotated = images["exif_rotated"].to_numpy()
@@ -263,6 +262,25 @@ def _image_findings(
             )
         )
     return counts
+
+
+def _not_decoded_message(n_corrupt: int, message: str, too_large: dict[str, float]) -> str:
+    """The corrupt-image message extended by the images ``--deep`` did not decode (too large)."""
+    m = len(too_large)
+    name, pixels = next(iter(too_large.items()))
+    what = (
+        f"{m} image {'file was' if m == 1 else 'files were'} not decoded by --deep: past Pillow's "
+        f"decompression-bomb limit of {bomb_limit() or 0:,} pixels (e.g. {name}: {pixels:,.0f} "
+        f"pixels), so whether {'it is' if m == 1 else 'they are'} intact is unknown, and Pillow-based "
+        "loaders refuse such images at this limit"
+    )
+    return f"{message}; {what}" if n_corrupt else what
+
+
+def _shared_examples(first: list[str], second: list[str]) -> tuple[str, ...]:
+    """At most :data:`MAX_EXAMPLES` examples, some of the second kind kept when both kinds are many."""
+    keep_second = min(len(second), max(MAX_EXAMPLES - len(first), MAX_EXAMPLES // 2))
+    return tuple((first[: MAX_EXAMPLES - keep_second] + second[:keep_second])[:MAX_EXAMPLES])
 
 
 def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> tuple[int, int, int]:
@@ -304,131 +322,6 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> tup
             threshold=float(thr),
             examples=pair_examples(table),
             count=len(pairs),
-        )
-    )
-    return counts
-
-
-def _readable(dataset: Dataset) -> pd.DataFrame:
-    """Images whose file exists and whose header was read: the only ones worth opening."""
-    images = dataset.images
-    return images[(images["status"] == "ok") & (images["path"].astype(str) != "")]
-
-
-def decode_errors(paths: Sequence[str], progress: ProgressFn | None = None) -> list[str | None]:
-    """Why each image cannot be decoded (None when it decodes fully): the per-file work of
-    ``--deep``, at module level so that :func:`sodaudit.pool.map_chunks` can run it in workers."""
-    return [_decode_error(path) for path in paths]  # a loop over image files
-
-
-def _decode_error(path: str) -> str | None:
-    """Why the image at ``path`` cannot be decoded, or None when it decodes fully."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-    except Image.DecompressionBombError:
-        return TOO_LARGE
-    except FileNotFoundError:
-        return NOT_FOUND
-    except Exception as err:  # any decoder error means the file is corrupt; no traceback
-        return f"{type(err).__name__}: {err}"[:200]
-    return None
-
-
-def _deep_decode(dataset: Dataset, config: Config) -> tuple[IntegrityDeepDecode, dict[str, str]]:
-    """With ``deep``: decode every readable image (a header can be fine on a truncated file), in a
-    process pool with ``--workers``; the stats and the failures by file name."""
-    if not config.deep:
-        return IntegrityDeepDecode(ran=False, reason="headers only (--deep is off)"), {}
-    images = _readable(dataset)
-    paths = [str(p) for p in images["path"]]
-    chunks = map_chunks(decode_errors, paths, workers=config.workers, what="decoding images")
-    errors = [e for chunk in chunks for e in chunk]
-    names = images["file_name"].astype(str)
-    skipped = (TOO_LARGE, NOT_FOUND)
-    failures = {n: e for n, e in zip(names, errors, strict=True) if e and e not in skipped}
-    stats = IntegrityDeepDecode(
-        ran=True,
-        images_decoded=sum(e is None for e in errors),
-        failed=len(failures),
-        skipped_too_large=sum(e == TOO_LARGE for e in errors),
-        skipped_not_found=sum(e == NOT_FOUND for e in errors),
-    )
-    return stats, failures
-
-
-def file_hashes(paths: Sequence[str], progress: ProgressFn | None = None) -> list[str | None]:
-    """The BLAKE2b digest of each file's bytes (None when it cannot be read): per-file work that
-    :func:`sodaudit.pool.map_chunks` may run in worker processes."""
-    out: list[str | None] = []
-    for path in paths:  # a loop over files
-        digest = hashlib.blake2b(digest_size=16)
-        try:
-            with open(path, "rb") as fh:
-                for chunk in iter(partial(fh.read, 1 << 20), b""):
-                    digest.update(chunk)
-        except OSError:
-            out.append(None)
-            continue
-        out.append(digest.hexdigest())
-    return out
-
-
-def _cross_split_images(
-    dataset: Dataset, config: Config, result: AnalyzerResult
-) -> tuple[IntegrityImageHash, int | None, int | None]:
-    """Identical image files (same bytes) in more than one split: train/test leakage. The groups
-    and images spanning two splits are None (JSON null) when not checked: unknown, not zero."""
-    limit = config.integrity.hash_max_images
-    if len(dataset.images) > limit:
-        reason = f"skipped: {len(dataset.images)} images is more than hash_max_images={limit}"
-        return IntegrityImageHash(ran=False, reason=reason), None, None
-    images = _readable(dataset)
-    if images["split"].astype(str).nunique() < 2:
-        reason = "skipped: fewer than two splits with readable image files"
-        return IntegrityImageHash(ran=False, reason=reason), 0, 0
-    paths = images["path"].astype(str)
-    unique = list(dict.fromkeys(paths))  # each file is read once
-    chunks = map_chunks(file_hashes, unique, workers=config.workers, what="hashing images")
-    by_path = dict(zip(unique, (h for chunk in chunks for h in chunk), strict=True))
-    table = pd.DataFrame(
-        {
-            "hash": [by_path[p] for p in paths],
-            "split": images["split"].astype(str).to_numpy(),
-            "file_name": images["file_name"].astype(str).to_numpy(),
-        }
-    ).dropna(subset=["hash"])
-    group_size = table.groupby("hash")["file_name"].transform("size")
-    splits_per_hash = table.groupby("hash")["split"].transform("nunique")
-    identical = table[group_size > 1]
-    cross = table[splits_per_hash > 1].sort_values(["hash", "split", "file_name"])
-    stats = IntegrityImageHash(
-        ran=True,
-        images_hashed=len(table),
-        identical_groups=int(identical["hash"].nunique()),
-        identical_images=len(identical),
-    )
-    counts = stats, int(cross["hash"].nunique()), len(cross)
-    if cross.empty:
-        return counts
-    result.tables["cross_split_duplicate_image"] = cross.rename(columns={"file_name": "image"}).reset_index(
-        drop=True
-    )[["hash", "split", "image"]]
-    labelled = cross["file_name"] + " (" + cross["split"] + ")"
-    groups = labelled.groupby(cross["hash"], sort=False).agg(" = ".join)
-    n_groups = len(groups)
-    result.findings.append(
-        Finding.of(
-            "integrity.cross_split_duplicate_image",
-            f"{n_groups} images appear in more than one split as identical files (same bytes; "
-            f"{len(cross)} files in all): evaluating on them measures memorisation, e.g. "
-            f"{groups.iloc[0]}",
-            NAME,
-            value=float(n_groups),
-            examples=tuple(groups.head(MAX_EXAMPLES)),
-            count=n_groups,
         )
     )
     return counts

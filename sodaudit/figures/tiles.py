@@ -2,11 +2,14 @@
 alternative, or a default), with its labels drawn over it.
 
 Apart from the plots because it is the one figure that reads an image file. The tiles are
-placed by the recommendation's own grid (:func:`sodaudit.recommend.tilesim.axis_starts`).
+placed by the recommendation's own grid (:func:`sodaudit.recommend.tilesim.axis_starts`), computed
+here in closed form: a tiny tile (``--imgsz 1``) makes millions of tiles, so their number is known
+before any is made, at most :data:`MAX_GRID_TILES` are drawn and the caption says so.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -18,7 +21,8 @@ from PIL import Image, ImageOps
 
 from sodaudit.analyzers.sizes import boxes_per_image
 from sodaudit.figures.common import EDGE, Figure, encode, model_strides, new_figure, text
-from sodaudit.recommend.tilesim import axis_starts, overlap_px
+from sodaudit.imageinfo import leads_outside
+from sodaudit.recommend.tilesim import overlap_px
 
 MAX_GRID_BOXES = 3000
 """Boxes drawn over the tile-grid image."""
@@ -27,6 +31,12 @@ GRID_DISPLAY_PX = 960
 DEFAULT_TILE_OVERLAP = 0.2
 """Tile overlap ratio when no tiling recommendation gives one (a common slicing default)."""
 TILE_COLORS = ("#00e5ff", "#ffea00", "#76ff03", "#ff4081")
+MAX_GRID_TILES = 2000
+"""Tile outlines drawn at most: on a 960 px display more are sub-pixel noise, and each one is an
+artist (``--imgsz 1`` on a 4000 px image made 10^7 of them: minutes and gigabytes)."""
+MAX_TILE_NUMBERS = 200
+"""Tiles numbered at most: a number is a text artist with a box, costlier than an outline, and
+past a few hundred they overlap into an unreadable block."""
 
 
 def tiling_params(report: Any) -> tuple[int, int, str]:
@@ -49,7 +59,8 @@ def tiling_params(report: Any) -> tuple[int, int, str]:
 
 
 def pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series, pd.DataFrame]]:
-    """Images larger than one tile with the most small labels, that exist on disk."""
+    """Images larger than one tile with the most small labels, that exist on disk in the dataset
+    folder (never one a symlink takes outside it: its pixels would end up in the report)."""
     dataset = report.dataset
     images = dataset.images
     ok = (images["width"].to_numpy() > tile) | (images["height"].to_numpy() > tile)
@@ -66,7 +77,8 @@ def pick_images(report: Any, tile: int, limit: int = 5) -> list[tuple[pd.Series,
     for idx in np.argsort(-score, kind="stable")[: limit * 4]:
         if score[idx] < 0 or len(picked) >= limit:
             break
-        if os.path.isfile(images["path"].iloc[idx]):
+        path = str(images["path"].iloc[idx])
+        if os.path.isfile(path) and not leads_outside(path, dataset.root):
             row = images.iloc[idx]
             picked.append((row, sel[sel["image_id"].to_numpy() == row["image_id"]]))
     return picked
@@ -88,6 +100,53 @@ def load_display(path: str, width: float, height: float) -> Image.Image | None:
         return None
 
 
+def axis_count(length: float, tile: int, overlap: int) -> int:
+    """How many tiles :func:`sodaudit.recommend.tilesim.axis_starts` makes along an axis, without
+    making them: every ``tile - overlap`` px from 0, the last one moved back to end at the border."""
+    length, tile, overlap = int(length), int(tile), int(overlap)
+    if tile <= 0 or not 0 <= overlap < tile:
+        raise ValueError(f"tile {tile} with overlap {overlap}: need tile > 0 and 0 <= overlap < tile")
+    if length <= 0:
+        return 0
+    return 1 if length <= tile else 1 + math.ceil((length - tile) / (tile - overlap))
+
+
+def axis_starts_at(index: np.ndarray, count: int, length: float, tile: int, overlap: int) -> np.ndarray:
+    """The starts of tiles ``index`` (0-based) of the ``count`` along an axis, as ``axis_starts``
+    places them."""
+    last = max(0, min((count - 1) * (tile - overlap), int(length) - tile))
+    return np.where(index < count - 1, index * (tile - overlap), last).astype(np.int64)
+
+
+def inside_a_tile(start: np.ndarray, size: np.ndarray, length: float, tile: int, overlap: int) -> np.ndarray:
+    """Whether each span ``[start, start + size]`` lies wholly inside at least one tile of the axis:
+    only two tiles can hold it, the last one starting at or before it and the final (moved) one."""
+    count = axis_count(length, tile, overlap)
+    step = tile - overlap
+    end = start + size
+    last = axis_starts_at(np.array([count - 1]), count, length, tile, overlap)[0]
+    inside = (start >= last) & (end <= last + tile)
+    if count >= 2:
+        with np.errstate(invalid="ignore"):
+            k = np.clip(np.floor(start / step), 0, count - 2)
+        inside |= (start >= k * step) & (end <= k * step + tile)
+    return inside
+
+
+def drawn_indices(nx: int, ny: int, limit: int = MAX_GRID_TILES) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and rows of the tiles drawn: all of them up to ``limit`` tiles, else evenly spaced
+    columns and rows (in the grid's aspect) whose product is at most ``limit``."""
+    if nx * ny <= limit:
+        return np.arange(nx), np.arange(ny)
+    # At least two of each where there are (the first and the last), then the rest of the budget.
+    cx = min(nx, limit // 2, max(2, math.isqrt(limit * nx // ny)))
+    cy = min(ny, limit // cx)
+    cx = min(nx, limit // cy)
+    cols = np.unique(np.linspace(0, nx - 1, cx).round().astype(np.int64))
+    rows = np.unique(np.linspace(0, ny - 1, cy).round().astype(np.int64))
+    return cols, rows
+
+
 def tile_grid(report: Any) -> Figure | None:
     tile, overlap, origin = tiling_params(report)
     loaded = next(
@@ -102,8 +161,10 @@ def tile_grid(report: Any) -> Figure | None:
         return None
     row, boxes, im = loaded
     W, H = float(row["width"]), float(row["height"])
-    xs = axis_starts(int(W), tile, overlap)
-    ys = axis_starts(int(H), tile, overlap)
+    nx, ny = axis_count(W, tile, overlap), axis_count(H, tile, overlap)
+    cols, rows = drawn_indices(nx, ny)
+    xs = axis_starts_at(cols, nx, W, tile, overlap)
+    ys = axis_starts_at(rows, ny, H, tile, overlap)
     # The figure fits the image: 8 in wide, EDGE all round, as tall as the image's aspect asks.
     fig = new_figure(8, (8 - 2 * EDGE) * H / W + 2 * EDGE, left=EDGE, bottom=EDGE, right=EDGE, top=EDGE)
     ax = fig.add_subplot()
@@ -116,38 +177,48 @@ def tile_grid(report: Any) -> Figure | None:
         for x, y, w, h in zip(bx[shown], by[shown], bw[shown], bh[shown], strict=True)
     ]
     ax.add_collection(PolyCollection(verts, facecolors="none", edgecolors="#ff00aa", linewidths=0.8))
-    for j, y0 in enumerate(ys.tolist()):
-        for i, x0 in enumerate(xs.tolist()):
+    numbered = len(cols) * len(rows) <= MAX_TILE_NUMBERS
+    for j, y0 in zip(rows.tolist(), ys.tolist(), strict=True):
+        for i, x0 in zip(cols.tolist(), xs.tolist(), strict=True):
             color = TILE_COLORS[(i % 2) + 2 * (j % 2)]
             ax.add_patch(Rectangle((x0, y0), min(tile, W), min(tile, H), fill=False, edgecolor=color, lw=1.6))
-            ax.annotate(
-                str(j * len(xs) + i + 1),
-                (x0, y0),
-                xytext=(3, -3),
-                textcoords="offset points",
-                fontsize=8,
-                va="top",
-                ha="left",
-                bbox={"boxstyle": "square,pad=0.15", "fc": color, "lw": 0},
-            )
+            if numbered:
+                ax.annotate(
+                    str(j * nx + i + 1),
+                    (x0, y0),
+                    xytext=(3, -3),
+                    textcoords="offset points",
+                    fontsize=8,
+                    va="top",
+                    ha="left",
+                    bbox={"boxstyle": "square,pad=0.15", "fc": color, "lw": 0},
+                )
     ax.set_xlim(0, W)
     ax.set_ylim(H, 0)
     ax.set_axis_off()
     # Boxes wholly inside at least one tile (the rest are cut by every tile that touches them).
-    inside_x = (bx[:, None] >= xs[None, :]) & (bx[:, None] + bw[:, None] <= xs[None, :] + tile)
-    inside_y = (by[:, None] >= ys[None, :]) & (by[:, None] + bh[:, None] <= ys[None, :] + tile)
-    whole = int((inside_x.any(axis=1) & inside_y.any(axis=1)).sum())
-    n_tiles = len(xs) * len(ys)
+    whole = int((inside_a_tile(bx, bw, W, tile, overlap) & inside_a_tile(by, bh, H, tile, overlap)).sum())
+    n_tiles = nx * ny
     source = {
         "plan": "from the tiling recommendation",
         "alternative": "the plan's tiling alternative, not chosen: see the plan for its cost and reach",
         "default": f"imgsz-sized tiles, {overlap / tile:.0%} overlap: a default, not a recommendation",
     }[origin]
+    n_drawn = len(cols) * len(rows)
+    drawn = (
+        ""
+        if n_drawn == n_tiles
+        else f" Only {n_drawn} of the {n_tiles} tiles are drawn (evenly spaced columns and rows): "
+        "more would not be visible at this scale."
+    )
+    if not numbered:
+        drawn += " Tiles are not numbered: too many to read."
     caption = (
-        f"{text(row['file_name'], 80)} ({W:.0f}x{H:.0f}) cut into {len(xs)} x {len(ys)} = {n_tiles} tiles "
+        f"{text(row['file_name'], 80)} ({W:.0f}x{H:.0f}) cut into {nx} x {ny} = {n_tiles} tiles "
         f"of {tile} px with {overlap} px overlap ({source}); {whole} of {len(bx)} labels lie wholly inside "
         f"at least one tile. Each tile is resized to imgsz on its own, so labels reach the model "
         f"{max(W, H) / tile:.1f}x larger than when the whole image is. Inference must be tiled the same way."
+        + drawn
     )
     return Figure(
         "tiling.grid",

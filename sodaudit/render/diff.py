@@ -23,7 +23,7 @@ from sodaudit.diff import DiffResult
 from sodaudit.findings import apply_rules, gate, sort_findings
 from sodaudit.jsonable import jsonable
 from sodaudit.render.blocks import LabelTable, csv_name, label_table
-from sodaudit.render.files import write_atomic
+from sodaudit.render.files import json_visible, write_atomic
 from sodaudit.render.html import HTML_TABLE_ROWS, environment, template_dir
 from sodaudit.render.tables import csv_text
 
@@ -183,7 +183,8 @@ def write_diff_outputs(
     doc = diff_report(result, old, new, config)
     written = [
         write_atomic(
-            out / "diff.json", json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+            out / "diff.json",
+            json_visible(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)) + "\n",
         ),
         write_atomic(out / "diff.html", to_diff_html(doc, result)),
     ]

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sodaudit.render.files import write_atomic
+from sodaudit.render.files import json_visible, write_atomic
 from sodaudit.render.schema import schema_path, shipped_schema
 from sodaudit.report import AuditReport
 
@@ -24,7 +24,8 @@ def schema() -> dict[str, Any]:
 
 
 def to_json(report: AuditReport) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    """Valid JSON even when a dataset string is not valid Unicode (see ``render.files``)."""
+    return json_visible(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False))
 
 
 def write_json(report: AuditReport, path: Path) -> Path:

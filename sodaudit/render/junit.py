@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from sodaudit.findings import Finding, Severity
-from sodaudit.render.files import write_atomic
+from sodaudit.render.files import visible, write_atomic
 from sodaudit.report import AuditReport
 from sodaudit.rules import RULES
 
@@ -56,6 +56,6 @@ def github_annotations(report: AuditReport) -> list[str]:
     for finding in report.findings:
         if finding.severity is Severity.INFO:
             continue
-        message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        message = visible(finding.message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         lines.append(f"::{finding.severity.value} title=sodaudit {finding.code}::{message}")
     return lines

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from sodaudit.render.blocks import plan_sentence
-from sodaudit.render.files import write_atomic
+from sodaudit.render.files import visible, write_atomic
 from sodaudit.report import AuditReport
 
 MAX_FINDINGS = 25
@@ -97,6 +97,6 @@ def write_markdown(report: AuditReport, path: Path | None, *, html_path: Path | 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+            handle.write(visible(text) + "\n")
         written.append(Path(summary))
     return written

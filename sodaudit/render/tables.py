@@ -2,11 +2,17 @@
 
 The HTML shows the first rows of each list; these files hold all of them, so a labelling
 vendor gets the complete list of labels to fix.
+
+Cells come from datasets (class names, file names) and these files are opened in spreadsheets:
+a text cell starting with ``= + - @``, a tab or a carriage return would run as a formula, so it
+gets a leading single quote (OWASP's CSV-injection advice). Numbers are left alone, also when a
+column mixes them with text: ``-3`` stays a number.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -23,9 +29,28 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet treat a cell as a formula (OWASP)."""
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, quoted; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_text(df: pd.DataFrame) -> str:
+    """The table as CSV, text cells neutralised (numeric columns are never touched)."""
+    safe = df.copy(deep=False)
+    for column in safe.columns:
+        dtype = safe[column].dtype
+        if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)):
+            safe[column] = safe[column].map(neutralise, na_action="ignore").astype(object)
+    safe.columns = [neutralise(str(c)) for c in safe.columns]
     buf = io.StringIO()
-    df.to_csv(buf, index=False, lineterminator="\n")
+    safe.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sodaudit.render.blocks import plan_sentence
+from sodaudit.render.files import visible
 from sodaudit.report import AuditReport
 
 TOP_FINDINGS = 8
@@ -49,7 +50,7 @@ def summary(report: AuditReport, outputs: list[Path]) -> str:
     verdict = "passed" if gate.passed else "FAILED (" + ", ".join(gate.failed_codes) + ")"
     lines.append(f"  gate (fail on {gate.fail_on}): {verdict}")
     lines += [f"  wrote {path}" for path in outputs]
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 class Progress:

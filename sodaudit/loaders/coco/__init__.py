@@ -6,7 +6,8 @@ bbox, a missing key) is decoded again with the stdlib and checked element by ele
 (:mod:`sodaudit.loaders.coco.parse`), so one bad annotation costs one ``LoadIssue``, not the file.
 
 Image ids are dense (0..n-1 over all files) because COCO ids may collide between split files;
-the original id stays in the images column ``coco_id``.
+the original id stays in the images column ``coco_id``. String ids (``"id": "000123"``) are read
+as pycocotools reads them (:mod:`sodaudit.loaders.coco.ids`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def load(
     folders: dict[str, Path] = {}
     used_folders: dict[Path, list[str]] = {}
     listings: dict[str, frozenset[str]] = {}
+    text_categories: dict[str, int] = {}  # string category ids: one id in every file
     for json_path in counted(files, "reading annotation files", progress):
         rel = relpath(json_path, root)
         kind = skip_reason(json_path.name)
@@ -82,7 +84,7 @@ def load(
             failures.append(f"{rel} holds {kind}")
             continue
         try:
-            parsed = read(json_path, rel, limits or LimitsConfig())
+            parsed = read(json_path, rel, limits or LimitsConfig(), text_categories)
         except TooLarge as err:
             issues.append(LoadIssue("load.file_too_large", rel, str(err)))
             failures.append(f"{rel}: {err}")
@@ -96,6 +98,8 @@ def load(
             failures.append(f"{rel}: {err}")
             continue
         issues += parsed.issues
+        if parsed.text_ids is not None:
+            notes.append(parsed.text_ids.note(rel))
         merge_classes(classes, parsed, rel, issues, supercategories)
         split = split_name(json_path)
         offset = sum(len(f) for f in image_frames)

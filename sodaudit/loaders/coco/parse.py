@@ -3,7 +3,7 @@ breaks the schema, so one bad annotation costs one ``LoadIssue``, not the file."
 
 from __future__ import annotations
 
-import json
+import re
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,14 @@ from sodaudit.loaders.coco.elements import (
     kind_of,
     malformed,
 )
+from sodaudit.loaders.coco.ids import TextIds
+from sodaudit.loaders.coco.jsontext import Refused, stdlib_load
+
+_STRING_ID = re.compile(
+    r"got `str` - at `\$\.(images\[\d+\]\.id|categories\[\d+\]\.id"
+    r"|annotations\[\d+\]\.(id|image_id|category_id))`"
+)
+"""A typed decode refused for a string id: decode again with ids as ints or strings."""
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -56,43 +64,52 @@ class Parsed:
     """Numeric columns of ``images`` and ``annotations`` (see :func:`columns_of`), once made."""
     supercategories: dict[int, str] = field(default_factory=dict)
     """Category id -> its non-empty ``supercategory`` string (the first, when an id repeats)."""
+    text_ids: TextIds | None = None
+    """The file's string ids, when it has any (for the note saying so)."""
 
 
-def read(json_path: Path, rel: str, limits: LimitsConfig) -> Parsed:
+def read(json_path: Path, rel: str, limits: LimitsConfig, categories: dict[str, int] | None = None) -> Parsed:
     """Typed decode first (from a memory map of the file); the tolerant path only when the file
-    breaks the schema."""
+    breaks the schema, read from the same map (:func:`stdlib_load`: syntax checked without a
+    copy, then decoded to text once, bounded). ``categories``: string category ids -> ids, shared
+    by the files of one dataset (see :class:`TextIds`)."""
     try:
         with mapped_limited(
             json_path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb"
         ) as view:
             body = view[len(_BOM) :] if view[: len(_BOM)] == _BOM else view
             try:
-                return typed(body, limits)
-            except (msgspec.DecodeError, OverflowError, UnicodeDecodeError):  # bad UTF-8 in a string
-                raw = bytes(body)  # the stdlib parser needs bytes; rare, so a copy is fine
+                try:
+                    return typed(body, limits, rel, categories)
+                except (msgspec.DecodeError, OverflowError, UnicodeDecodeError, RecursionError) as err:
+                    # a bad string, a deep nest...: read it the tolerant way; no traceback keeps the map
+                    refused: Exception = err.with_traceback(None)
+                data = stdlib_load(body, refused)
             finally:
                 with suppress(BufferError):  # see mapped_limited: the map is then freed later
                     body.release()
     except OSError as err:
         raise Unreadable(f"cannot read the file ({err.strerror or err})") from err
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise Unreadable(f"not UTF-8 text (byte {err.start})") from err
-    except json.JSONDecodeError as err:
-        raise Unreadable(
-            f"not valid JSON, truncated or malformed ({err.msg} at line {err.lineno}, column {err.colno})"
-        ) from err
-    except RecursionError as err:
-        raise Unreadable("JSON nested too deeply to read") from err
+    except Refused as err:
+        raise Unreadable(str(err)) from err
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         check_count(len(data["annotations"]), limits)
-    return tolerant(data, rel)
+    return tolerant(data, rel, categories)
 
 
-def typed(body: memoryview, limits: LimitsConfig) -> Parsed:
-    """The typed decode: msgspec copies every string out, so nothing refers to ``body`` after."""
-    doc = decode(body)
+def typed(
+    body: memoryview, limits: LimitsConfig, rel: str = "", categories: dict[str, int] | None = None
+) -> Parsed:
+    """The typed decode: msgspec copies every string out, so nothing refers to ``body`` after.
+    A document with string ids is decoded again with ids as ints or strings (:mod:`.ids`)."""
+    ids: TextIds | None = None
+    try:
+        doc = decode(body)
+    except msgspec.ValidationError as err:
+        if not _STRING_ID.search(str(err)):
+            raise
+        ids = TextIds(categories)
+        doc = decode(body, ids)
     if doc.annotation_count is None:
         raise NotInstances("it has no annotations array")
     check_count(doc.annotation_count, limits)
@@ -106,11 +123,34 @@ def typed(body: memoryview, limits: LimitsConfig) -> Parsed:
         has_categories=doc.categories is not None,
         columns=doc.columns,
     )
+    if ids is None:
+        check_int64(parsed)
     for c in doc.categories or []:
         if c.supercategory:
             parsed.supercategories.setdefault(c.id, c.supercategory)
-    check_int64(parsed)
+    if ids is not None:
+        settle(parsed, ids, rel)
     return parsed
+
+
+def settle(parsed: Parsed, ids: TextIds, rel: str) -> None:
+    """Provisional string-id codes in ``parsed`` (columns, categories, supercategories) made
+    final; a string that clashes with a number id is one ``load.malformed_row``."""
+    cols = parsed.columns
+    assert cols is not None
+    cats = [c[0] for c in parsed.categories]  # as decoded: ints, strings or provisional codes
+    cat_ids = ids.codes(cats, "category", "categories", 0, len(cats))
+    ann_ids = cols["ann_id"]
+    arrays = {
+        "image": [cols["image_id"], cols["ann_image"]],
+        "category": [cols["category_id"], cat_ids],
+        "annotation": [getattr(ann_ids, "_data", ann_ids)],  # a nullable array: its int64 values
+    }
+    parsed.issues += [malformed(rel, key, reason) for key, reason in ids.settle(arrays)]  # type: ignore[arg-type]
+    final = dict(zip(cats, cat_ids.tolist(), strict=True))
+    parsed.categories = [(final[c], name, i) for c, (_, name, i) in zip(cats, parsed.categories, strict=True)]
+    parsed.supercategories = {final.get(c, c): group for c, group in parsed.supercategories.items()}
+    parsed.text_ids = ids
 
 
 def check_count(count: int, limits: LimitsConfig) -> None:
@@ -134,7 +174,7 @@ def columns_of(parsed: Parsed) -> dict[str, object]:
     return image_columns(parsed.images) | annotation_columns(parsed.annotations)
 
 
-def tolerant(data: object, rel: str) -> Parsed:
+def tolerant(data: object, rel: str, categories: dict[str, int] | None = None) -> Parsed:
     """Element-by-element reading of a document the typed decoder refused."""
     if not isinstance(data, dict):
         raise Unreadable(f"the top level is {kind_of(data)}, not a COCO object")
@@ -153,13 +193,14 @@ def tolerant(data: object, rel: str) -> Parsed:
     if cats is not None and not isinstance(cats, list):
         reason = f"categories is {kind_of(cats)}, not a list; every class id is unknown"
         parsed.issues.append(malformed(rel, "categories", reason))
+    ids = TextIds(categories)
     for name, elements, check in (
         ("images", arrays["images"], image_of),
         ("annotations", anns, annotation_of),
         ("categories", cats if isinstance(cats, list) else [], category_of),
     ):
         for i, element in enumerate(elements):
-            value, problems = check(element)
+            value, problems = check(element, ids, i)
             parsed.issues += [malformed(rel, f"{name}[{i}]", p) for p in problems]
             if value is None:
                 continue
@@ -173,4 +214,8 @@ def tolerant(data: object, rel: str) -> Parsed:
                 parsed.categories.append((value.id, value.name, i))
                 if value.supercategory:
                     parsed.supercategories.setdefault(value.id, value.supercategory)
+    if ids.count:
+        parsed.columns = columns_of(parsed)
+        parsed.images, parsed.annotations = [], []
+        settle(parsed, ids, rel)
     return parsed

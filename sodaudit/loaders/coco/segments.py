@@ -29,6 +29,7 @@ import pandas as pd
 
 from sodaudit.dataset import Dataset
 from sodaudit.loaders.base import mapped_limited
+from sodaudit.loaders.coco.jsontext import Refused, stdlib_load
 
 MAX_POLYGON_VERTICES = 10_000
 """Vertices (over all its polygons) of one annotation read as a polygon; COCO's own polygons
@@ -112,8 +113,8 @@ def read_file(path: Path, lines: np.ndarray, max_file_mb: float, budget: list[in
                 try:
                     anns = _FILE.decode(body).annotations
                     to_text = _raw_text
-                except msgspec.DecodeError:  # a file the loader read the tolerant way (NaN...)
-                    anns = _tolerant_annotations(body)
+                except msgspec.DecodeError as err:  # a file the loader read the tolerant way (NaN...)
+                    anns = _tolerant_annotations(body, err)
                     to_text = _json_text
                 ok = (lines >= 0) & (lines < len(anns))
                 if ok.any():
@@ -126,7 +127,7 @@ def read_file(path: Path, lines: np.ndarray, max_file_mb: float, budget: list[in
             finally:
                 with suppress(BufferError):  # see mapped_limited: the map is then freed later
                     body.release()
-    except (OSError, ValueError, RecursionError, UnicodeDecodeError):
+    except (OSError, ValueError, RecursionError, UnicodeDecodeError, Refused):
         return Segments.empty(len(lines), FALLBACK)  # unreadable now: the box rule
     return parse(texts.tolist(), budget)
 
@@ -135,8 +136,10 @@ def _raw_text(annotation: _Segmentation) -> bytes:
     return bytes(annotation.segmentation)
 
 
-def _tolerant_annotations(body: memoryview) -> list:
-    doc = json.loads(bytes(body).decode("utf-8"))
+def _tolerant_annotations(body: memoryview, refused: Exception) -> list:
+    """The annotations by the stdlib, read as the loader reads them (no copy of the file's
+    bytes, bounded: :func:`stdlib_load`)."""
+    doc = stdlib_load(body, refused)
     anns = doc.get("annotations") if isinstance(doc, dict) else None
     return anns if isinstance(anns, list) else []
 
@@ -145,7 +148,7 @@ def _json_text(annotation: object) -> bytes:
     seg = annotation.get("segmentation") if isinstance(annotation, dict) else None
     try:
         return json.dumps(seg).encode()
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):  # a HugeInt, a deep nest
         return b"null"
 
 

@@ -1,7 +1,9 @@
-"""The images and boxes tables of one COCO file, its classes, and image sizes read from
-headers when the JSON lacks them."""
+"""The images and boxes tables of one COCO file, its classes, and image sizes checked against
+the headers of the image files found (read from them when the JSON lacks them)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,16 +25,19 @@ def merge_classes(
     their supercategories to ``supercategories`` (by id, the first file's wins as for names)."""
     if not parsed.has_categories and len(parsed.annotation_index):
         issues.append(malformed(rel, "categories", "no categories list; every class id is unknown"))
+    show = _shown(parsed)
     seen: set[int] = set()
     for cat_id, name, i in parsed.categories:
         key = f"categories[{i}]"
         if cat_id in seen:
-            reason = f"category id {cat_id} ({name!r}) appears again; kept {classes[cat_id]!r}"
+            reason = (
+                f"category id {show('category', cat_id)} ({name!r}) appears again; kept {classes[cat_id]!r}"
+            )
             issues.append(LoadIssue("load.duplicate_id", rel, reason, key=key))
         elif cat_id in classes and classes[cat_id] != name:
             reason = (
-                f"category id {cat_id} is {name!r} here but {classes[cat_id]!r} in an earlier "
-                "file; kept the first"
+                f"category id {show('category', cat_id)} is {name!r} here but {classes[cat_id]!r} in an "
+                "earlier file; kept the first"
             )
             issues.append(LoadIssue("load.duplicate_id", rel, reason, key=key))
         if supercategories is not None and cat_id not in classes and cat_id in parsed.supercategories:
@@ -48,6 +53,7 @@ def tables(
 
     The box columns take over the parsed arrays (``parsed.columns`` is emptied), so a file's
     boxes are held once."""
+    show = _shown(parsed)
     cols = parsed.columns if parsed.columns is not None else columns_of(parsed)
     parsed.columns = None
     images = pd.DataFrame(
@@ -64,7 +70,7 @@ def tables(
         LoadIssue(
             "load.duplicate_id",
             rel,
-            f"image id {cid} appears again; kept the first entry",
+            f"image id {show('image', cid)} appears again; kept the first entry",
             key=f"images[{i}]",
         )
         for cid, i in zip(images["coco_id"][dup], images["index"][dup], strict=True)
@@ -82,7 +88,7 @@ def tables(
         LoadIssue(
             "load.duplicate_id",
             rel,
-            f"annotation id {aid} appears again; box kept",
+            f"annotation id {show('annotation', aid)} appears again; box kept",
             key=f"annotations[{i}]",
         )
         for aid, i in zip(ann_ids[dup], line[dup], strict=True)
@@ -94,7 +100,7 @@ def tables(
         LoadIssue(
             "load.orphan_label",
             rel,
-            f"image_id {iid} is not in images; annotation dropped",
+            f"image_id {show('image', iid)} is not in images; annotation dropped",
             key=f"annotations[{i}]",
         )
         for iid, i in zip(coco_image[orphan], line[orphan], strict=True)
@@ -115,6 +121,12 @@ def tables(
     return images, boxes
 
 
+def _shown(parsed: Parsed) -> Callable[[str, object], str]:
+    """How a message shows an id of ``parsed``: as the file spelled it."""
+    ids = parsed.text_ids
+    return (lambda ns, value: str(value)) if ids is None else ids.show
+
+
 _SIZE_UNKNOWN = {
     "ok": "the header gave no size",
     "missing": "the image file is missing",
@@ -127,18 +139,28 @@ _SIZE_UNKNOWN = {
 def fill_sizes(
     images: pd.DataFrame, rel: str, issues: list[LoadIssue], notes: list[str], workers: int = 1
 ) -> None:
-    """Width/height missing, 0 or non-numeric: read the header when the file is there."""
+    """Read the header of every image found on disk (as the VOC loader does): it fills a
+    width/height that is missing, 0 or non-numeric, sets ``status`` and ``exif_rotated``, and a
+    declared size that differs from the file's is a ``load.size_mismatch`` (the declared one is
+    kept: the boxes are in its pixels), named as swapped when it is the file's size transposed
+    (rotated phone photos: the size written before or without the EXIF rotation)."""
     images["exif_rotated"] = False
     bad = _bad_size(images)
-    if not bad.any():
-        return
-    rows = np.flatnonzero(bad & (images["status"] == "ok").to_numpy())
-    headers = read_headers(images["path"].to_numpy()[rows].tolist(), workers=workers)
+    rows = np.flatnonzero((images["status"] == "ok").to_numpy())
+    headers = read_headers(images["path"].to_numpy()[rows].tolist(), workers=workers) if len(rows) else []
     if headers:
-        images.loc[rows, "width"] = [hdr.width for hdr in headers]
-        images.loc[rows, "height"] = [hdr.height for hdr in headers]
-        images.loc[rows, "status"] = [hdr.status for hdr in headers]
-        images.loc[rows, "exif_rotated"] = [hdr.exif_rotated for hdr in headers]
+        file_w = np.array([hdr.width for hdr in headers], dtype=np.float64)
+        file_h = np.array([hdr.height for hdr in headers], dtype=np.float64)
+        status = np.array([hdr.status for hdr in headers], dtype=object)
+        exif = np.array([hdr.exif_rotated for hdr in headers], dtype=bool)
+        _report_mismatches(
+            images, rows[~bad[rows] & (status == "ok")], file_w, file_h, exif, rows, rel, issues
+        )
+        fill = bad[rows]
+        images.loc[rows[fill], "width"] = file_w[fill]
+        images.loc[rows[fill], "height"] = file_h[fill]
+        images.loc[rows, "status"] = status
+        images.loc[rows, "exif_rotated"] = exif
         fixed = int(bad.sum() - _bad_size(images).sum())
         if fixed:
             notes.append(f"{rel}: {fixed} image(s) had no usable width/height; read from the header.")
@@ -152,6 +174,36 @@ def fill_sizes(
         )
         for i, status in zip(images["index"][still], images["status"][still], strict=True)
     ]
+
+
+def _report_mismatches(
+    images: pd.DataFrame,
+    checked: np.ndarray,
+    file_w: np.ndarray,
+    file_h: np.ndarray,
+    exif: np.ndarray,
+    rows: np.ndarray,
+    rel: str,
+    issues: list[LoadIssue],
+) -> None:
+    """``load.size_mismatch`` for the ``checked`` rows (declared size and header both usable)
+    whose declared size is not the file's; ``file_*``/``exif`` are aligned with ``rows``."""
+    at = np.searchsorted(rows, checked)
+    w, h = images["width"].to_numpy()[checked], images["height"].to_numpy()[checked]
+    fw, fh, rotated = file_w[at], file_h[at], exif[at]
+    differ = (w != fw) | (h != fh)
+    swapped = (w == fh) & (h == fw)  # differ too, so the file is not square
+    names, index = images["file_name"].to_numpy()[checked], images["index"].to_numpy()[checked]
+    for j in np.flatnonzero(differ):
+        said = f"the JSON says {w[j]:g}x{h[j]:g}, the image file is {fw[j]:g}x{fh[j]:g}"
+        if rotated[j]:
+            said += " after its EXIF orientation"
+        if swapped[j]:
+            said = "width and height swapped: " + said
+            if rotated[j]:
+                said += " (the JSON has the stored size: it was written before rotating)"
+        reason = f"{names[j]}: {said}; the declared size is used"
+        issues.append(LoadIssue("load.size_mismatch", rel, reason, key=f"images[{index[j]}]"))
 
 
 def _bad_size(images: pd.DataFrame) -> np.ndarray:
