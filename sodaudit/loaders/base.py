@@ -80,15 +80,98 @@ class TooLarge(Exception):
     """A file past a configured size limit: reported as ``load.file_too_large``, never read."""
 
 
+class NotRegularFile(OSError):
+    """A path that is not a regular file (a FIFO, a socket, a device, a folder): never read.
+
+    Opening a FIFO blocks until a writer comes and a device may never end, so a dataset that
+    holds one would hang the audit. An ``OSError``, so every caller that reports unreadable files
+    (``load.unreadable_file``) reports it too."""
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+)
+"""``O_NONBLOCK``: opening a FIFO returns at once instead of waiting for a writer (it has no
+effect on reads of regular files); the ``fstat`` after it then refuses the FIFO."""
+
+
+def not_regular_reason(mode: int) -> str:
+    """``"not a regular file: a FIFO (named pipe); not read"`` and the like, for a ``st_mode``."""
+    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
+    return f"not a regular file: {kind}; not read"
+
+
+def open_regular(path: str | Path) -> tuple[int, os.stat_result]:
+    """A read-only descriptor of ``path`` and its ``fstat``, or ``NotRegularFile`` for anything
+    but a regular file: the open never blocks (``O_NONBLOCK``) and the check is on the opened
+    file, so a FIFO swapped in after a ``stat`` is refused too. The caller closes the descriptor."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(not_regular_reason(info.st_mode))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info
+
+
+def is_regular(path: str | Path) -> bool:
+    """``path`` (followed through symlinks) is a regular file; ``os.stat`` opens nothing."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_head(path: str | Path, n_bytes: int) -> bytes:
+    """At most the first ``n_bytes`` of ``path`` (what detection sniffs); ``NotRegularFile`` (an
+    ``OSError``) for a FIFO, socket or device, which a plain ``open`` would block on or never end."""
+    fd, _ = open_regular(path)
+    try:
+        return os.read(fd, n_bytes)
+    finally:
+        os.close(fd)
+
+
 def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
     """The bytes of ``path``, or ``TooLarge`` when it is larger than ``limit_mb`` (the config key
     ``key`` names the limit), reading at most one byte past the limit, so a 2 GB line never
-    reaches memory."""
+    reaches memory. ``NotRegularFile`` (an ``OSError``) for a FIFO, socket or device.
+
+    Plain ``os`` calls, sized by ``fstat``: one read for a file that does not grow meanwhile
+    (each system call hands the GIL to any other thread, so fewer of them keep a busy thread
+    from slowing 100,000 small reads)."""
     limit = int(limit_mb * MB)
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
+    too_large = f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it"
+    fd, info = open_regular(path)
+    try:
+        if info.st_size > limit:
+            raise TooLarge(too_large)
+        parts: list[bytes] = []
+        total, expected = 0, info.st_size
+        while total <= limit:
+            want = min(limit + 1, max(expected, total) + 1) - total
+            chunk = os.read(fd, max(want, 1))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+            if total == expected and len(chunk) < want:  # the size fstat gave, and a short read: EOF
+                break
+            expected = max(expected, total + (1 << 16))  # grown since fstat: read on in 64 KB steps
+    finally:
+        os.close(fd)
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
     if len(data) > limit:
-        raise TooLarge(f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it")
+        raise TooLarge(too_large)
     return data
 
 
@@ -96,24 +179,23 @@ def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
 def mapped_limited(path: str | Path, limit_mb: float, key: str) -> Iterator[memoryview]:
     """The bytes of ``path`` as a read-only view of a memory map: a 370 MB JSON is decoded
     without first copying it into a 370 MB ``bytes``. ``TooLarge`` as in :func:`read_limited`,
-    from the file's size, before anything is read. Files that cannot be mapped (empty, a pipe)
-    are read by :func:`read_limited`. The view is valid only inside the ``with`` block.
+    from the file's size, before anything is read; ``NotRegularFile`` for a FIFO, socket or
+    device (never opened in a way that blocks). Files that cannot be mapped (empty) are read by
+    :func:`read_limited`. The view is valid only inside the ``with`` block.
     """
     limit = int(limit_mb * MB)
-    with open(path, "rb") as handle:
-        try:
-            size = os.fstat(handle.fileno()).st_size
-            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
-        except OSError:
-            size, regular = 0, False
-        if regular and size > limit:
+    fd, info = open_regular(path)
+    try:
+        if info.st_size > limit:
             raise TooLarge(f"larger than {limit_mb:g} MB ({key}); not read — raise the limit to read it")
         mapped = None
-        if regular and size > 0:
+        if info.st_size > 0:
             try:
-                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
             except (OSError, ValueError):
                 mapped = None
+    finally:
+        os.close(fd)
     if mapped is None or len(mapped) > limit:  # not mappable, or grown since the size check
         if mapped is not None:
             mapped.close()

@@ -54,6 +54,8 @@ def load(
         tried = (
             f"; its path {layout.yaml_rel} names no folder at {', '.join(layout.path_tried)}"
             if layout.path_tried
+            else f"; {layout.yaml_error}"
+            if layout.yaml_error
             else ""
         )
         raise DatasetError(

@@ -26,9 +26,10 @@ from pathlib import Path
 
 from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import is_image_file
-from sodaudit.loaders.base import relpath
-from sodaudit.loaders.yolo.files import Listings, darknet_label, images_under, walk, within
+from sodaudit.loaders.base import TooLarge, open_regular, read_limited, relpath
+from sodaudit.loaders.yolo.files import Budget, Listings, darknet_label, images_under, walk, within
 from sodaudit.loaders.yolo.layout import DEFAULT_SPLIT, Layout
+from sodaudit.loaders.yolo.textfiles import read_names_file
 
 DATA_NAME = "obj.data"
 NAMES_NAME = "obj.names"
@@ -51,9 +52,11 @@ def parse_data(path: Path, rel: str) -> tuple[dict[str, tuple[str, int]], list[L
     """``key -> (value, line)`` of a darknet ``.data`` file; a line without ``=`` is an issue
     (darknet prints "Config file error line N" and skips it)."""
     try:
-        if path.stat().st_size > _DATA_BYTES:
-            return {}, [LoadIssue("load.file_too_large", rel, "larger than 1 MB; not a darknet .data file")]
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_limited(path, _DATA_BYTES / (1 << 20), "a .data file's 1 MB bound").decode(
+            "utf-8", errors="replace"
+        )
+    except TooLarge:
+        return {}, [LoadIssue("load.file_too_large", rel, "larger than 1 MB; not a darknet .data file")]
     except OSError as err:
         return {}, [LoadIssue("load.unreadable_file", rel, f"cannot read: {err}")]
     options: dict[str, tuple[str, int]] = {}
@@ -74,10 +77,11 @@ def parse_data(path: Path, rel: str) -> tuple[dict[str, tuple[str, int]], list[L
 def _is_data_file(path: Path) -> bool:
     """A ``.data`` file that names classes or class names (not some other ``.data`` blob)."""
     try:
-        if not path.is_file() or path.stat().st_size > _DATA_BYTES:
-            return False
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(4096)
+        fd, info = open_regular(path)  # a FIFO named obj.data is refused, never waited on
+        try:
+            head = os.read(fd, 4096).decode("utf-8", errors="replace") if info.st_size <= _DATA_BYTES else ""
+        finally:
+            os.close(fd)
     except OSError:
         return False
     return re.search(r"^\s*(classes|names)\s*=", head, re.MULTILINE) is not None
@@ -173,8 +177,9 @@ def _tail(a: list[str], b: list[str]) -> int:
 class Resolver:
     """Paths written on another machine, found in this dataset: as written, then by file name."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, budget: Budget | None = None) -> None:
         self.root = root
+        self.budget = budget if budget is not None else Budget()
         self.listings = Listings()
         self._index: dict[str, list[str]] | None = None
         self.ambiguous = 0
@@ -183,7 +188,7 @@ class Resolver:
         """Every file under the root by name, from one walk, built on first use."""
         if self._index is None:
             self._index = {}
-            for dirpath, _, filenames in walk(self.root):
+            for dirpath, _, filenames in walk(self.root, budget=self.budget):
                 for name in filenames:
                     self._index.setdefault(name, []).append(os.path.join(dirpath, name))
         return self._index
@@ -228,14 +233,11 @@ def split_of_folder(name: str) -> str:
 
 
 def read_names(path: str, rel: str, layout: Layout) -> dict[int, str] | None:
-    """One class name per line (darknet ``get_labels``); blank lines are skipped."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            names = [line.strip() for line in fh if line.strip()]
-    except OSError as err:
-        layout.issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read class names: {err}"))
-        return None
-    return dict(enumerate(names))
+    """One class name per line (darknet ``get_labels``); blank lines are skipped. Not UTF-8:
+    read as Windows-1252, with a ``load.encoding`` issue per line that is not."""
+    names, issues = read_names_file(path, rel)
+    layout.issues.extend(issues)
+    return names
 
 
 def _read_list(list_path: str, split: str, resolver: Resolver, layout: Layout) -> list[tuple[str, str]]:
@@ -243,8 +245,12 @@ def _read_list(list_path: str, split: str, resolver: Resolver, layout: Layout) -
     root = layout.root
     rel = relpath(list_path, Path(root))
     try:
-        with open(list_path, "rb") as fh:
-            text = fh.read(_LIST_BYTES).decode("utf-8-sig", errors="replace")
+        text = read_limited(list_path, _LIST_BYTES / (1 << 20), "a split list's 64 MB bound").decode(
+            "utf-8-sig", errors="replace"
+        )
+    except TooLarge as err:
+        layout.issues.append(LoadIssue("load.file_too_large", rel, f"split list not read: {err}"))
+        return []
     except OSError as err:
         layout.issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read split list: {err}"))
         return []
@@ -281,7 +287,7 @@ def _add_unlisted(folders: list[str], listed: set[str], layout: Layout) -> None:
     """Images in subset folders (``obj_train_data/``) that no list names: audited all the same."""
     for folder in folders:
         split = split_of_folder(os.path.basename(folder))
-        extra = [p for p in images_under(folder) if p not in listed]
+        extra = [p for p in images_under(folder, budget=layout.budget) if p not in listed]
         layout.images.extend((p, split) for p in extra)
         if extra and listed:
             layout.notes.append(
@@ -331,7 +337,7 @@ def _from_data(data_file: Path, layout: Layout, resolver: Resolver) -> None:
         if not value:
             continue
         path = find(key)
-        if path is None or not os.path.isfile(path):
+        if path is None or not os.path.lexists(path) or os.path.isdir(path):  # a FIFO: unreadable
             reason = (
                 f"{key} = {value}: no such list here, and no file of that name in the dataset; "
                 "darknet stops on a missing list"
@@ -348,7 +354,7 @@ def _from_data(data_file: Path, layout: Layout, resolver: Resolver) -> None:
 def discover(root: Path, kind: str, data_file: Path | None = None) -> Layout:
     """The layout of a Darknet-family folder (``kind`` from :func:`detect_folder`)."""
     layout = Layout(root=str(root), kind=kind, label_rule=darknet_label, scan_recursive=False)
-    resolver = Resolver(layout.root)
+    resolver = Resolver(layout.root, layout.budget)
     if kind == KIND_DATA:
         _from_data(data_file or root / DATA_NAME, layout, resolver)
         folders = sorted(str(p) for p in root.glob("obj_*_data") if p.is_dir())
@@ -366,10 +372,10 @@ def discover(root: Path, kind: str, data_file: Path | None = None) -> Layout:
                     f"{list(layout.names.values())}; the names of {first} are used"
                 )
                 layout.issues.append(LoadIssue("load.bad_yaml", rel, reason))
-            layout.images.extend((p, folder.name) for p in images_under(str(folder)))
+            layout.images.extend((p, folder.name) for p in images_under(str(folder), budget=layout.budget))
     else:
         layout.names = read_names(str(root / NAMES_NAME), NAMES_NAME, layout)
-        for path in images_under(layout.root):
+        for path in images_under(layout.root, budget=layout.budget):
             parts = os.path.relpath(path, layout.root).split(os.sep)
             layout.images.append((path, split_of_folder(parts[0]) if len(parts) > 1 else DEFAULT_SPLIT))
     if resolver.ambiguous:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from sodaudit.dataset import LoadIssue
-from sodaudit.loaders.base import Detection
+from sodaudit.loaders.base import Detection, TooLarge, read_limited
 from sodaudit.loaders.yolo import darknet
 from sodaudit.loaders.yolo import layout as ultralytics
 from sodaudit.loaders.yolo.layout import FORMAT, Layout
@@ -74,7 +74,7 @@ def detect(path: Path) -> Detection | None:
         return Detection(
             FORMAT, path, f"images/ + {variant}/ folders ({variant}/ is labels/ in another case)"
         )
-    return None
+    return ultralytics.broken_yaml_detection(path)
 
 
 def discover(path: Path) -> Layout:
@@ -100,11 +100,10 @@ def _check_notes(layout: Layout) -> None:
     """``notes.json`` categories against the names read from ``classes.txt``: an issue if they differ."""
     root = Path(layout.root)
     try:
-        if (root / NOTES_NAME).stat().st_size > _NOTES_BYTES:
-            raise ValueError(f"larger than {_NOTES_BYTES >> 20} MB")
-        data = json.loads((root / NOTES_NAME).read_text(encoding="utf-8", errors="replace"))
+        raw = read_limited(root / NOTES_NAME, _NOTES_BYTES / (1 << 20), "notes.json's 16 MB bound")
+        data = json.loads(raw.decode("utf-8", errors="replace"))
         categories = {int(c["id"]): str(c["name"]) for c in data["categories"]}
-    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
+    except (OSError, TooLarge, ValueError, KeyError, TypeError, RecursionError) as err:
         reason = f"categories cannot be read ({type(err).__name__}: {err}); class names from {CLASSES_NAME}"
         layout.issues.append(LoadIssue("load.bad_yaml", NOTES_NAME, reason[:300]))
         return

@@ -15,7 +15,7 @@ import pandas as pd
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import ImageHeader, is_image_file, read_headers
-from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_limited
+from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_head, read_limited
 from sodaudit.loaders.yolo.files import Listings, img2label, label_files_under, rel_to, swap_dir
 from sodaudit.loaders.yolo.layout import Layout
 from sodaudit.loaders.yolo.rows import ParsedRows, concat_rows, parse_rows
@@ -40,10 +40,11 @@ def image_dir(layout: Layout, label_dir: str) -> str:
 
 
 def _is_image_list(path: str) -> bool:
-    """A ``.txt`` whose first line names an image: a split list (``train_list.txt``), not labels."""
+    """A ``.txt`` whose first line names an image: a split list (``train_list.txt``), not labels.
+    A FIFO or device is none (never opened in a way that blocks); reading it as a label file
+    then names it as unreadable."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(512).decode("utf-8", errors="replace").split("\n", 1)[0].strip()
+        head = read_head(path, 512).decode("utf-8", errors="replace").split("\n", 1)[0].strip()
     except OSError:
         return False
     return bool(head) and is_image_file(head.split()[0])
@@ -57,8 +58,13 @@ def match_labels(layout: Layout) -> Labels:
     used = sorted({lab for lab, ok in zip(label_of, has_label, strict=True) if ok})
     used_set = set(used)
     candidates = {
-        f for d in dict.fromkeys(layout.label_dirs) for f in label_files_under(d, layout.scan_recursive)
+        f
+        for d in dict.fromkeys(layout.label_dirs)
+        for f in label_files_under(d, layout.scan_recursive, layout.budget)
     }
+    capped = layout.budget.issue(layout.root)
+    if capped is not None:
+        layout.issues.append(capped)
     orphans, unlisted = [], 0
     for label in sorted(candidates - used_set):
         folder, name = os.path.split(label)

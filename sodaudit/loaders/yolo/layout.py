@@ -20,15 +20,18 @@ import yaml
 
 from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import is_image_file
-from sodaudit.loaders.base import Detection, relpath
+from sodaudit.loaders.base import Detection, TooLarge, read_limited, relpath
 from sodaudit.loaders.yolo.files import (
     CLASS_LIST_FILES,
+    Budget,
     images_under,
     img2label,
     swap_dir,
+    too_broad,
     walk,
     within,
 )
+from sodaudit.loaders.yolo.textfiles import YamlTooLarge, decode_text, load_yaml, read_names_file
 from sodaudit.loaders.yolo.yamlpath import resolve_root, root_note
 
 FORMAT = "yolo"
@@ -39,6 +42,8 @@ NOT_SPLIT_KEYS = frozenset(("path", "names", "nc", "kpt_shape", "flip_idx", "dow
 DEFAULT_SPLIT = "all"
 _DETECT_YAML_BYTES = 1 << 20
 _LOAD_YAML_BYTES = 16 << 20
+_LIST_MB = 64.0
+"""A split list (``train.txt``) larger than this is not read: ~1 million image paths."""
 _SCAN_DEPTH = 3
 """How deep below the root to look for ``images``/``labels`` folders (``a/train/images``)."""
 
@@ -46,19 +51,25 @@ _SCAN_DEPTH = 3
 # --------------------------------------------------------------------------- yaml
 
 
-def _read_yaml(path: Path, max_bytes: int) -> tuple[object, str | None]:
-    """The parsed yaml, or ``None`` and one sentence saying why it could not be read."""
+def _read_yaml(path: Path, max_bytes: int, rel: str = "") -> tuple[object, str | None, list[LoadIssue]]:
+    """The parsed yaml, or ``None`` and one sentence saying why it could not be read; and the
+    ``load.encoding`` issues of a yaml that is not UTF-8 (read as Windows-1252, so that names
+    keep their letters). Regular files only, at most ``max_bytes``, aliases bounded."""
     try:
-        if path.stat().st_size > max_bytes:
-            return None, f"larger than {max_bytes >> 20} MB"
-        return yaml.safe_load(path.read_text(encoding="utf-8", errors="replace")), None
+        data = read_limited(path, max_bytes / (1 << 20), "the yaml size bound")
+        decoded = decode_text(data, rel or path.name, "yaml")
+        return load_yaml(decoded.text), None, decoded.issues
+    except TooLarge:
+        return None, f"larger than {max_bytes >> 20} MB", []
+    except YamlTooLarge as err:
+        return None, f"{err}; not read", []
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or type(err).__name__
-        return None, f"YAML syntax error{where}: {problem}"
+        return None, f"YAML syntax error{where}: {problem}", []
     except (OSError, RecursionError, ValueError, TypeError) as err:
-        return None, f"cannot be read: {err}"
+        return None, f"cannot be read: {err}", []
 
 
 def _has_classes(data: object) -> bool:
@@ -108,8 +119,10 @@ def detect(path: Path) -> Detection | None:
     if path.is_file():
         if path.suffix.lower() not in (".yaml", ".yml"):
             return None
-        data, _ = _read_yaml(path, _DETECT_YAML_BYTES)
-        return Detection(FORMAT, path.parent, _evidence(path.name, data)) if _has_classes(data) else None
+        data, error, _ = _read_yaml(path, _DETECT_YAML_BYTES)
+        if _has_classes(data):
+            return Detection(FORMAT, path.parent, _evidence(path.name, data))
+        return broken_yaml_detection(path.parent) if error and path.name in YAML_NAMES else None
     if not path.is_dir():
         return None
     return yaml_detection(path) or pairs_detection(path)
@@ -118,9 +131,20 @@ def detect(path: Path) -> Detection | None:
 def yaml_detection(path: Path) -> Detection | None:
     """A folder's yaml with names or nc (the Ultralytics layout)."""
     for candidate in _yaml_candidates(path):
-        data, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
+        data, _, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
         if _has_classes(data):
             return Detection(FORMAT, path, _evidence(candidate.name, data))
+    return None
+
+
+def broken_yaml_detection(path: Path) -> Detection | None:
+    """A weak claim on a folder whose ``data.yaml``/``dataset.yaml`` cannot be read (an alias
+    bomb, a syntax error): the load then says why in one sentence, instead of "no dataset"."""
+    for name in YAML_NAMES:
+        if (path / name).is_file():
+            _, error, _ = _read_yaml(path / name, _DETECT_YAML_BYTES)
+            if error is not None:
+                return Detection(FORMAT, path, f"{name} (unreadable: {error})", fallback=True)
     return None
 
 
@@ -159,6 +183,8 @@ class Layout:
     label_rule: Callable[[str], str] = img2label  # image path -> its label file's path
     scan_recursive: bool = True  # label_dirs are walked down (False: side-by-side folders)
     path_tried: list[str] = field(default_factory=list)  # where a yaml's `path:` was looked for
+    budget: Budget = field(default_factory=Budget)  # entries the walks may still list
+    yaml_error: str = ""  # why the dataset yaml could not be read, for a load that finds nothing
 
 
 def _parse_names(data: dict) -> tuple[dict[int, str] | None, str | None]:
@@ -208,10 +234,14 @@ def _read_list(list_file: Path, allowed: list[str], layout: Layout) -> list[str]
     """Image paths of an Ultralytics list file; entries that leave the dataset are skipped."""
     rel = relpath(list_file, Path(layout.root))
     try:
-        lines = list_file.read_text(encoding="utf-8", errors="replace").splitlines()
+        data = read_limited(list_file, _LIST_MB, "a split list's 64 MB bound")
+    except TooLarge as err:
+        layout.issues.append(LoadIssue("load.file_too_large", rel, f"split list not read: {err}"))
+        return []
     except OSError as err:
         layout.issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read split list: {err}"))
         return []
+    lines = data.decode("utf-8", errors="replace").splitlines()
     out = []
     for number, raw in enumerate(lines, start=1):
         entry = raw.strip()
@@ -241,7 +271,15 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
     base = yaml_dir
     if isinstance(data.get("path"), str) and data["path"].strip():
         choice = resolve_root(data["path"], yaml_dir)
-        if choice.base is not None:
+        broad = too_broad(choice.base) if choice.base is not None else None
+        if broad is not None:
+            reason = (
+                f"path {data['path']!r} is {broad} ({choice.base}), not a dataset folder; it is not "
+                "searched (Ultralytics would look for the splits there); split paths are resolved from "
+                "the yaml's folder instead"
+            )
+            layout.issues.append(LoadIssue("load.bad_yaml", layout.yaml_rel, reason, key="path"))
+        elif choice.base is not None:
             base = choice.base
             if not Path(data["path"].strip()).expanduser().is_absolute():
                 layout.notes.append(root_note(layout.yaml_rel, data["path"], choice))
@@ -269,9 +307,14 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
                     )
                 )
             continue
+        broad = too_broad(target) if target.is_dir() else None
+        if broad is not None:
+            reason = f"{entry!r} resolves to {target}, {broad}, not a dataset folder; not searched"
+            layout.issues.append(LoadIssue("load.bad_yaml", layout.yaml_rel, reason, key=split))
+            continue
         if target.is_dir():
             layout.covered.append(os.path.realpath(target))
-            paths = images_under(str(target))
+            paths = images_under(str(target), budget=layout.budget)
             layout.label_dirs.append(swap_dir(str(target), "images", "labels"))
         elif is_image_file(target.name):
             paths = [str(target)]
@@ -308,10 +351,10 @@ def _from_yaml(yaml_path: Path, data: dict, layout: Layout) -> None:
             )
 
 
-def _structure(root: str) -> tuple[list[str], list[str]]:
+def _structure(root: str, budget: Budget) -> tuple[list[str], list[str]]:
     """Folders named ``images`` and ``labels`` under ``root`` (their contents are not walked)."""
     images, labels = [], []
-    for dirpath, dirnames, _ in walk(root, prune=frozenset({"images", "labels"})):
+    for dirpath, dirnames, _ in walk(root, prune=frozenset({"images", "labels"}), budget=budget):
         images.extend(os.path.join(dirpath, d) for d in dirnames if d == "images")
         labels.extend(os.path.join(dirpath, d) for d in dirnames if d == "labels")
         if os.path.relpath(dirpath, root).count(os.sep) + 1 >= _SCAN_DEPTH:
@@ -319,7 +362,7 @@ def _structure(root: str) -> tuple[list[str], list[str]]:
     return images, labels
 
 
-def _units(folder: str, covered: list[str]) -> list[tuple[str, bool]]:
+def _units(folder: str, covered: list[str], budget: Budget) -> list[tuple[str, bool]]:
     """(folder, recursive) pieces of an images folder that no yaml split covers."""
     real = os.path.realpath(folder)
     if any(within(real, c) for c in covered):
@@ -327,8 +370,8 @@ def _units(folder: str, covered: list[str]) -> list[tuple[str, bool]]:
     if not any(within(c, real) for c in covered):
         return [(folder, True)]
     out = [(folder, False)]
-    for dirpath, dirnames, _ in walk(folder):
-        out.extend(u for d in dirnames for u in _units(os.path.join(dirpath, d), covered))
+    for dirpath, dirnames, _ in walk(folder, budget=budget):
+        out.extend(u for d in dirnames for u in _units(os.path.join(dirpath, d), covered, budget))
         dirnames[:] = []
     return out
 
@@ -345,12 +388,12 @@ def _split_of(image: str, images_dir: str, root: str) -> str:
 def _scan_plain(layout: Layout) -> None:
     """Images under ``images/`` folders that no yaml split covers (all of them without a yaml)."""
     root = layout.root
-    image_dirs, label_dirs = _structure(root)
+    image_dirs, label_dirs = _structure(root, layout.budget)
     layout.label_dirs.extend(label_dirs)
     for images_dir in image_dirs:
         layout.label_dirs.append(swap_dir(images_dir, "images", "labels"))
-        for unit, recursive in _units(images_dir, layout.covered):
-            paths = images_under(unit, recursive)
+        for unit, recursive in _units(images_dir, layout.covered, layout.budget):
+            paths = images_under(unit, recursive, layout.budget)
             found = [(p, _split_of(p, images_dir, root)) for p in paths]
             layout.images.extend(found)
             if found and layout.yaml_rel:
@@ -361,15 +404,16 @@ def _scan_plain(layout: Layout) -> None:
                 )
 
 
-def _class_list(root: str, label_dirs: list[str]) -> dict[int, str] | None:
-    """Names from ``classes.txt``/``obj.names`` in the root or a labels folder, one per line."""
-    for folder in dict.fromkeys([root, *label_dirs]):
+def _class_list(layout: Layout) -> dict[int, str] | None:
+    """Names from ``classes.txt``/``obj.names`` in the root or a labels folder, one per line;
+    one that is not UTF-8 is read as Windows-1252 with a ``load.encoding`` issue."""
+    for folder in dict.fromkeys([layout.root, *layout.label_dirs]):
         for name in CLASS_LIST_FILES:
             path = os.path.join(folder, name)
-            if os.path.isfile(path):
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    names = [line.strip() for line in fh if line.strip()]
-                return dict(enumerate(names))
+            if os.path.exists(path) and not os.path.isdir(path):  # a FIFO too: refused, named
+                names, issues = read_names_file(path, relpath(path, Path(layout.root)))
+                layout.issues.extend(issues)
+                return names
     return None
 
 
@@ -378,7 +422,7 @@ def find_yaml(root: Path) -> Path | None:
     for candidate in _yaml_candidates(root):
         if candidate.name in YAML_NAMES:
             return candidate
-        data, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
+        data, _, _ = _read_yaml(candidate, _DETECT_YAML_BYTES)
         if _has_classes(data):
             return candidate
     return None
@@ -394,13 +438,15 @@ def discover(path: Path) -> Layout:
     layout = Layout(root=str(root))
     if yaml_path is not None:
         rel = relpath(yaml_path, root)
-        data, error = _read_yaml(yaml_path, _LOAD_YAML_BYTES)
+        data, error, encoding = _read_yaml(yaml_path, _LOAD_YAML_BYTES, rel)
+        layout.issues.extend(encoding)
         names = None
         if error is None and not isinstance(data, dict):
             error = f"holds a {type(data).__name__}, not a mapping"
         if error is None:
             names, error = _parse_names(data)
         if error is not None:
+            layout.yaml_error = f"{rel} cannot be used ({error})"
             layout.issues.append(
                 LoadIssue(
                     "load.bad_yaml",
@@ -423,5 +469,5 @@ def discover(path: Path) -> Layout:
             _from_yaml(yaml_path, data, layout)
     _scan_plain(layout)
     if layout.names is None:
-        layout.names = _class_list(str(root), layout.label_dirs)
+        layout.names = _class_list(layout)
     return layout

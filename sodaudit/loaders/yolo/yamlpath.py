@@ -26,6 +26,9 @@ from pathlib import Path
 
 import yaml
 
+from sodaudit.loaders.base import TooLarge, read_limited
+from sodaudit.loaders.yolo.textfiles import load_yaml
+
 SETTINGS_NAMES = ("settings.json", "settings.yaml")
 _SETTINGS_BYTES = 1 << 20
 
@@ -59,11 +62,11 @@ def datasets_dir(folder: Path | None = None) -> tuple[Path, str]:
     for name in SETTINGS_NAMES:
         settings = folder / name
         try:
-            if not settings.is_file() or settings.stat().st_size > _SETTINGS_BYTES:
+            if not settings.is_file():
                 continue
-            text = settings.read_text(encoding="utf-8", errors="replace")
-            data = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
-        except (OSError, ValueError, yaml.YAMLError, RecursionError):
+            text = read_limited(settings, _SETTINGS_BYTES / (1 << 20), "1 MB").decode("utf-8", "replace")
+            data = json.loads(text) if name.endswith(".json") else load_yaml(text)
+        except (OSError, TooLarge, ValueError, yaml.YAMLError, RecursionError):
             continue
         value = data.get("datasets_dir") if isinstance(data, dict) else None
         if isinstance(value, str) and value.strip():
