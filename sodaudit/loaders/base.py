@@ -20,7 +20,7 @@ from sodaudit.pool import ProgressFn
 
 if TYPE_CHECKING:
     from sodaudit.config import LimitsConfig
-    from sodaudit.dataset import Dataset
+    from sodaudit.dataset import Dataset, LoadIssue
 
 
 @dataclass(frozen=True)
@@ -173,6 +173,23 @@ def read_limited(path: str | Path, limit_mb: float, key: str) -> bytes:
     if len(data) > limit:
         raise TooLarge(too_large)
     return data
+
+
+def read_or_issue(
+    path: str | Path, rel: str, limit_mb: float, key: str, issues: list[LoadIssue]
+) -> bytes | None:
+    """:func:`read_limited`, or ``None`` with the issue every loader gives for it in ``issues``:
+    ``load.file_too_large`` past the limit, ``load.unreadable_file`` otherwise (``rel`` names the
+    file there)."""
+    from sodaudit.dataset import LoadIssue
+
+    try:
+        return read_limited(path, limit_mb, key)
+    except TooLarge as err:
+        issues.append(LoadIssue("load.file_too_large", rel, str(err)))
+    except OSError as err:
+        issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read: {err.strerror or err}"))
+    return None
 
 
 @contextmanager

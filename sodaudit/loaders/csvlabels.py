@@ -36,7 +36,14 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import csvlabels_openimages as oi
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, relpath, short_repr
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    counted,
+    read_or_issue,
+    relpath,
+    short_repr,
+)
 from sodaudit.loaders.records import ImageIndex, Records, to_dataset
 
 __all__ = ["FORMAT", "detect", "load"]
@@ -181,15 +188,11 @@ def load(
     failures: list[str] = []
     read = 0
     for label in counted(files, "reading CSV label files", progress):
-        try:
-            data = read_limited(label.path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb")
-        except TooLarge as err:
-            issues.append(LoadIssue("load.file_too_large", label.rel, str(err)))
-            failures.append(f"{label.rel}: {err}")
-            continue
-        except OSError as err:
-            issues.append(LoadIssue("load.unreadable_file", label.rel, f"cannot be read ({err})"))
-            failures.append(f"{label.rel}: cannot be read")
+        data = read_or_issue(
+            label.path, label.rel, limits.max_annotation_file_mb, "limits.max_annotation_file_mb", issues
+        )
+        if data is None:
+            failures.append(f"{label.rel}: {issues[-1].reason}")
             continue
         split = _split_of(label, root)
         base = _image_base(dirs, posixpath.dirname(label.rel), split)
@@ -407,12 +410,7 @@ def _descriptions(
         return None, None
     path = sorted(found, key=lambda p: ("boxable" not in p.name.lower(), p.relative_to(root).as_posix()))[0]
     rel = path.relative_to(root).as_posix()
-    try:
-        data = read_limited(path, limits.max_annotation_file_mb, "limits.max_annotation_file_mb")
-    except TooLarge as err:
-        issues.append(LoadIssue("load.file_too_large", rel, str(err)))
-        return None, rel
-    except OSError as err:
-        issues.append(LoadIssue("load.unreadable_file", rel, f"cannot be read ({err})"))
+    data = read_or_issue(path, rel, limits.max_annotation_file_mb, "limits.max_annotation_file_mb", issues)
+    if data is None:
         return None, rel
     return oi.class_names(_rows(data, rel, issues), rel, issues), rel

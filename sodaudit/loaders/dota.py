@@ -37,7 +37,13 @@ import numpy as np
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, relpath
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    counted,
+    read_or_issue,
+    relpath,
+)
 from sodaudit.loaders.records import ImageIndex, Records, to_dataset
 from sodaudit.pool import map_chunks
 
@@ -160,12 +166,10 @@ def label_files(pair: Pair, notes: list[str], root: Path) -> list[str]:
 def read_lines(path: str, file_rel: str, limit_mb: float) -> tuple[list[str] | None, list[LoadIssue]]:
     """Lines of a label file (LF, CRLF or CR; a UTF-8 BOM dropped), ``None`` when it cannot be read.
     A line that is not UTF-8 becomes ``""`` and a ``load.encoding`` issue, so numbering holds."""
-    try:
-        blob = read_limited(path, limit_mb, "limits.max_label_file_mb")
-    except TooLarge as err:
-        return None, [LoadIssue("load.file_too_large", file_rel, str(err))]
-    except OSError as err:
-        return None, [LoadIssue("load.unreadable_file", file_rel, f"cannot read: {err}")]
+    issues: list[LoadIssue] = []
+    blob = read_or_issue(path, file_rel, limit_mb, "limits.max_label_file_mb", issues)
+    if blob is None:
+        return None, issues
     blob = blob.removeprefix(_BOM)
     if b"\r" in blob:
         blob = blob.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

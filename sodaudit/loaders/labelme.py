@@ -43,7 +43,13 @@ import msgspec
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, short_repr
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    counted,
+    read_or_issue,
+    short_repr,
+)
 from sodaudit.loaders.records import Records, to_dataset
 from sodaudit.loaders.via import BOM, HEAD_BYTES, SPLIT_NAMES, json_files
 
@@ -208,11 +214,12 @@ def _read_file(file: Path, root: Path, limits: LimitsConfig, records: Records, t
         records.issues.append(LoadIssue(code, rel, reason, key=key))
         return False
 
+    data = read_or_issue(file, rel, limits.max_label_file_mb, LIMIT_KEY, records.issues)
+    if data is None:
+        return False
     try:
-        doc = _decode(read_limited(file, limits.max_label_file_mb, LIMIT_KEY))
-    except TooLarge as err:
-        return issue("load.file_too_large", str(err))
-    except (OSError, ValueError) as err:
+        doc = _decode(data)
+    except ValueError as err:
         return issue("load.unreadable_file", str(err))
     if doc is None or (doc.shapes is None and doc.image_path is None):
         return issue("load.unreadable_file", "not a LabelMe file: no shapes, no imagePath")

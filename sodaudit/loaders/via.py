@@ -51,7 +51,13 @@ import msgspec
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, short_repr
+from sodaudit.loaders.base import (
+    Detection,
+    ProgressFn,
+    counted,
+    read_or_issue,
+    short_repr,
+)
 from sodaudit.loaders.records import Records, to_dataset
 from sodaudit.loaders.via_shapes import BadRegion, SkipRegion, via2_box, via3_box
 
@@ -223,11 +229,12 @@ def _read_file(
         records.issues.append(LoadIssue(code, rel, reason, key=key))
         return False
 
+    data = read_or_issue(file, rel, limits.max_annotation_file_mb, LIMIT_KEY, records.issues)
+    if data is None:
+        return False
     try:
-        doc = decode(read_limited(file, limits.max_annotation_file_mb, LIMIT_KEY))
-    except TooLarge as err:
-        return issue("load.file_too_large", str(err))
-    except (OSError, ValueError) as err:
+        doc = decode(data)
+    except ValueError as err:
         return issue("load.unreadable_file", str(err))
     base, split = posixpath.dirname(rel), split_of(rel, root)
     if isinstance(doc, dict) and "_via_img_metadata" in doc:

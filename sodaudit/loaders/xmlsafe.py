@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from typing import AnyStr
 
 from sodaudit.dataset import LoadIssue
-from sodaudit.loaders.base import TooLarge, read_limited
+from sodaudit.loaders.base import read_or_issue
 
 _BOMS = (
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -105,13 +105,8 @@ def parse_xml(
     """Root element of one XML file and its bytes, or ``(None, b"")`` with an issue in ``issues``
     (``rel`` names the file there): too large, unreadable, a DTD, not well-formed, or a root
     element other than ``<root_tag>``."""
-    try:
-        data = read_limited(file, limit_mb, limit_key)
-    except TooLarge as err:
-        issues.append(LoadIssue("load.file_too_large", rel, str(err)))
-        return None, b""
-    except OSError as err:
-        issues.append(LoadIssue("load.unreadable_file", rel, f"cannot read: {err.strerror or err}"))
+    data = read_or_issue(file, rel, limit_mb, limit_key, issues)
+    if data is None:
         return None, b""
     if declares_dtd(data):
         issues.append(
