@@ -59,6 +59,13 @@ _SPECS = (
         fix="raise the limits.* key the finding names, or split the file",
     ),
     FindingSpec(
+        "load.listing_truncated",
+        ERROR,
+        "folder walks stopped at MAX_LISTED_ENTRIES entries: a path names far more than a dataset",
+        summary="{n} folder walks were stopped at the listing bound; what lies beyond is not audited",
+        fix="point the dataset config's path and splits at the dataset, not a file-system root",
+    ),
+    FindingSpec(
         "load.unreadable_file",
         ERROR,
         "annotation or list files that could not be read",
@@ -116,7 +123,10 @@ _SPECS = (
         summary="{n} label rows have a normalised value outside [0, 1]",
     ),
     FindingSpec(
-        "load.encoding", WARN, "label lines that are not UTF-8", summary="{n} label lines are not valid UTF-8"
+        "load.encoding",
+        WARN,
+        "label or class-list lines that are not UTF-8 (read as Windows-1252 where that decodes them)",
+        summary="{n} label or class-list lines are not valid UTF-8",
     ),
     FindingSpec(
         "load.split_path_missing",
@@ -201,7 +211,12 @@ _SPECS = (
         fix="recompute area (the mask area; w*h for box-only labels)",
     ),
     FindingSpec("integrity.image_missing", WARN, "images named in the annotations but not on disk"),
-    FindingSpec("integrity.image_corrupt", WARN, "empty or corrupt image files"),
+    FindingSpec("integrity.image_corrupt", WARN, "empty or corrupt image files, or not regular files"),
+    FindingSpec(
+        "integrity.image_not_decoded",
+        WARN,
+        "images --deep did not decode: past Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS)",
+    ),
     FindingSpec("integrity.image_unreadable", WARN, "image headers that give no size"),
     FindingSpec("integrity.exif_rotated", INFO, "images with an EXIF rotation"),
     FindingSpec("integrity.background_images", INFO, "images without boxes"),

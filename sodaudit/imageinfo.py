@@ -7,6 +7,7 @@ also reads only the header) is the fallback for anything it does not know.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import imagesize
 from PIL import Image, UnidentifiedImageError
+
+from sodaudit.regular import not_regular_reason, open_binary
 
 if TYPE_CHECKING:
     from sodaudit.pool import ProgressFn
@@ -114,10 +117,13 @@ def _links_in(folder: str, paths: Sequence[str]) -> set[str]:
 def read_header(path: str) -> ImageHeader:
     """Width and height of one image from its header, or why they are unknown."""
     try:
-        if os.path.getsize(path) == 0:
-            return ImageHeader(float("nan"), float("nan"), "corrupt", reason="empty file")
+        mode, size = (info := os.stat(path)).st_mode, info.st_size
     except OSError:
         return ImageHeader(float("nan"), float("nan"), "missing", reason="file not found")
+    if not stat.S_ISREG(mode):  # a FIFO would block imagesize's open
+        return ImageHeader(float("nan"), float("nan"), "corrupt", reason=not_regular_reason(mode))
+    if size == 0:
+        return ImageHeader(float("nan"), float("nan"), "corrupt", reason="empty file")
     try:
         info = imagesize.get_info(path, dpi=False, colors=False, channels=False)
         if info.width > 0 and info.height > 0:
@@ -130,7 +136,7 @@ def read_header(path: str) -> ImageHeader:
 
 def _pillow_header(path: str) -> ImageHeader:
     try:
-        with Image.open(path) as im:
+        with open_binary(path) as fh, Image.open(fh) as im:
             width, height = im.size
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:

@@ -159,13 +159,13 @@ def test_sorted_by_size_with_sources(two_images):
 def test_each_image_is_read_once(two_images, monkeypatch):
     tmp_path, images, boxes = two_images
     opened: list[str] = []
-    real_open = gallery.Image.open
+    real_open = gallery.open_binary
 
-    def counting_open(fp, *args, **kwargs):
-        opened.append(str(fp))
-        return real_open(fp, *args, **kwargs)
+    def counting_open(path):
+        opened.append(str(path))
+        return real_open(path)
 
-    monkeypatch.setattr(gallery.Image, "open", counting_open)
+    monkeypatch.setattr(gallery, "open_binary", counting_open)
     smallest_labels(_dataset(tmp_path, images, boxes))
     assert sorted(opened) == sorted([str(tmp_path / "a.png"), str(tmp_path / "b.png")])
 

@@ -19,7 +19,7 @@ from matplotlib.text import Annotation
 from PIL import Image
 
 import sodaudit.figures.tiles as tiles
-from sodaudit import imageinfo
+from sodaudit import imageinfo, regular
 from sodaudit.analyzers import integrity, integrity_pixels, run_all
 from sodaudit.catalogue import Severity
 from sodaudit.config import Config
@@ -87,7 +87,8 @@ def test_deep_names_images_past_the_bomb_limit(tmp_path, small_bomb_limit):
     result = integrity.analyze(_dataset(tmp_path, files), Config(deep=True))
     d = result.stats.deep_decode
     assert (d.images_decoded, d.failed, d.skipped_too_large) == (2, 0, 1)
-    finding = _codes(result)["integrity.image_corrupt"]
+    assert "integrity.image_corrupt" not in _codes(result)  # not known to be corrupt
+    finding = _codes(result)["integrity.image_not_decoded"]
     assert finding.count == 1 and finding.value == 1.0
     assert finding.message == (
         "1 image file was not decoded by --deep: past Pillow's decompression-bomb limit of 2,000 "
@@ -99,7 +100,7 @@ def test_deep_names_images_past_the_bomb_limit(tmp_path, small_bomb_limit):
     )
 
 
-def test_deep_too_large_and_corrupt_in_one_finding(tmp_path, small_bomb_limit):
+def test_deep_too_large_and_corrupt_are_two_findings(tmp_path, small_bomb_limit):
     _png(tmp_path / "a.png", (8, 8))
     cut = _png(tmp_path / "cut.png", (30, 30), (1, 2, 3))
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 30, 3), np.uint8)).save(cut)
@@ -109,15 +110,17 @@ def test_deep_too_large_and_corrupt_in_one_finding(tmp_path, small_bomb_limit):
     files = [("a.png", "train", (8, 8)), ("cut.png", "train", (30, 30))]
     files += [(f"big{k}.png", "val", (50, 50)) for k in range(3)]
     result = integrity.analyze(_dataset(tmp_path, files), Config(deep=True))
-    finding = _codes(result)["integrity.image_corrupt"]
-    assert finding.count == 4  # 1 corrupt + 3 not decoded
-    assert finding.message.startswith(
-        "1 image file is empty or corrupt (1 found by decoding every image); 3 image files were "
-        "not decoded by --deep: past Pillow's decompression-bomb limit of 2,000 pixels (e.g. big0.png: "
-        "2,500 pixels)"
+    corrupt = _codes(result)["integrity.image_corrupt"]
+    assert corrupt.count == 1  # cut.png
+    assert corrupt.message == "1 image file is empty or corrupt (1 found by decoding every image)"
+    assert [e.split(":")[0] for e in corrupt.examples] == ["cut.png"]
+    not_decoded = _codes(result)["integrity.image_not_decoded"]
+    assert not_decoded.count == 3  # 2,500 px each > 2,000
+    assert not_decoded.message.startswith(
+        "3 image files were not decoded by --deep: past Pillow's decompression-bomb limit of 2,000 "
+        "pixels (e.g. big0.png: 2,500 pixels)"
     )
-    assert finding.examples[0].startswith("cut.png: ")
-    assert [e.split(":")[0] for e in finding.examples[1:]] == ["big0.png", "big1.png", "big2.png"]
+    assert [e.split(":")[0] for e in not_decoded.examples] == ["big0.png", "big1.png", "big2.png"]
 
 
 def test_deep_applies_the_callers_limit_in_worker_processes(tmp_path, small_bomb_limit):
@@ -158,9 +161,11 @@ def linked(tmp_path):
 
 @pytest.fixture
 def opened(monkeypatch):
-    """Every path Pillow opens or the hashing reads, resolved."""
+    """Every path Pillow opens or the hashing reads, resolved: pixel readers open files through
+    ``sodaudit.regular.open_binary`` (which calls ``open_regular``) or hand Pillow a path."""
     paths: list[str] = []
     real_open = Image.open
+    real_regular = regular.open_regular
 
     def record_image(fp, *args, **kwargs):
         if isinstance(fp, (str, os.PathLike)):
@@ -169,10 +174,10 @@ def opened(monkeypatch):
 
     def record_file(file, *args, **kwargs):
         paths.append(os.path.realpath(file))
-        return open(file, *args, **kwargs)
+        return real_regular(file, *args, **kwargs)
 
     monkeypatch.setattr(Image, "open", record_image)
-    monkeypatch.setattr(integrity_pixels, "open", record_file, raising=False)
+    monkeypatch.setattr(regular, "open_regular", record_file)
     return paths
 
 

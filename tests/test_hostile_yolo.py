@@ -177,8 +177,9 @@ def test_listing_bound_is_a_finding(tmp_path: Path, capsys, monkeypatch: pytest.
     monkeypatch.setattr(yolo_files, "MAX_LISTED_ENTRIES", 12)
     data = yolo_tree(tmp_path / "data", n=20)
     _, _, report = run_cli(data, tmp_path / "out", capsys)
-    text = finding(report, "load.file_too_large")
+    text = finding(report, "load.listing_truncated")
     assert "MAX_LISTED_ENTRIES" in text and "images" in text
+    assert report["gate"]["passed"] is False  # what lies beyond the bound was not audited
     assert 0 < report["dataset"]["num_images"] < 20
 
 

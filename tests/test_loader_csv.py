@@ -254,15 +254,23 @@ def test_not_this_format(tmp_path, files):
 def test_detect_reads_only_the_first_line(tmp_path, monkeypatch):
     root = _write(tmp_path / "ds", {"labels.csv": f"{TF_HEADER}\n" + "x" * 200_000 + "\n"})
     read_sizes = []
-    real_open = open
+    real_open = csvlabels.open_binary
 
-    def spy(path, mode="r", *args, **kwargs):
-        handle = real_open(path, mode, *args, **kwargs)
-        real_read = handle.read
-        handle.read = lambda n=-1: read_sizes.append(n) or real_read(n)
-        return handle
+    class Spy:  # the handle detection reads through, recording how much each read asks for
+        def __init__(self, handle):
+            self.handle = handle
 
-    monkeypatch.setattr("builtins.open", spy)
+        def read(self, n=-1):
+            read_sizes.append(n)
+            return self.handle.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(csvlabels, "open_binary", lambda path: Spy(real_open(path)))
     assert csvlabels.detect(root) is not None
     assert read_sizes and all(0 < n <= 65536 for n in read_sizes)
 

@@ -39,6 +39,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding
 from sodaudit.geometry import pairs_within_images
+from sodaudit.regular import open_binary
 
 NAME = "class_overlap"
 
@@ -448,7 +449,7 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
             failed += len(mine)
             continue
         try:
-            with Image.open(path) as im:
+            with open_binary(path) as fh, Image.open(fh) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")
         except Exception:  # any decode problem: these crops are skipped, never a traceback
             failed += len(mine)

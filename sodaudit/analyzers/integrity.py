@@ -181,7 +181,7 @@ def _image_findings(
 ) -> dict[str, object]:
     """Missing, corrupt, unreadable, EXIF-rotated and background images: the image fields of
     :class:`IntegrityStats` by name. ``--deep``'s failures count as corrupt; the images it could
-    not decode (past Pillow's decompression-bomb limit) join that finding, named, not as corrupt."""
+    not decode (past Pillow's decompression-bomb limit) are ``integrity.image_not_decoded``."""
     images = dataset.images
     status_counts = images["status"].value_counts()
     statuses = images["status"].to_numpy()
@@ -217,24 +217,14 @@ def _image_findings(
             extra = f" ({len(decode_failures)} found by decoding every image)"
             examples += [f"{name}: {why}" for name, why in list(decode_failures.items())[:MAX_EXAMPLES]]
         message = f"{n} {one if n == 1 else many} " + text.format("is" if n == 1 else "are") + extra
-        large: list[str] = []
-        if status == "corrupt" and too_large:
-            message = _not_decoded_message(n, message, too_large)
-            limit = f"past Pillow's decompression-bomb limit of {bomb_limit() or 0:,} pixels; not decoded"
-            shown = list(too_large.items())[:MAX_EXAMPLES]
-            large = [f"{name}: {px:,.0f} pixels, {limit}" for name, px in shown]
-        total = n + len(too_large) * (status == "corrupt")
-        if total:
+        if n:
             result.findings.append(
                 Finding.of(
-                    code,
-                    message,
-                    NAME,
-                    value=float(total),
-                    examples=_shared_examples(examples, large),
-                    count=total,
-                )
+                    code, message, NAME, value=float(n), examples=tuple(examples[:MAX_EXAMPLES]), count=n
+                ),
             )
+    if too_large:
+        result.findings.append(_not_decoded_finding(too_large))
     is_rotated = images["exif_rotated"].to_numpy()
     if is_rotated.any():
         rotated = images[is_rotated]
@@ -264,23 +254,24 @@ def _image_findings(
     return counts
 
 
-def _not_decoded_message(n_corrupt: int, message: str, too_large: dict[str, float]) -> str:
-    """The corrupt-image message extended by the images ``--deep`` did not decode (too large)."""
+def _not_decoded_finding(too_large: dict[str, float]) -> Finding:
+    """The images ``--deep`` did not decode: past Pillow's decompression-bomb limit, so whether
+    they are intact is unknown (not corrupt: a finding of their own)."""
     m = len(too_large)
+    limit = bomb_limit() or 0
     name, pixels = next(iter(too_large.items()))
-    what = (
+    message = (
         f"{m} image {'file was' if m == 1 else 'files were'} not decoded by --deep: past Pillow's "
-        f"decompression-bomb limit of {bomb_limit() or 0:,} pixels (e.g. {name}: {pixels:,.0f} "
-        f"pixels), so whether {'it is' if m == 1 else 'they are'} intact is unknown, and Pillow-based "
-        "loaders refuse such images at this limit"
+        f"decompression-bomb limit of {limit:,} pixels (e.g. {name}: {pixels:,.0f} pixels), so whether "
+        f"{'it is' if m == 1 else 'they are'} intact is unknown, and Pillow-based loaders refuse such "
+        "images at this limit"
     )
-    return f"{message}; {what}" if n_corrupt else what
-
-
-def _shared_examples(first: list[str], second: list[str]) -> tuple[str, ...]:
-    """At most :data:`MAX_EXAMPLES` examples, some of the second kind kept when both kinds are many."""
-    keep_second = min(len(second), max(MAX_EXAMPLES - len(first), MAX_EXAMPLES // 2))
-    return tuple((first[: MAX_EXAMPLES - keep_second] + second[:keep_second])[:MAX_EXAMPLES])
+    examples = tuple(
+        f"{file}: {px:,.0f} pixels, past Pillow's decompression-bomb limit of {limit:,} pixels; not decoded"
+        for file, px in list(too_large.items())[:MAX_EXAMPLES]
+    )
+    code = "integrity.image_not_decoded"
+    return Finding.of(code, message, NAME, value=float(m), examples=examples, count=m)
 
 
 def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> tuple[int, int, int]:

@@ -24,6 +24,7 @@ from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.imageinfo import symlinked_outside
 from sodaudit.pool import ProgressFn, map_chunks
+from sodaudit.regular import open_binary
 
 TOO_LARGE = "too large to decode safely"
 """Pillow's decompression-bomb limit: such images are not decoded by ``--deep``; a finding names them."""
@@ -65,7 +66,7 @@ def _decode_error(path: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with open_binary(path) as fh, Image.open(fh) as im:
                 im.load()
     except Image.DecompressionBombError:
         return TOO_LARGE
@@ -116,7 +117,7 @@ def file_hashes(paths: Sequence[str], progress: ProgressFn | None = None) -> lis
     for path in paths:  # a loop over files
         digest = hashlib.blake2b(digest_size=16)
         try:
-            with open(path, "rb") as fh:
+            with open_binary(path) as fh:
                 for chunk in iter(partial(fh.read, 1 << 20), b""):
                     digest.update(chunk)
         except OSError:

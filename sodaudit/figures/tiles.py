@@ -23,6 +23,7 @@ from sodaudit.analyzers.sizes import boxes_per_image
 from sodaudit.figures.common import EDGE, Figure, encode, model_strides, new_figure, text
 from sodaudit.imageinfo import leads_outside
 from sodaudit.recommend.tilesim import overlap_px
+from sodaudit.regular import open_binary
 
 MAX_GRID_BOXES = 3000
 """Boxes drawn over the tile-grid image."""
@@ -88,7 +89,7 @@ def load_display(path: str, width: float, height: float) -> Image.Image | None:
     """The image downscaled for display, oriented as the dataset's coordinates assume; None when
     the file cannot be decoded (the next candidate image is tried)."""
     try:
-        with Image.open(path) as im:
+        with open_binary(path) as fh, Image.open(fh) as im:
             target = GRID_DISPLAY_PX / max(width, height)
             im.draft("RGB", (max(1, int(im.width * target)), max(1, int(im.height * target))))
             im.load()

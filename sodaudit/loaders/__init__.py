@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, Loader, ProgressFn
+from sodaudit.loaders.base import Detection, Loader, ProgressFn, open_binary
 
 if TYPE_CHECKING:
     from sodaudit.config import LimitsConfig
@@ -120,7 +120,7 @@ def _refuse_predictions(path: Path) -> None:
     if not (path.is_file() and path.suffix.lower() == ".json"):
         return
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(HEAD_BYTES).lstrip()
     except OSError:
         return

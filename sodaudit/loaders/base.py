@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -17,6 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sodaudit.pool import ProgressFn
+from sodaudit.regular import (  # re-exported: the loaders import them from here
+    NotRegularFile,
+    is_regular,
+    not_regular_reason,
+    open_binary,
+    open_regular,
+)
+
+__all__ = ["NotRegularFile", "is_regular", "not_regular_reason", "open_binary", "open_regular"]
 
 if TYPE_CHECKING:
     from sodaudit.config import LimitsConfig
@@ -78,57 +86,6 @@ def counted(items: Sequence[T], what: str, progress: ProgressFn | None) -> Itera
 
 class TooLarge(Exception):
     """A file past a configured size limit: reported as ``load.file_too_large``, never read."""
-
-
-class NotRegularFile(OSError):
-    """A path that is not a regular file (a FIFO, a socket, a device, a folder): never read.
-
-    Opening a FIFO blocks until a writer comes and a device may never end, so a dataset that
-    holds one would hang the audit. An ``OSError``, so every caller that reports unreadable files
-    (``load.unreadable_file``) reports it too."""
-
-
-_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISDIR, "a folder"),
-)
-_OPEN_FLAGS = (
-    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
-)
-"""``O_NONBLOCK``: opening a FIFO returns at once instead of waiting for a writer (it has no
-effect on reads of regular files); the ``fstat`` after it then refuses the FIFO."""
-
-
-def not_regular_reason(mode: int) -> str:
-    """``"not a regular file: a FIFO (named pipe); not read"`` and the like, for a ``st_mode``."""
-    kind = next((name for test, name in _KINDS if test(mode)), "a special file")
-    return f"not a regular file: {kind}; not read"
-
-
-def open_regular(path: str | Path) -> tuple[int, os.stat_result]:
-    """A read-only descriptor of ``path`` and its ``fstat``, or ``NotRegularFile`` for anything
-    but a regular file: the open never blocks (``O_NONBLOCK``) and the check is on the opened
-    file, so a FIFO swapped in after a ``stat`` is refused too. The caller closes the descriptor."""
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotRegularFile(not_regular_reason(info.st_mode))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, info
-
-
-def is_regular(path: str | Path) -> bool:
-    """``path`` (followed through symlinks) is a regular file; ``os.stat`` opens nothing."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def read_head(path: str | Path, n_bytes: int) -> bytes:

@@ -40,6 +40,7 @@ from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     counted,
+    open_binary,
     read_or_issue,
     relpath,
     short_repr,
@@ -97,7 +98,7 @@ def detect(path: Path) -> Detection | None:
 def _head(path: Path) -> list[str] | None:
     """The fields of the first line of ``path`` (``None`` when it cannot be read)."""
     try:
-        with open(path, "rb") as handle:
+        with open_binary(path) as handle:
             first = handle.read(_HEAD_BYTES).splitlines()
     except OSError:
         return None

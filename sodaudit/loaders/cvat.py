@@ -27,7 +27,7 @@ from pathlib import Path
 from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection, ProgressFn, counted, relpath
+from sodaudit.loaders.base import Detection, ProgressFn, counted, open_binary, relpath
 from sodaudit.loaders.records import Records, to_dataset
 from sodaudit.loaders.xmlsafe import parse_xml
 
@@ -72,7 +72,7 @@ def _sniff(file: Path) -> bool:
     if file.suffix.lower() != ".xml":
         return False
     try:
-        with open(file, "rb") as fh:
+        with open_binary(file) as fh:
             head = fh.read(_HEAD_BYTES)
     except OSError:
         return False

@@ -41,6 +41,7 @@ from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     counted,
+    open_binary,
     read_or_issue,
     relpath,
 )
@@ -129,7 +130,7 @@ def head_lines(folder: str | Path, keep: Callable[[str], bool], n_files: int = 3
         if len(found) >= n_files:
             break
         try:
-            with open(entry.path, "rb") as handle:
+            with open_binary(entry.path) as handle:
                 head = handle.read(SNIFF_BYTES).removeprefix(_BOM).decode("utf-8", "replace")
         except OSError:
             continue

@@ -47,6 +47,7 @@ from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     counted,
+    open_binary,
     read_or_issue,
     short_repr,
 )
@@ -100,7 +101,7 @@ def looks_like_labelme(head: bytes, strict: bool = True) -> bool:
 
 def _sniff(path: Path, strict: bool = True) -> bool:
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             return looks_like_labelme(fh.read(HEAD_BYTES), strict)
     except OSError:
         return False

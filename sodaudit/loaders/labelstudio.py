@@ -32,7 +32,7 @@ from sodaudit.config import LimitsConfig
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.errors import DatasetError
 from sodaudit.imageinfo import is_image_file, read_header
-from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, read_limited, relpath
+from sodaudit.loaders.base import Detection, ProgressFn, TooLarge, counted, open_binary, read_limited, relpath
 from sodaudit.loaders.records import ImageIndex, Records, to_dataset
 
 __all__ = ["FORMAT", "detect", "load"]
@@ -76,7 +76,7 @@ def _sniff(file: Path) -> str | None:
     if file.suffix.lower() != ".json":
         return None
     try:
-        with open(file, "rb") as fh:
+        with open_binary(file) as fh:
             head = fh.read(_HEAD_BYTES)
     except OSError:
         return None

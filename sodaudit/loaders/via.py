@@ -55,6 +55,7 @@ from sodaudit.loaders.base import (
     Detection,
     ProgressFn,
     counted,
+    open_binary,
     read_or_issue,
     short_repr,
 )
@@ -107,7 +108,7 @@ def kind_of(head: bytes) -> str | None:
 
 def _sniff(path: Path) -> str | None:
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             return kind_of(fh.read(HEAD_BYTES))
     except OSError:
         return None

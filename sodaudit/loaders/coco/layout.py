@@ -11,7 +11,7 @@ import pandas as pd
 
 from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import is_image_file
-from sodaudit.loaders.base import Detection, relpath, resolve_inside, short_repr
+from sodaudit.loaders.base import Detection, open_binary, relpath, resolve_inside, short_repr
 
 FORMAT = "coco"
 ROBOFLOW_NAME = "_annotations.coco.json"
@@ -88,7 +88,7 @@ def may_be_coco(path: Path) -> bool:
 def _coco_content(path: Path) -> bool:
     """:func:`may_be_coco` on the file's content alone: a JSON object with COCO's keys."""
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(_HEAD_BYTES)
             if head.lstrip(b"\xef\xbb\xbf").lstrip()[:1] != b"{":
                 return False  # Label Studio and VIA 3 exports, COCO results files: a list

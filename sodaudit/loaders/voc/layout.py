@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sodaudit.errors import DatasetError
-from sodaudit.loaders.base import Detection
+from sodaudit.loaders.base import Detection, open_binary
 
 FORMAT = "voc"
 
@@ -222,7 +222,7 @@ def _tree_evidence(part: Part, base: str) -> str:
 def _looks_like_voc(file: str) -> bool:
     """The first element of the file is ``<annotation>`` (reads only a few hundred bytes)."""
     try:
-        with open(file, "rb") as f:
+        with open_binary(file) as f:
             head = f.read(_SNIFF_BYTES)
     except OSError:
         return False

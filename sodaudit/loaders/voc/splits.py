@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from sodaudit.dataset import LoadIssue
+from sodaudit.loaders.base import read_or_issue
 from sodaudit.loaders.voc.layout import CLASS_FILES, SPLIT_LISTS, UNION_LIST, Layout, Part
+from sodaudit.loaders.yolo.textfiles import read_names_file
+
+_LIST_MB = 64
+_LIST_KEY = "a split list's 64 MB bound"
+"""ImageSets lists share the YOLO split lists' bound (one id per line: 64 MB is millions of ids)."""
 
 
 def split_column(
@@ -54,11 +60,12 @@ def read_splits(part: Part, xml_stems: set[str], issues: list[LoadIssue]) -> dic
     lists: dict[str, list[tuple[int, str]]] = {}
     for name in (*SPLIT_LISTS, UNION_LIST):
         file = os.path.join(part.sets_dir, f"{name}.txt")
-        try:
-            with open(file, "rb") as handle:
-                text = handle.read().decode("utf-8", errors="replace")
-        except OSError:
+        if not os.path.lexists(file):
             continue
+        data = read_or_issue(file, f"{part.sets_rel}/{name}.txt", _LIST_MB, _LIST_KEY, issues)
+        if data is None:  # a FIFO, a dangling link or past the bound: said, and the list not used
+            continue
+        text = data.decode("utf-8", errors="replace")
         entries = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             words = line.split()
@@ -104,14 +111,15 @@ def classes_of(
     class_file = ""
     for candidate in CLASS_FILES:
         file = root / candidate
-        if file.is_file():
-            try:
-                text = file.read_bytes().decode("utf-8", errors="replace")
-            except OSError:
-                continue
-            declared = list(dict.fromkeys(s.strip() for s in text.splitlines() if s.strip()))
-            class_file = candidate
-            break
+        if not os.path.lexists(file):
+            continue
+        read, problems = read_names_file(file, candidate)
+        issues.extend(problems)  # unreadable, too large, or not UTF-8 (each line named)
+        if read is None:
+            continue
+        declared = list(dict.fromkeys(read.values()))
+        class_file = candidate
+        break
     inverse, uniq = pd.factorize(pd.Series(names, dtype=object), sort=True)
     counts = np.bincount(inverse, minlength=len(uniq))
     order = list(declared)

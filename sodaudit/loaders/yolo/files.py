@@ -95,7 +95,7 @@ class Budget:
             "folder far larger than a dataset (the file system root, a home folder?); what lies beyond "
             "is not audited"
         )
-        return LoadIssue("load.file_too_large", relpath(self.stopped_at, Path(root)), reason)
+        return LoadIssue("load.listing_truncated", relpath(self.stopped_at, Path(root)), reason)
 
 
 def walk(
