@@ -16,10 +16,12 @@ from sodaudit.catalogue import Severity, spec_of
 FAIL_ON = ("error", "warning", "never")
 MAX_EXAMPLES = 20
 """Examples carried per finding; full per-label lists live in the analyzer tables."""
-MAX_MESSAGE_CHARS = 2000
-"""Longest finding message: a message built from a dataset-controlled list (file names, class
-names) must not grow with the dataset (one listed 141,000 characters of duplicate files); the
-numbers are in ``count``/``value`` and the full lists in the tables."""
+MAX_MESSAGE_CHARS = 400
+"""Longest finding message: a reader takes in about this much at a glance (issue 17), and a
+message built from a dataset-controlled list (file names, class names) must not grow with the
+dataset (one listed 141,000 characters of duplicate files). Messages say counts and at most a
+few names; the examples carry more and the tables everything. Analyzers write messages under
+this; the cut (with "…") only guards what a dataset could still make longer."""
 MAX_EXAMPLE_CHARS = 500
 """Longest example: an example quotes a file name or a value from the dataset."""
 

@@ -50,3 +50,13 @@ SIZE_PRESETS = {p.name: p for p in (COCO, AITOD, TINYPERSON)}
 SIZE_TOLERANCE_PX = 1e-3
 """A size within this of a pixel threshold counts as reaching it: YOLO's normalised text keeps
 about 1e-5 px of a box, so an exact 2 px box may read back as 1.999998 px."""
+
+
+def below_min_side(short_side: np.ndarray, min_side: float) -> np.ndarray:
+    """Boxes whose short side is below ``min_side`` (within :data:`SIZE_TOLERANCE_PX`).
+
+    The one definition of "smaller than the smallest stride": the strides finding, the plan's
+    reach, the verdict and the size-histogram caption all count boxes with it, on the short
+    side at model input (a box narrower than a grid cell in either direction is the problem,
+    whatever its area)."""
+    return short_side < min_side - SIZE_TOLERANCE_PX

@@ -100,7 +100,7 @@ def test_area_field_wrong_is_one_error_for_its_249_boxes(realdata: Path):
     report = audit(path)
     [area] = [f for f in report.findings if f.code == "integrity.area_mismatch"]
     assert (area.severity.value, area.count) == ("error", exceeds)
-    assert f"so {moved} of them are evaluated in another size bucket" in area.message
+    assert f"so {moved} count in another size bucket" in area.message
     assert "by area: small 0, medium 0, large 249; by w*h: small 190, medium 58, large 1" in area.message
     assert report.analyzers["sizes"].stats.buckets.coco_area.as_dict() == {
         "small": 0,

@@ -142,8 +142,35 @@ CHECKS = """(() => {
 })()"""
 
 
-def open_report(page: Path, shot: Path) -> tuple[dict, list[dict]]:
-    """Load ``page`` and return the in-page checks and every DevTools event."""
+LAYOUT = """(() => {
+  const width = document.documentElement.clientWidth;
+  const top = id => {
+    const e = document.getElementById(id);
+    return e ? e.getBoundingClientRect().top : null;
+  };
+  const named = e => {
+    const owner = e.closest('[id]');
+    const where = owner ? ' in #' + owner.id : '';
+    return e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + where;
+  };
+  const all = Array.from(document.querySelectorAll('body *')).filter(e => e.getClientRects().length);
+  return {
+    width: width,
+    page_scroll_width: document.documentElement.scrollWidth,
+    overflowing: all.filter(e => e.getBoundingClientRect().right > width + 1).slice(0, 10).map(named),
+    scrolled: all.filter(e => ['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX)
+                              && e.scrollWidth > e.clientWidth + 1).slice(0, 10).map(named),
+    tops: Object.fromEntries(
+      ['verdict', 'what-to-change', 'gate', 'dataset', 'findings'].map(i => [i, top(i)])),
+  };
+})()"""
+"""Where the first-screen sections start and what is wider than the window, at 1280x800."""
+FIRST_SCREEN = (1280, 800)
+
+
+def open_report(page: Path, shot: Path, first_screen: Path | None = None) -> tuple[dict, list[dict]]:
+    """Load ``page`` and return the in-page checks (with the layout at 1280x800 under
+    ``"layout"``) and every DevTools event; ``first_screen``: also save the 1280x800 view."""
     with tempfile.TemporaryDirectory(prefix="sodaudit-chromium-") as profile:
         browser = Browser(chromium(), profile)
         try:
@@ -166,11 +193,26 @@ def open_report(page: Path, shot: Path) -> tuple[dict, list[dict]]:
                 },
                 session=session,
             )
+            width, height = FIRST_SCREEN
+            browser.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=session,
+            )
+            layout = browser.send(
+                "Runtime.evaluate", {"expression": LAYOUT, "returnByValue": True}, session=session
+            )
+            assert "exceptionDetails" not in layout, layout["exceptionDetails"]
+            if first_screen is not None:
+                png = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+                first_screen.parent.mkdir(parents=True, exist_ok=True)
+                first_screen.write_bytes(base64.b64decode(png))
             answer = browser.send(
                 "Runtime.evaluate", {"expression": CHECKS, "returnByValue": True}, session=session
             )
             assert "exceptionDetails" not in answer, answer["exceptionDetails"]
             checks = answer["result"]["value"]
+            checks["layout"] = layout["result"]["value"]
             height = min(int(checks["height"]), 16000)
             browser.send(
                 "Emulation.setDeviceMetricsOverride",
@@ -221,13 +263,30 @@ def run_report(dataset: Path, out: Path) -> Path:
 
 def sections_of(out: Path) -> list[str]:
     report = json.loads((out / "report.json").read_text())
-    return ["gate", "dataset", "findings"] + [f"analyzer-{name}" for name in report["analyzers"]]
+    return ["verdict", "gate", "dataset", "findings"] + [f"analyzer-{name}" for name in report["analyzers"]]
+
+
+def assert_first_screen(layout: dict) -> None:
+    """Verdict, then what to change, then the gate, above the dataset card; the verdict and the
+    start of what to change on the first 800 px; nothing wider than the 1280 px window."""
+    tops = layout["tops"]
+    order = [
+        tops[name] for name in ("verdict", "what-to-change", "gate", "dataset") if tops[name] is not None
+    ]
+    assert tops["verdict"] is not None and order == sorted(order), tops
+    assert tops["verdict"] < FIRST_SCREEN[1] and (tops["what-to-change"] or 0) < FIRST_SCREEN[1], tops
+    assert layout["page_scroll_width"] <= layout["width"], layout
+    assert layout["overflowing"] == [], layout["overflowing"]
+    assert layout["scrolled"] == [], f"columns hidden behind a horizontal scroll: {layout['scrolled']}"
 
 
 def test_sample_report_in_chromium(sample_data: Path, tmp_path: Path):
     chromium()
     page = run_report(sample_data / "yolo", tmp_path / "out")
-    checks, events = open_report(page, ARTIFACTS / "report-sample_data.png")
+    checks, events = open_report(
+        page, ARTIFACTS / "report-sample_data.png", ARTIFACTS / "first-screen-sample_data.png"
+    )
+    assert_first_screen(checks["layout"])
     assert_clean(checks, events, page, [*sections_of(tmp_path / "out"), "gallery"])
     assert checks["images"] > 5, "figures and gallery crops are images"
     assert checks["filtered"] is not None and checks["filtered"] >= 1, "the filter box works"
@@ -241,8 +300,11 @@ def test_sample_report_in_chromium(sample_data: Path, tmp_path: Path):
 def test_real_report_in_chromium(realdata: Path, tmp_path: Path, name: str, path: str):
     chromium()
     page = run_report(realdata / path, tmp_path / "out")
-    checks, events = open_report(page, ARTIFACTS / f"report-{name}.png")
+    checks, events = open_report(
+        page, ARTIFACTS / f"report-{name}.png", ARTIFACTS / f"first-screen-{name}.png"
+    )
     assert_clean(checks, events, page, sections_of(tmp_path / "out"))
+    assert_first_screen(checks["layout"])
 
 
 def test_hostile_names_do_not_run_in_chromium(tmp_path: Path):

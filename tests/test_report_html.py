@@ -133,8 +133,10 @@ def test_sections_and_first_screen(sample_data: Path):
     assert {"gate", "dataset", "findings"} <= ids
     for name in report.analyzers:
         assert f"analyzer-{name}" in ids
-    # the first screen comes before any analyzer section
-    assert page.index('id="gate"') < page.index('id="dataset"') < page.index('id="analyzer-integrity"')
+    # the first screen: verdict, what to change, the gate, then the dataset card and the sections
+    order = ["verdict", "what-to-change", "gate", "dataset", "analyzer-integrity"]
+    positions = [page.index(f'id="{name}"') for name in order]
+    assert positions == sorted(positions)
     # a readable sentence, not a key dump: the parity number in words
     below = report.analyzers["subthreshold"].stats.below_3px_at_imgsz
     text = " ".join(" ".join(doc.text).split())
@@ -175,14 +177,14 @@ def test_recommendations_render_generically(sample_data: Path):
     )
     page = to_html(replace(audit(sample_data / "yolo"), recommendations=recs), figures=False)
     text = " ".join(" ".join(parse(page).text).split())
-    assert page.index('id="recommendations"') < page.index('id="findings"')
+    assert page.index('id="what-to-change"') < page.index('id="findings"')
     assert "Train at imgsz 1280: 91% of boxes reach 8 px" in text
     assert "Nothing to change." in text
     assert "share after 91.0%" in text  # shares as percentages
     assert "slice height 640; overlap height ratio 0.2" in text  # nested dict as one line
-    rec = page[page.index('id="recommendations"') : page.index('id="findings"')]
+    rec = page[page.index('id="what-to-change"') : page.index('id="findings"')]
     assert rec.count("<caption>candidates</caption>") == 1  # list of records as a table
-    assert ">1280<" in rec.replace(",", "") or ">1,280<" in rec
+    assert ">1,280 px<" in rec  # pixels with their unit
 
 
 @dataclass(frozen=True)
@@ -284,3 +286,21 @@ def test_python_api(sample_data: Path):
     assert report.to_html().startswith("<!DOCTYPE html>")
     frame = report._repr_html_()
     assert frame.startswith("<iframe") and "<script>" not in frame  # the page is escaped in srcdoc
+
+
+def test_verdict_states_the_share_below_the_smallest_stride(sample_data: Path):
+    """The verdict's number, recomputed from the boxes: short side x (640 / long image side)
+    below yolov8's smallest stride (8 px), over valid, non-ignored boxes in images of known size."""
+    report = audit(sample_data / "yolo")
+    b = report.dataset.boxes
+    judged = b[b["valid"] & ~b["ignore"] & (b["img_w"] > 0) & (b["img_h"] > 0)]
+    short = np.minimum(judged["w"], judged["h"]) * 640 / np.maximum(judged["img_w"], judged["img_h"])
+    below = int((short < 8 - 1e-3).sum())
+    page = to_html(report, figures=False)
+    doc = parse(page)
+    start = page.index('id="verdict"')
+    sentence = " ".join(page[start : page.index("</section>", start)].split())
+    assert f"{below / len(judged):.1%} of {len(judged):,} boxes have a short side < 8 px" in sentence
+    assert "imgsz 1280 (4.0x compute)" in sentence  # the plan the what-to-change list starts with
+    text = " ".join(" ".join(doc.text).split())
+    assert "Gate passed" in text and "the gate does not fail on" in text  # passed, and qualified

@@ -131,12 +131,11 @@ def area_mismatch_finding(
         wh_counts = COCO.counts(wh[has_area & ~b["ignore"].to_numpy(bool)])
         most = float(np.max(area_field[exceeds] / wh[exceeds]))
         message = (
-            f"{n_exceeds} boxes have a COCO area field larger than their box can hold (area > "
-            f"{1 + ratio:g} x w*h, up to {most:.0f}x; a mask lies inside its box): COCOeval sizes "
-            f"ground truth by area, so {int(moved.sum())} of them are evaluated in another size "
-            f"bucket (non-crowd boxes by area: {_buckets_text(by_area.as_dict() if by_area else {})};"
-            f" by w*h: {_buckets_text(wh_counts)}) and AP_small/AP_medium/AP_large are wrong; "
-            "recompute area from the masks, or as w*h for boxes without masks"
+            f"{n_exceeds} boxes have a COCO area larger than their box can hold (> {1 + ratio:g} x "
+            f"w*h, up to {most:.0f}x): COCOeval sizes ground truth by area, so {int(moved.sum())} "
+            f"count in another size bucket (non-crowd boxes by area: "
+            f"{_buckets_text(by_area.as_dict() if by_area else {})}; by w*h: {_buckets_text(wh_counts)})"
+            " and AP_small/medium/large are wrong; recompute area (the mask's, or w*h without masks)"
         )
         count = n_exceeds
     else:

@@ -127,10 +127,10 @@ def file_hashes(paths: Sequence[str], progress: ProgressFn | None = None) -> lis
     return out
 
 
-def group_text(labelled: Sequence[str]) -> str:
-    """One group of identical files: at most :data:`GROUP_NAMES` names, then how many more."""
-    shown = " = ".join(labelled[:GROUP_NAMES])
-    more = len(labelled) - GROUP_NAMES
+def group_text(labelled: Sequence[str], names: int = GROUP_NAMES) -> str:
+    """One group of identical files: at most ``names`` names, then how many more."""
+    shown = " = ".join(labelled[:names])
+    more = len(labelled) - names
     return shown + (f" = ... ({more} more identical files)" if more > 0 else "")
 
 
@@ -181,9 +181,9 @@ def cross_split_images(
     result.findings.append(
         Finding.of(
             "integrity.cross_split_duplicate_image",
-            f"{n_groups} images appear in more than one split as identical files (same bytes; "
-            f"{len(cross)} files in all, up to {largest} in one group): evaluating on them measures "
-            f"memorisation, e.g. {group_text(groups.iloc[0])}",
+            f"{n_groups} {'image appears' if n_groups == 1 else 'images appear'} in more than one "
+            f"split as identical files (same bytes; {len(cross)} files in all, up to {largest} in one "
+            f"group): evaluating on them measures memorisation, e.g. {group_text(groups.iloc[0], 2)}",
             NAME,
             value=float(n_groups),
             examples=tuple(group_text(g) for g in groups.head(MAX_EXAMPLES)),

@@ -39,7 +39,7 @@ from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS, ModelPreset, anchor_points
-from sodaudit.sizepresets import AITOD
+from sodaudit.sizepresets import AITOD, below_min_side
 
 NAME = "strides"
 
@@ -283,7 +283,7 @@ def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Lev
         points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride)
         collide, cells = center_collisions(geo["image"], geo["cx"], geo["cy"], stride)
         median = float(np.median(points)) if len(points) else math.nan
-        out[stride] = Level(stride, geo["short"] < stride, points, collide, cells, median)
+        out[stride] = Level(stride, below_min_side(geo["short"], stride), points, collide, cells, median)
     return out
 
 

@@ -17,8 +17,36 @@ MAX_SUBTABLE_ROWS = 12
 MAX_DEPTH = 3
 
 
+PIXEL_KEYS = ("imgsz", "tile", "stride", "smallest_stride", "min_side", "separability")
+"""Keys (besides those ending in ``_px``) whose numbers are pixels: shown with their unit."""
+FACTOR_KEYS = ("cost_factor", "max_cost", "scale", "cost")
+"""Keys whose numbers are multiples of today (compute, scale): shown as ``4.00x``."""
+LABELS = {
+    "cost_factor": "compute vs today",
+    "max_cost": "compute cap",
+    "reach_share": "boxes reaching the smallest stride",
+    "current_share": "boxes reaching it today",
+    "target_share": "target share reaching it",
+    "min_side_px": "smallest stride (short side needed)",
+    "num_boxes": "boxes judged",
+    "current_imgsz": "imgsz today",
+    "share_before": "share before",
+    "share_after": "share after",
+}
+"""Evidence keys whose snake_case name does not say what the number is."""
+
+
+def _unit(key: str, text: str, value: float) -> str:
+    if key.endswith("_px") or key in PIXEL_KEYS or key.endswith("_imgsz"):
+        return f"{text} px"
+    if key in FACTOR_KEYS:
+        return f"{value:.2f}x"
+    return text
+
+
 def value_text(key: str, value: Any) -> str:
-    """One value as text: shares as percentages, floats trimmed, lists joined."""
+    """One value as text: shares as percentages, pixels and factors with their unit, floats
+    trimmed, lists joined."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -30,8 +58,8 @@ def value_text(key: str, value: Any) -> str:
             return pct(value)
         if isinstance(value, float) and value != int(value):
             text = f"{value:,.3f}".rstrip("0").rstrip(".")
-            return text if text not in ("0", "-0") else f"{value:.2g}"
-        return num(value)
+            return _unit(key, text if text not in ("0", "-0") else f"{value:.2g}", value)
+        return _unit(key, num(value), value)
     if isinstance(value, str):
         return value
     if isinstance(value, (list, tuple)):
@@ -46,7 +74,7 @@ def value_text(key: str, value: Any) -> str:
 
 
 def _label(key: str) -> str:
-    return key.replace("_", " ")
+    return LABELS.get(key, key.replace("_", " "))
 
 
 @dataclass

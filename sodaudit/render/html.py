@@ -22,6 +22,7 @@ from sodaudit.render.blocks import LabelTable, label_table, plan_block, recommen
 from sodaudit.render.files import write_atomic
 from sodaudit.render.views import INTROS, analyzer_view
 from sodaudit.report import AuditReport
+from sodaudit.verdict import verdict_of
 
 TEMPLATE = "report.html.j2"
 HTML_TABLE_ROWS = 100
@@ -65,6 +66,11 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
     return "–" if value is None else f"{100 * float(value):.{digits}f}%"
 
 
+def plural(word: str, count: Any) -> str:
+    """``error`` / ``errors`` for a count (our own words only: "1 errors" reads as a bug)."""
+    return word if count == 1 else word + "s"
+
+
 def slug(value: Any) -> str:
     """An id fragment: our own names only (analyzer and table names), never dataset strings."""
     return "".join(ch if ch.isalnum() or ch == "_" else "-" for ch in str(value)).strip("-").lower()
@@ -79,7 +85,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt_int=fmt_int, fmt_num=fmt_num, fmt_pct=fmt_pct, slug=slug)
+    env.filters.update(fmt_int=fmt_int, fmt_num=fmt_num, fmt_pct=fmt_pct, slug=slug, plural=plural)
     return env
 
 
@@ -150,6 +156,7 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
         "sections": sections,
         "recs": recs,
         "plan_block": plan_block(data["plan"]) if data.get("plan") else None,
+        "verdict": verdict_of(report),
         "figures": extras.figures,
         "gallery": extras.gallery,
         "extra_notes": extras.notes,

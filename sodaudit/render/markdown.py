@@ -14,6 +14,7 @@ from pathlib import Path
 from sodaudit.render.blocks import plan_sentence
 from sodaudit.render.files import visible, write_atomic
 from sodaudit.report import AuditReport
+from sodaudit.verdict import verdict_of
 
 MAX_FINDINGS = 25
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -34,12 +35,15 @@ def to_markdown(report: AuditReport, *, html_path: Path | None = None) -> str:
     data = report.to_dict()
     d, gate = data["dataset"], data["gate"]
     counts = {s: sum(1 for f in data["findings"] if f["severity"] == s) for s in ("error", "warning", "info")}
-    verdict = "✅ passed" if gate["passed"] else "❌ failed"
+    passed = "✅ passed" if gate["passed"] else "❌ failed"
+    said = verdict_of(report)
     lines = [
-        f"## sodaudit: gate {verdict}",
+        f"## sodaudit: gate {passed}",
+        "",
+        f"**{md_escape(said.sentence)}**",
         "",
         f"{md_code(d['path'])} ({d['format'].upper()}) at imgsz {data['config']['imgsz']} "
-        f"({md_escape(data['config']['model'])}); the gate fails on {gate['fail_on']}.",
+        f"({md_escape(data['config']['model'])}). Gate: {md_escape(said.gate)}",
     ]
     if gate["failed_codes"]:
         lines.append("Failing: " + ", ".join(f"`{c}`" for c in gate["failed_codes"]))
