@@ -4,6 +4,7 @@ figure or gallery code fails."""
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
@@ -299,8 +300,14 @@ def test_verdict_states_the_share_below_the_smallest_stride(sample_data: Path):
     page = to_html(report, figures=False)
     doc = parse(page)
     start = page.index('id="verdict"')
-    sentence = " ".join(page[start : page.index("</section>", start)].split())
+    sentence = html.unescape(" ".join(page[start : page.index("</section>", start)].split()))
     assert f"{below / len(judged):.1%} of {len(judged):,} boxes have a short side < 8 px" in sentence
     assert "imgsz 1280 (4.0x compute)" in sentence  # the plan the what-to-change list starts with
     text = " ".join(" ".join(doc.text).split())
     assert "Gate passed" in text and "the gate does not fail on" in text  # passed, and qualified
+    # one definition: the strides finding and the size histogram's caption count the same boxes
+    [stride_finding] = [f for f in report.findings if f.code == "strides.below_smallest_stride"]
+    assert stride_finding.message.startswith(f"{below} of {len(judged)} boxes")
+    from sodaudit.figures.sizes import size_histogram
+
+    assert f"{below} of {len(judged)} labels" in size_histogram(report).caption

@@ -12,8 +12,16 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from sodaudit.analyzers.anchors_stats import AnchorsRatioPreset, AnchorsStats
-from sodaudit.figures.axes import log_axis
-from sodaudit.figures.common import NATIVE_COLOR, THRESHOLD_COLOR, Figure, encode, new_figure
+from sodaudit.figures.axes import log_axis, text_sizes
+from sodaudit.figures.common import (
+    COLUMN_WIDTH,
+    NATIVE_COLOR,
+    SMALL_FONT,
+    THRESHOLD_COLOR,
+    Figure,
+    encode,
+    new_figure,
+)
 
 MAX_SCATTER = 20000
 """Points drawn in the w x h scatter; more are sampled down (seeded, so reports are stable)."""
@@ -39,8 +47,9 @@ def anchor_scatter(report: Any) -> Figure | None:
     suggested = stats.suggested
     sug = np.asarray(suggested.anchors, dtype=np.float64).reshape(-1, 2)
 
-    fig = new_figure(6.4, 5.4)
+    fig = new_figure(COLUMN_WIDTH, 5.0)
     ax = fig.add_subplot()
+    text_sizes(ax)
     # Ratio rule: a box is covered by an anchor when w and h are within thr x of it, i.e. it lies
     # inside the rectangle [a_w/thr, a_w*thr] x [a_h/thr, a_h*thr] of this plot.
     verts = [
@@ -78,7 +87,7 @@ def anchor_scatter(report: Any) -> Figure | None:
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel(f"width at model input {report.config.imgsz}, px (log)")
     ax.set_ylabel("height at model input, px (log)")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=SMALL_FONT, loc="upper left")
     caption = f"{n_total} labels" + (f" ({MAX_SCATTER} sampled)" if n_total > MAX_SCATTER else "") + "."
     bpr = yolo.bpr
     if math.isfinite(bpr):

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure as MplFigure
-from matplotlib.font_manager import FontProperties
 from PIL import Image
 
 from sodaudit.models import MODELS
@@ -39,52 +38,43 @@ class Figure:
     alt: str
 
 
-EDGE = 0.12
-"""Margin on a side with nothing outside the axes, in inches (on the right, an x tick label at the
-end of the axis reaches out half its width: new_figure keeps 0.25 there)."""
-X_AXIS_ROOM = 0.55
-"""Room below an axes for its tick labels and axis label (10 pt text), in inches."""
-Y_AXIS_ROOM = 0.85
-"""Room left of an axes for tick labels of up to 7 digits and the axis label, in inches."""
-LEGEND_ROW = 0.3
-"""Room for one row of the legend below the plot (8 pt text), in inches."""
-TICK_ROOM = 0.1
-"""Tick length plus the gap to its label (3.5 pt each), in inches."""
-STRIDE_LABELS = 0.25
-"""Room above an axes for the stride labels of :func:`sodaudit.figures.axes.size_lines`, in inches."""
+CSS_PX_PER_INCH = 96
+"""A CSS inch: what a browser at 100% zoom shows one inch of a figure as, in CSS pixels."""
+COLUMN_PX = 517
+"""Width the report shows a figure of the sizes and anchors sections at, in CSS pixels: one of the
+two columns of its ``.figs`` grid at the page's full width (``main`` 1100 px less 2 x 24 px padding,
+a 14 px gap, then the image's 1 px border each side: (1100 - 48 - 14) / 2 - 2)."""
+FULL_PX = 1050
+"""Width of a figure shown across the page (the tile grid), in CSS pixels: ``main`` less its
+padding and the image border. A figure narrower than this is shown at its own pixel size."""
+COLUMN_WIDTH = COLUMN_PX / CSS_PX_PER_INCH
+"""Width of the column figures, in inches: drawn at the size they are shown, so a point in the
+figure is a point on the screen (an 8 in figure squeezed into the column showed 7 pt as 4.7 pt)."""
+DPI = 150
+"""Pixels per inch of the PNGs: about 800 px across a column figure, so a display at 1.5x still
+gets a pixel per device pixel; the report shows them at their CSS size (``max-width: 100%``)."""
+FONT = 10.0
+"""Axis labels and everything else by default, in points."""
+SMALL_FONT = 9.5
+"""The smallest text of any figure (tick labels, legends, stride and cap labels), in points: 9.5 pt
+on screen in the 517 px column, still 9 pt in a 490 px one (a narrower window; the two-column grid
+gets no narrower than 487 px, then turns into one wider column)."""
+PAD = 4 / 72
+"""Padding of the constrained layout around the figure's content, in inches (4 pt)."""
 
 
-def new_figure(
-    width: float,
-    height: float,
-    *,
-    left: float = Y_AXIS_ROOM,
-    bottom: float = X_AXIS_ROOM,
-    right: float = 0.25,
-    top: float = EDGE,
-) -> MplFigure:
-    """A figure on its own Agg canvas whose subplots sit inside fixed margins (in inches).
+def new_figure(width: float, height: float, *, dpi: float = DPI) -> MplFigure:
+    """A figure on its own Agg canvas, laid out by matplotlib's constrained layout: the axes
+    shrink until every tick label, axis label, legend and in-layout annotation fits inside the
+    figure, so nothing is cut at its edge whatever the data's labels are.
 
-    Fixed margins rather than constrained layout, which measures every tick label of every axes
-    in a pass of its own before the figure is drawn. Its own canvas rather than pyplot: no global
-    figure registry, no GUI backend chosen for us.
+    Its own canvas rather than pyplot: no global figure registry, no GUI backend chosen for us,
+    no rcParams changed (every text gets its size here or where it is made).
     """
-    fig = MplFigure(figsize=(width, height), dpi=DPI)
+    fig = MplFigure(figsize=(width, height), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
-    fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
-    )
+    fig.get_layout_engine().set(w_pad=PAD, h_pad=PAD, wspace=0, hspace=0)
     return fig
-
-
-def text_width(fig: MplFigure, labels: list[str], fontsize: float) -> float:
-    """Width in inches of the widest of ``labels`` as drawn at ``fontsize`` on ``fig``."""
-    renderer = fig.canvas.get_renderer()
-    font = FontProperties(size=fontsize)
-    widest = max(
-        (renderer.get_text_width_height_descent(s, font, ismath=False)[0] for s in labels), default=0.0
-    )
-    return widest / fig.dpi
 
 
 def encode(fig: MplFigure) -> str:

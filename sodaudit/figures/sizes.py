@@ -14,16 +14,14 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from sodaudit.analyzers.sizes import SizesStats, boxes_per_image
-from sodaudit.figures.axes import legend_below, log_axis, size_lines
+from sodaudit.figures.axes import legend_below, log_axis, size_lines, text_sizes
 from sodaudit.figures.common import (
-    EDGE,
-    LEGEND_ROW,
+    COLUMN_WIDTH,
+    FONT,
     MODEL_COLOR,
     NATIVE_COLOR,
-    STRIDE_LABELS,
+    SMALL_FONT,
     THRESHOLD_COLOR,
-    TICK_ROOM,
-    X_AXIS_ROOM,
     Figure,
     encode,
     finite_positive,
@@ -31,14 +29,16 @@ from sodaudit.figures.common import (
     new_figure,
     pct,
     text,
-    text_width,
 )
+from sodaudit.sizepresets import below_min_side
 
 MAX_BOX_CLASSES = 80
 """Classes shown in the per-class box plot (the smallest by median when there are more)."""
 HIST_BINS = 60
 BOX_KEYS = {"whislo": "p5", "q1": "p25", "med": "p50", "q3": "p75", "whishi": "p95"}
 """Box plot parts and the per-class percentiles of the sizes stats that they show."""
+BOX_ROW = 0.18
+"""Height of one class of the box plot, in inches: a ``SMALL_FONT`` class name (0.13 in) and a gap."""
 
 
 def log_edges(values: list[np.ndarray], bins: int = HIST_BINS) -> np.ndarray:
@@ -51,15 +51,17 @@ def log_edges(values: list[np.ndarray], bins: int = HIST_BINS) -> np.ndarray:
 
 
 def size_histogram(report: Any) -> Figure | None:
-    sel = report.dataset.selected_boxes("sqrt_area", "sqrt_area_model")
+    sel = report.dataset.selected_boxes("sqrt_area", "sqrt_area_model", "short_side_model")
     native = finite_positive(sel["sqrt_area"])
     model = finite_positive(sel["sqrt_area_model"])
+    short_model = finite_positive(sel["short_side_model"])
     if len(native) == 0:
         return None
     imgsz = report.config.imgsz
     edges = log_edges([native, model] if len(model) else [native])
-    fig = new_figure(8, 3.6, top=STRIDE_LABELS, bottom=X_AXIS_ROOM + LEGEND_ROW)
+    fig = new_figure(COLUMN_WIDTH, 3.6)
     ax = fig.add_subplot()
+    text_sizes(ax)
     ax.stairs(
         np.histogram(native, edges)[0],
         edges,
@@ -86,11 +88,12 @@ def size_histogram(report: Any) -> Figure | None:
     caption = f"Median object size is {np.median(native):.1f} px native"
     if len(model):
         caption += f" and {np.median(model):.1f} px at imgsz {imgsz}"
-        if strides:
-            below = int((model < strides[0]).sum())
+        if strides and len(short_model):
+            # the one definition (sizepresets.below_min_side): the short side, not √(w·h)
+            below = int(below_min_side(short_model, strides[0]).sum())
             caption += (
-                f"; {below} of {len(model)} labels ({pct(below, len(model))}) are smaller than "
-                f"{model_name}'s smallest stride ({strides[0]} px) at model input"
+                f"; {below} of {len(short_model)} labels ({pct(below, len(short_model))}) have a short "
+                f"side < {strides[0]} px at model input ({model_name}'s smallest stride)"
             )
     caption += ". Dashed lines: model strides; dotted: the sub-threshold minimum side."
     return Figure(
@@ -120,10 +123,11 @@ def class_boxplot(report: Any) -> Figure | None:
     stats.sort(key=lambda s: s["med"])
     shown = stats[:MAX_BOX_CLASSES]
     labels = [s["label"] for s in shown]
-    fig = new_figure(8, max(2.4, 1.2 + 0.17 * len(shown)), top=STRIDE_LABELS, bottom=X_AXIS_ROOM + LEGEND_ROW)
-    # The class names are the y tick labels: the left margin is as wide as the widest of them.
-    fig.subplots_adjust(left=(EDGE + text_width(fig, labels, 8) + TICK_ROOM) / 8)
+    # The class names are the y tick labels: the constrained layout makes the left margin as wide
+    # as the widest of them (28 characters at most), the plot takes what is left.
+    fig = new_figure(COLUMN_WIDTH, max(2.8, 1.4 + BOX_ROW * len(shown)))
     ax = fig.add_subplot()
+    text_sizes(ax)
     # A box plot from the report's percentiles, drawn as three collections (whiskers, boxes,
     # medians) rather than ax.bxp's five artists per class: 80 classes drew in 1.3 s that way.
     part = {key: np.array([s[key] for s in shown]) for key in BOX_KEYS}
@@ -142,10 +146,11 @@ def class_boxplot(report: Any) -> Figure | None:
     ax.vlines(part["med"], rows - 0.32, rows + 0.32, color="black", linewidth=1.6)
     ax.set_yticks(rows, labels)
     ax.set_ylim(len(shown) - 0.5, -0.5)
-    ax.tick_params(axis="y", labelsize=8)
     size_lines(ax, report)
     log_axis(ax, "x")
-    ax.set_xlabel(f"√(w·h) at model input {report.config.imgsz}, pixels (log scale)")
+    # Ends at the axis' right end: long class names leave a narrow plot, and a label centred
+    # under it would run off the figure's right edge.
+    ax.set_xlabel(f"√(w·h) at model input {report.config.imgsz}, pixels (log scale)", loc="right")
     legend_below(ax)
     caption = (
         f"Boxes span the 25th–75th percentile, whiskers the 5th–95th. Smallest class by median: "
@@ -178,8 +183,9 @@ def labels_per_image(report: Any) -> Figure | None:
         if cap >= top:
             break
     xmax = max([top, *[c for _, c in visible]])
-    fig = new_figure(8, 3.2)
+    fig = new_figure(COLUMN_WIDTH, 3.0)
     ax = fig.add_subplot()
+    text_sizes(ax)
     # One bin per count while that stays readable, else 100 bins.
     edges = np.arange(-0.5, xmax + 1.5, 1.0) if xmax <= 120 else np.linspace(0, xmax * 1.02, 101)
     hist, _ = np.histogram(counts, edges)
@@ -192,7 +198,7 @@ def labels_per_image(report: Any) -> Figure | None:
             f"{text(name)} {cap}",
             (cap, 1 - 0.08 * (i % 3)),
             xycoords=("data", "axes fraction"),
-            fontsize=7,
+            fontsize=SMALL_FONT,
             color=THRESHOLD_COLOR,
             xytext=(-2 if right_half else 2, -2),
             textcoords="offset points",
@@ -230,14 +236,14 @@ def heatmap(report: Any) -> Figure | None:
         return None
     shares = np.asarray(heat.shares, dtype=np.float64)
     rows, cols = shares.shape
-    fig = new_figure(5.2, 4.2, left=0.65, right=1.1)
+    fig = new_figure(COLUMN_WIDTH, 4.4)
     ax = fig.add_subplot()
+    text_sizes(ax)
     im = ax.imshow(shares * 100, extent=(0, 1, 1, 0), cmap="viridis", interpolation="nearest", aspect="auto")
-    # The colour bar in the right margin: 0.15 in wide, 0.15 in from the axes, its labels beyond.
-    box = ax.get_position()
-    fig.colorbar(
-        im, cax=fig.add_axes((box.x1 + 0.15 / 5.2, box.y0, 0.15 / 5.2, box.height)), label="% of box centres"
-    )
+    # The colour bar beside the axes, in the constrained layout (its labels inside the figure).
+    bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    text_sizes(bar.ax)
+    bar.set_label("% of box centres", fontsize=FONT)
     ax.set_xlabel("x / image width")
     ax.set_ylabel("y / image height")
     r, c = np.unravel_index(int(np.argmax(shares)), shares.shape)

@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image, ImageOps
 
 from sodaudit.analyzers.sizes import boxes_per_image
-from sodaudit.figures.common import EDGE, Figure, encode, model_strides, new_figure, text
+from sodaudit.figures.common import PAD, SMALL_FONT, Figure, encode, model_strides, new_figure, text
 from sodaudit.imageinfo import leads_outside
 from sodaudit.recommend.tilesim import overlap_px
 from sodaudit.regular import open_binary
@@ -38,6 +38,14 @@ artist (``--imgsz 1`` on a 4000 px image made 10^7 of them: minutes and gigabyte
 MAX_TILE_NUMBERS = 200
 """Tiles numbered at most: a number is a text artist with a box, costlier than an outline, and
 past a few hundred they overlap into an unreadable block."""
+GRID_WIDTH = 8.0
+"""Width of the tile-grid figure, in inches. It is shown across the page at its own pixel size
+(800 px at ``GRID_DPI``; the page is 1050 px wide), so its ``SMALL_FONT`` tile numbers show at
+9.9 pt."""
+GRID_DPI = 100
+NUMBER_PT_PER_DIGIT = 0.64 * SMALL_FONT
+"""Width of one digit of a tile number, in points (a DejaVu Sans digit is 0.636 em)."""
+"""The tile grid is mostly a photo, the costliest figure to store: its pixels are not doubled."""
 
 
 def tiling_params(report: Any) -> tuple[int, int, str]:
@@ -166,8 +174,9 @@ def tile_grid(report: Any) -> Figure | None:
     cols, rows = drawn_indices(nx, ny)
     xs = axis_starts_at(cols, nx, W, tile, overlap)
     ys = axis_starts_at(rows, ny, H, tile, overlap)
-    # The figure fits the image: 8 in wide, EDGE all round, as tall as the image's aspect asks.
-    fig = new_figure(8, (8 - 2 * EDGE) * H / W + 2 * EDGE, left=EDGE, bottom=EDGE, right=EDGE, top=EDGE)
+    # The figure fits the image: GRID_WIDTH wide, PAD all round, as tall as the image's aspect asks.
+    inner = GRID_WIDTH - 2 * PAD
+    fig = new_figure(GRID_WIDTH, inner * H / W + 2 * PAD, dpi=GRID_DPI)
     ax = fig.add_subplot()
     ax.imshow(np.asarray(im), extent=(0, W, H, 0), interpolation="antialiased")
     bx, by = boxes["x"].to_numpy(), boxes["y"].to_numpy()
@@ -178,7 +187,11 @@ def tile_grid(report: Any) -> Figure | None:
         for x, y, w, h in zip(bx[shown], by[shown], bw[shown], bh[shown], strict=True)
     ]
     ax.add_collection(PolyCollection(verts, facecolors="none", edgecolors="#ff00aa", linewidths=0.8))
-    numbered = len(cols) * len(rows) <= MAX_TILE_NUMBERS
+    # A number is drawn in the corner of its tile, so it must fit in the step between tiles (in
+    # points at the figure's scale): a wider one would overlap the next number or leave the image.
+    step_pt = min(tile - overlap, W, H) * inner * 72 / W
+    number_pt = max(NUMBER_PT_PER_DIGIT * len(str(nx * ny)) + 6, 1.8 * SMALL_FONT)  # offset and pad
+    numbered = len(cols) * len(rows) <= MAX_TILE_NUMBERS and step_pt >= number_pt
     for j, y0 in zip(rows.tolist(), ys.tolist(), strict=True):
         for i, x0 in zip(cols.tolist(), xs.tolist(), strict=True):
             color = TILE_COLORS[(i % 2) + 2 * (j % 2)]
@@ -189,7 +202,7 @@ def tile_grid(report: Any) -> Figure | None:
                     (x0, y0),
                     xytext=(3, -3),
                     textcoords="offset points",
-                    fontsize=8,
+                    fontsize=SMALL_FONT,
                     va="top",
                     ha="left",
                     bbox={"boxstyle": "square,pad=0.15", "fc": color, "lw": 0},
@@ -213,7 +226,7 @@ def tile_grid(report: Any) -> Figure | None:
         "more would not be visible at this scale."
     )
     if not numbered:
-        drawn += " Tiles are not numbered: too many to read."
+        drawn += " Tiles are not numbered: too many or too small to read."
     caption = (
         f"{text(row['file_name'], 80)} ({W:.0f}x{H:.0f}) cut into {nx} x {ny} = {n_tiles} tiles "
         f"of {tile} px with {overlap} px overlap ({source}); {whole} of {len(bx)} labels lie wholly inside "
