@@ -220,6 +220,15 @@ _SPECS = (
     FindingSpec("integrity.image_unreadable", WARN, "image headers that give no size"),
     FindingSpec("integrity.exif_rotated", INFO, "images with an EXIF rotation"),
     FindingSpec("integrity.background_images", INFO, "images without boxes"),
+    FindingSpec(
+        "integrity.objects_in_ignore_regions", INFO, "labelled objects whose centre lies in an ignore region"
+    ),
+    FindingSpec(
+        "integrity.no_ignore_regions",
+        INFO,
+        "a dense small-object dataset without ignore regions (converters often drop them)",
+        ("integrity.dense_boxes_per_image", "integrity.dense_small_px", "integrity.dense_small_share"),
+    ),
     FindingSpec("integrity.cross_split_duplicate_image", WARN, "identical image files in different splits"),
     FindingSpec(
         "integrity.pair_limit",
@@ -251,6 +260,14 @@ _SPECS = (
         ERROR,
         "images with more boxes than the model's max_det (--model) keeps",
         fix="raise max_det for validation and prediction (Ultralytics max_det=)",
+    ),
+    FindingSpec(
+        "sizes.noise_ceiling",
+        WARN,
+        "the smallest populated size bucket at model input reaches IoU 0.5 between two labelings "
+        "less often than label_noise_min_p under label_noise_sigma_px of corner noise (info below "
+        "label_noise_warn_share of the labels)",
+        ("sizes.label_noise_sigma_px", "sizes.label_noise_min_p", "sizes.label_noise_warn_share"),
     ),
     # -- sub-threshold labels
     FindingSpec(
@@ -328,6 +345,24 @@ _SPECS = (
         "box centres sharing a grid cell",
         ("strides.collision_warn_share",),
     ),
+    # -- visibility at model input (--pixels)
+    FindingSpec(
+        "visibility.invisible_at_imgsz",
+        WARN,
+        "small objects visible in the image files but not at model input",
+        ("visibility.invisible_warn_share", "visibility.visible_scr", "visibility.visible_energy_kept"),
+    ),
+    FindingSpec(
+        "visibility.low_quality",
+        WARN,
+        "blurry, heavily compressed or upscaled images around small objects",
+        (
+            "visibility.low_quality_warn_share",
+            "visibility.blur_laplacian_var",
+            "visibility.jpeg_low_quality",
+            "visibility.upscaled_top_share",
+        ),
+    ),
     # -- splits
     FindingSpec(
         "splits.size_drift",
@@ -336,6 +371,12 @@ _SPECS = (
         ("splits.ks_warn", "splits.ks_significance"),
     ),
     FindingSpec("splits.class_missing", WARN, "classes missing from a split"),
+    FindingSpec(
+        "splits.sequence_leakage",
+        WARN,
+        "frames of one sequence (clip, flight; by video_id, folder, file name or pHash) in two splits",
+        ("splits.leakage_warn_share",),
+    ),
     FindingSpec(
         "splits.class_share_drift",
         WARN,
@@ -349,6 +390,13 @@ _SPECS = (
         "size mix at the plan's scale far from COCO's (by COCO's area field): "
         "pretrained weights transfer less",
         ("recommend.coco_reference",),
+    ),
+    FindingSpec(
+        "plan.thin_cells",
+        INFO,
+        "class x size cells with fewer effective samples (Kish's ESS over sequences or images) than "
+        "recommend.min_count at the plan's scale",
+        ("recommend.min_count",),
     ),
     # -- regressions against --baseline
     FindingSpec(

@@ -164,6 +164,11 @@ def cli() -> None:
     help="Also write the plan as files to run as is into OUT/emit/TARGET/: train.sh (the "
     "`yolo detect train` command), SAHI slicing and tiled inference when the plan tiles, a README.",
 )
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Print the summary's lines in full (by default they are cut to the terminal's width).",
+)
 @CONFIG_OPTION
 @SET_OPTION
 def run(
@@ -181,6 +186,7 @@ def run(
     baseline_path: Path | None,
     junit_path: Path | None,
     emit_target: str | None,
+    verbose: bool,
     config_file: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
@@ -191,7 +197,7 @@ def run(
     """
     from sodaudit.pipeline import audit
     from sodaudit.render.runout import Targets, check_targets, dataset_roots, write_run
-    from sodaudit.render.terminal import Progress, summary
+    from sodaudit.render.terminal import Progress, fit, one_line, summary, terminal_width
 
     config = effective_config(
         path,
@@ -209,19 +215,20 @@ def run(
     if baseline_path is not None:
         _check_baseline(baseline_path)
     roots = dataset_roots(path, fmt)
-    out = out_dir if out_dir is not None else _default_out(DEFAULT_OUT, *roots)
+    out = out_dir if out_dir is not None else default_out(DEFAULT_OUT, *roots)
     targets = Targets(out, markdown_path, export_path, junit_path, emit_target)
     check_targets(targets, roots)
     with Progress(f"auditing {path}") as progress:
         report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
         if out_dir is None:
-            _default_out(DEFAULT_OUT, report.dataset.root)
+            default_out(DEFAULT_OUT, report.dataset.root)
         check_targets(targets, [report.dataset.root])
         progress.step("writing the report")
         written, emit_note = write_run(report, targets)
-    click.echo(summary(report, written))
+    width = None if verbose else terminal_width()
+    click.echo(summary(report, written, width))
     if emit_note:
-        click.echo(f"  {emit_note}")
+        click.echo(fit(one_line(f"  {emit_note}"), width))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from sodaudit.render.junit import github_annotations
 
@@ -265,11 +272,13 @@ def _check_baseline(path: Path) -> None:
 @CONFIG_OPTION
 @SET_OPTION
 def config_command(path: Path | None, config_file: Path | None, assignments: tuple[str, ...]) -> None:
-    """Print the effective configuration for PATH (every threshold with its value) as TOML.
+    """Print the effective configuration for PATH as TOML: every key with its value, after a
+    comment saying what it means.
 
-    It is what `sodaudit run PATH` would use with the same --config and --set.
+    It is what `sodaudit run PATH` would use with the same --config and --set; saved as
+    sodaudit.toml, it reads back to the same values.
     """
-    click.echo(effective_config(path, config_file, assignments).to_toml(), nl=False)
+    click.echo(effective_config(path, config_file, assignments).to_toml(comments=True), nl=False)
 
 
 @cli.command("init")
@@ -330,12 +339,12 @@ def diff_command(
 
     config = effective_config(new, config_file, assignments, fail_on=fail_on)
     roots = dataset_roots(old, old_format) + dataset_roots(new, new_format)
-    out = out_dir if out_dir is not None else _default_out(DEFAULT_DIFF_OUT, *roots)
+    out = out_dir if out_dir is not None else default_out(DEFAULT_DIFF_OUT, *roots)
     check_diff_out(out, roots)  # before the loads, which can take minutes
     old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
     new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
     if out_dir is None:
-        _default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
+        default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
     check_diff_out(out, [old_ds.root, new_ds.root])
     result = diff_datasets(old_ds, new_ds, config.diff, max_pairs_per_image=config.limits.max_pairs_per_image)
     written = write_diff(result, old_ds, new_ds, config, out)
@@ -391,7 +400,7 @@ def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: 
     click.echo(anchors_yaml(suggest_anchors(dataset, config)), nl=False)
 
 
-def _default_out(name: str, *dataset_roots: Path) -> Path:
+def default_out(name: str, *dataset_roots: Path) -> Path:
     """The default output folder must not land inside a dataset: the tool never writes there
     (an explicit ``--out`` inside it is refused too, by render.outset.check_out_dir)."""
     out = Path.cwd() / name
@@ -402,6 +411,21 @@ def _default_out(name: str, *dataset_roots: Path) -> Path:
                 "pass --out with a folder outside it (sodaudit never writes into a dataset unasked)."
             )
     return out
+
+
+from sodaudit.cli_sample import sample_command  # noqa: E402 (defined apart: cli.py stays short)
+
+cli.add_command(sample_command)
+
+
+def _click_message(exc: click.ClickException) -> str:
+    """click's message as one sentence without its final stop: a mistyped option or command
+    gets its suggestion in parentheses, as a mistyped config key does."""
+    possibilities = getattr(exc, "possibilities", None)  # NoSuchOption; NoSuchCommand (click >= 8.2)
+    if not possibilities:
+        return exc.format_message().rstrip(".")
+    options = " or ".join(repr(p) for p in sorted(possibilities))
+    return f"{exc.message.rstrip('.')} (did you mean {options}?)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,8 +445,8 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return 2
         ctx = getattr(exc, "ctx", None)
-        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-        click.echo(visible(f"sodaudit: error: {exc.format_message().rstrip('.')}{hint}."), err=True)
+        hint = f"; see {ctx.command_path} --help" if ctx is not None else ""
+        click.echo(visible(f"sodaudit: error: {_click_message(exc)}{hint}."), err=True)
         return exc.exit_code if exc.exit_code != 1 else 2
     except SodauditError as exc:
         click.echo(visible(f"sodaudit: error: {exc}"), err=True)

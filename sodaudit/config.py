@@ -6,6 +6,7 @@ Every threshold an analyzer uses is a field here with its default, so ``--help``
 
 from __future__ import annotations
 
+import difflib
 import json
 import types
 import typing
@@ -25,6 +26,7 @@ from sodaudit.config_sections import (
     SplitsConfig,
     StridesConfig,
     SubthresholdConfig,
+    VisibilityConfig,
 )
 from sodaudit.errors import ConfigError
 from sodaudit.findings import RULE_SEVERITIES, Rule
@@ -35,6 +37,8 @@ MIN_IMGSZ = 32
 """Smallest imgsz: the largest stride of every model preset is 32 (P5), and Ultralytics rounds
 imgsz up to a multiple of the largest stride, so a smaller input size is never what runs."""
 MAX_IMGSZ = 16384
+MAX_SAMPLE = 5000
+"""Largest ``sodaudit sample --n``: the contact sheet embeds one thumbnail per image."""
 DEFAULT_MODEL = "yolov8"
 DEFAULT_FAIL_ON = "error"
 
@@ -62,6 +66,7 @@ class Config:
     anchors: AnchorsConfig = field(default_factory=AnchorsConfig)
     strides: StridesConfig = field(default_factory=StridesConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
+    visibility: VisibilityConfig = field(default_factory=VisibilityConfig)
     plan: PlanConfig = field(default_factory=PlanConfig)
     recommend: RecommendConfig = field(default_factory=RecommendConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -168,7 +173,7 @@ class Config:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ConfigError(f"Unknown config key {unknown[0]!r}.")
+            raise unknown_key(unknown[0])
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def with_overrides(self, assignments: Iterable[str]) -> Config:
@@ -197,7 +202,7 @@ class Config:
             return self.with_rule(code, **{part: value})
         hints = typing.get_type_hints(type(self))
         if head not in hints:
-            raise ConfigError(f"Unknown config key {dotted_key!r}.")
+            raise unknown_key(dotted_key)
         current = getattr(self, head)
         if rest:
             if not is_dataclass(current):
@@ -211,8 +216,33 @@ class Config:
 def _set_in_section(section: object, key: str, value: object, dotted_key: str) -> object:
     hints = typing.get_type_hints(type(section))
     if key not in hints:
-        raise ConfigError(f"Unknown config key {dotted_key!r}.")
+        raise unknown_key(dotted_key)
     return replace(section, **{key: check_type(value, hints[key], dotted_key)})
+
+
+def config_keys() -> list[str]:
+    """Every settable key, dotted (``imgsz``, ``subthreshold.min_side_model_px``); not ``rules``."""
+    keys, hints = [], typing.get_type_hints(Config)
+    for f in fields(Config):
+        hint = hints[f.name]
+        if is_dataclass(hint):
+            keys += [f"{f.name}.{g.name}" for g in fields(hint)]
+        elif f.name != "rules":
+            keys.append(f.name)
+    return keys
+
+
+def unknown_key(dotted_key: str) -> ConfigError:
+    """The error for a key that does not exist, with the closest real key: typos are the usual cause."""
+    keys = config_keys()
+    section, dot, leaf = dotted_key.rpartition(".")
+    in_section = [k.removeprefix(section + dot) for k in keys if dot and k.startswith(section + dot)]
+    if in_section:  # a known section: compare the key names alone, not the shared prefix
+        close = [section + dot + k for k in difflib.get_close_matches(leaf, in_section, n=1)]
+    else:
+        close = difflib.get_close_matches(dotted_key, keys, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (`sodaudit config` lists every key)"
+    return ConfigError(f"Unknown config key {dotted_key!r}{hint}.")
 
 
 def field_docs() -> dict[str, str]:

@@ -18,6 +18,12 @@ class IntegrityConfig:
     """Same class, same image, IoU at or above this: a duplicate label."""
     hash_max_images: int = 20000
     """Content-hash image files (identical images across splits) only up to this many images."""
+    dense_boxes_per_image: float = 20.0
+    """Median boxes per image from which a dataset without ignore regions gets a note."""
+    dense_small_px: float = 32.0
+    """... counting boxes under this √(w·h) at model input as small (COCO's small bound) ..."""
+    dense_small_share: float = 0.5
+    """... when at least this share of its boxes is small."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,15 @@ class SizesConfig:
     """w/h above this (or below its inverse) is an extreme aspect ratio."""
     extreme_aspect_share: float = 0.05
     """Share of extreme-aspect boxes above which ``sizes.extreme_aspect`` is reported."""
+    label_noise_sigma_px: float = 1.0
+    """Label noise at model input: each box corner of a labeling jittered by a Gaussian of this
+    sigma (px), for the IoU ceiling of ``label_noise`` (0: no noise)."""
+    label_noise_min_p: float = 0.9
+    """Two labelings of one object must reach an IoU this often: below it at IoU 0.5 in the
+    smallest populated bucket, ``sizes.noise_ceiling``; the suggested IoU is the largest reaching it."""
+    label_noise_warn_share: float = 0.05
+    """Share of labels (at model input) in that bucket from which ``sizes.noise_ceiling`` is a
+    warning (else info)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,67 @@ class SplitsConfig:
     """Absolute difference in a class's share between splits that warrants a warning."""
     ks_significance: float = 0.05
     """Size drift is a warning only when the KS p-value is below this (else a note)."""
+    leakage_warn_share: float = 0.05
+    """Share of val (or test) images in a sequence (clip, flight) that train also has above which
+    ``splits.sequence_leakage`` is a warning (else a note)."""
+    phash_max_distance: int = 8
+    """With --pixels: two images whose 64-bit pHashes differ in at most this many bits are
+    near-duplicates, one sequence (a resized or re-encoded copy differs in a few bits, unrelated
+    images in about 32)."""
+    phash_max_images: int = 20000
+    """With --pixels: perceptual-hash images (near-duplicates across splits) only up to this many."""
+    proposal_seed: int = 0
+    """Seed ordering equal-sized sequences in the proposed group-disjoint split."""
+
+
+@dataclass(frozen=True)
+class VisibilityConfig:
+    """Visibility at model input (``--pixels``): small boxes cropped with a ring of context,
+    resampled as the trainer does, measured natively and at each candidate imgsz."""
+
+    small_side_px: float | None = None
+    """Boxes whose short side at imgsz is below this are measured; unset: the model's smallest stride."""
+    max_boxes_per_class: int = 200
+    """Small boxes sampled per class (seeded)."""
+    max_boxes: int = 2000
+    """Small boxes sampled in all (the per-class cap is lowered evenly to fit)."""
+    max_images: int = 1000
+    """Images opened at most (the sample keeps the boxes of a seeded subset of images)."""
+    max_crop_side: int = 512
+    """A crop (box and ring) longer than this many native pixels is skipped."""
+    seed: int = 0
+    """Seed of the box and image samples."""
+    context: float = 1.0
+    """The ring around a box: the box grown by this times its width and height on each side."""
+    candidate_factors: tuple[float, ...] = (1.0, 1.5, 2.0)
+    """Input sizes of the curve, as multiples of imgsz (rounded up to a multiple of 32)."""
+    resample: str = "area"
+    """area: OpenCV INTER_AREA when shrinking, as Ultralytics resizes validation images (an
+    anti-aliased average: the curve over imgsz is monotone); linear: INTER_LINEAR, as it resizes
+    training images (point-like samples when shrinking: aliasing keeps or drops a small object
+    by its sub-pixel phase, so the curve need not be monotone)."""
+    visible_scr: float = 1.0
+    """Signal-to-clutter ratio |mean(box) - mean(ring)| / std(ring) at or above which a box is visible."""
+    visible_energy_kept: float = 0.25
+    """... and the share of its native gradient energy kept at model input (resample-and-back)
+    at or above which it is visible there."""
+    invisible_warn_share: float = 0.25
+    """A class with at least this share of measured boxes visible natively but not at imgsz is
+    reported (visibility.invisible_at_imgsz)."""
+    min_class_boxes: int = 10
+    """Classes with fewer measured boxes get no finding."""
+    blur_laplacian_var: float = 100.0
+    """Variance of the Laplacian near small boxes below which an image is blurry (grey levels^2;
+    the common rule of thumb for 8-bit photos)."""
+    jpeg_low_quality: float = 70.0
+    """Estimated JPEG quality below which compression artefacts swamp small objects."""
+    upscaled_top_share: float = 0.002
+    """Share of spectral energy above 0.25 cycles/px below which an image is an upscaled source."""
+    upscaled_null_depth: float = 0.05
+    """Spectral nulls of an integer upscale (pixel replication) deeper than this flag it too."""
+    low_quality_warn_share: float = 0.2
+    """Share of the images read that are blurry, low-quality JPEG or upscaled above which
+    visibility.low_quality is a warning."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ Derived columns (area, sizes, relative size, size at model input) are computed i
 Provenance (``source``) is integers, not a string per box: ``source_file`` is a categorical
 whose codes are file ids into the file table ``Dataset.files`` (its categories), and
 ``source_line`` the 1-based line (text formats) or the element index (COCO ``annotations[i]``),
--1 when unknown. ``Dataset.source(rows)`` makes the ``file:line`` text for the few rows a list
-shows.
+-1 when unknown; JSON formats add what their element path needs (COCO ``source_id``, the
+annotation id; Label Studio, VIA, LabelMe ``source_key``). ``Dataset.source(rows)`` makes the
+text (``file:line``, ``file#annotations[61] (id 62)``, ``file#shapes[4]``: the forms of
+:mod:`sodaudit.loaders.sources`) for the few rows a list shows.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ BOX_COLUMNS: dict[str, str] = {
 }
 BOX_OPTIONAL: dict[str, tuple[str, object]] = {
     "ignore": ("bool", False),
+    "region": ("bool", False),  # an ignore region (COCO iscrowd, VisDrone category 0), ignore too
     "source_file": ("category", ""),
     "source_line": ("int64", -1),
     "coco_area": ("float64", np.nan),
@@ -85,7 +88,7 @@ class LoadIssue:
         if self.line is not None:
             return f"{self.file}:{self.line}"
         if self.key is not None:
-            return f"{self.file} {self.key}"
+            return f"{self.file}#{self.key}"
         return self.file
 
 
@@ -213,16 +216,12 @@ class Dataset:
         return tuple(str(f) for f in self.boxes["source_file"].cat.categories)
 
     def source(self, rows: pd.DataFrame) -> pd.Series:
-        """``file:line`` of each box row (just ``file`` when the line is unknown), for per-label
-        lists a person can act on; strings are made only for ``rows``."""
-        files = np.array([*self.files, ""], dtype=object)  # code -1 (no file) -> ""
-        codes = rows["source_file"].cat.codes.to_numpy()
-        lines = rows["source_line"].to_numpy(dtype=np.int64)
-        text = [
-            f"{file}:{line}" if line >= 0 else file
-            for file, line in zip(files[codes].tolist(), lines.tolist(), strict=True)
-        ]
-        return pd.Series(text, index=rows.index, dtype="str")
+        """Where each box row is (``file:line``, ``file#annotations[61] (id 62)``, ...: see
+        :mod:`sodaudit.loaders.sources`), for per-label lists a person can act on; strings are
+        made only for ``rows`` (rows of ``boxes``, with their index)."""
+        from sodaudit.loaders.sources import box_sources  # the loaders import this module
+
+        return pd.Series(box_sources(self, rows), index=rows.index, dtype="str")
 
 
 def _absolute(path: str) -> str:

@@ -87,19 +87,11 @@ class BoxSide:
         return order, np.cumsum(count) - count, count
 
     def source(self, rows: np.ndarray) -> np.ndarray:
-        """``file:line`` of each box, as ``Dataset.source`` writes it (built from the file
-        categories: a million rows take a fraction of a second)."""
-        b = self.ds.boxes
-        files = b["source_file"]
-        if isinstance(files.dtype, pd.CategoricalDtype):
-            names = np.asarray(files.cat.categories.astype(str), dtype=object)
-            codes = files.cat.codes.to_numpy()[rows]
-            file = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else "", "")
-        else:
-            file = files.astype(str).to_numpy(dtype=object)[rows]
-        line = b["source_line"].to_numpy(np.int64)[rows]
-        out = [f if k < 0 else f"{f}:{k}" for f, k in zip(file.tolist(), line.tolist(), strict=True)]
-        return np.asarray(out, dtype=object).reshape(-1)
+        """Where each box is, as ``Dataset.source`` writes it (strings made for ``rows`` only)."""
+        from sodaudit.loaders.sources import box_sources
+
+        picked = self.ds.boxes[["source_file", "source_line"]].take(np.asarray(rows, np.int64).reshape(-1))
+        return np.asarray(box_sources(self.ds, picked), dtype=object).reshape(-1)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def smallest_labels(
         if rank not in tiles:
             # Read the image once and crop all of its labels among the next ``window`` ranks.
             ranks = rank + np.flatnonzero(image_ids[rank : rank + window] == image_id)
-            im = _open_rgb(str(paths[image_id]), str(dataset.root))
+            im = open_rgb(str(paths[image_id]), str(dataset.root))
             if im is None:
                 failed.add(image_id)
                 continue
@@ -116,7 +116,7 @@ def smallest_labels(
     ]
 
 
-def _open_rgb(path: str, root: str) -> Image.Image | None:
+def open_rgb(path: str, root: str) -> Image.Image | None:
     """The image as stored after EXIF orientation (the dataset's convention), or None; None also
     for a file a symlink takes outside the dataset folder ``root``."""
     if not path or not os.path.isfile(path) or leads_outside(path, root):

@@ -15,6 +15,7 @@ from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, apply_rules, gate, sort_findings
 from sodaudit.jsonable import jsonable
 from sodaudit.loaders import load
+from sodaudit.recommend.effective import thin_cells_finding
 from sodaudit.report import AuditReport, dataset_card
 
 
@@ -77,10 +78,18 @@ def assemble(
     advice = recommend(dataset, config, results, judged)
     plan = None
     if advice.plan is not None:
-        plan = {**advice.plan.to_dict(), "scale_gap": advice.scale_gap, "notes": list(advice.notes)}
+        plan = {
+            **advice.plan.to_dict(),
+            "scale_gap": advice.scale_gap,
+            "notes": list(advice.notes),
+            "effective_samples": advice.effective,
+        }
         gap = advice.scale_gap
         if gap is not None and gap["notable"]:
             judged += apply_rules([scale_gap_finding(gap)], config.rules)
+        thin = thin_cells_finding(advice.effective, advice.plan.change) if advice.effective else None
+        if thin is not None:
+            judged += apply_rules([thin], config.rules)
     findings = tuple(sort_findings(judged))
     return AuditReport(
         dataset=dataset,

@@ -22,9 +22,12 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, GateResult
 from sodaudit.jsonable import jsonable
+from sodaudit.verdict import verdict_of
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 TOP_IMAGE_SIZES = 5
+REPR_PATH = 80
+"""Characters of the dataset path that ``repr(report)`` keeps (a long path is cut in the middle)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,39 @@ class AuditReport:
     @property
     def passed(self) -> bool:
         return self.gate.passed
+
+    def __repr__(self) -> str:
+        """A few hundred characters, not the dataclass's dump of every box (98,000 on sample_data):
+        what was read, the findings by severity, the gate and the plan."""
+        ds = self.dataset
+        path = _middle_cut(str(ds.root), REPR_PATH)
+        classes = len(set(ds.classes) | set(ds.boxes["class_id"].dropna().tolist()))
+        severities = [f.severity.value for f in self.findings]
+        counts = " ".join(f"{s}={severities.count(s)}" for s in ("error", "warning", "info"))
+        return (
+            f"<AuditReport {ds.format} {path!r}: {len(ds.images):,} images, {len(ds.boxes):,} boxes, "
+            f"{classes} classes; findings: {counts}; {self._gate_words()}; plan: {self._plan_words()}>"
+        )
+
+    def _gate_words(self) -> str:
+        """'gate passed (fail on error)' or the first failed codes."""
+        gate = self.gate
+        if gate.passed:
+            return f"gate passed (fail on {gate.fail_on})"
+        codes = ", ".join(gate.failed_codes[:3])
+        more = f" and {len(gate.failed_codes) - 3} more" if len(gate.failed_codes) > 3 else ""
+        return f"gate FAILED (fail on {gate.fail_on}: {codes}{more})"
+
+    def _plan_words(self) -> str:
+        """The plan in a few words: the change, its cost and its reach."""
+        plan = self.plan
+        if not plan:
+            return "none (too few boxes to judge)"
+        change = f"{plan['tile']} px tiles" if plan.get("tile") else f"imgsz {plan.get('imgsz')}"
+        return (
+            f"{plan['primary']} ({change}) at {plan['cost_factor']:.2f}x compute, "
+            f"{plan['reach_share']:.1%} of boxes reach {plan['min_side_px']} px"
+        )
 
     def to_json(self) -> str:
         """report.json as a string (renderers are imported here: they import this module)."""
@@ -93,6 +129,7 @@ class AuditReport:
                 "analyzers": {
                     name: {"title": r.title, "stats": r.stats} for name, r in self.analyzers.items()
                 },
+                "verdict": verdict_of(self).to_dict(),
                 "findings": [f.to_dict() for f in self.findings],
                 "plan": self.plan,
                 "recommendations": list(self.recommendations),
@@ -150,6 +187,13 @@ def dataset_card(ds: Dataset) -> dict[str, Any]:
         "notes": list(ds.notes),
         "meta": jsonable(ds.meta),
     }
+
+
+def _middle_cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut in the middle: a path keeps both ends."""
+    if len(text) <= width:
+        return text
+    return text[: width // 2 - 1] + "…" + text[-(width // 2) :]
 
 
 def _num(value: Any) -> float | None:

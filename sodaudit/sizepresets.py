@@ -45,7 +45,15 @@ TINYPERSON = SizePreset(
     (2.0, 8.0, 12.0, 20.0, 32.0),
     ("below_2", "tiny1", "tiny2", "tiny3", "small", "other"),
 )
+# SODA (Cheng et al., "Towards Large-Scale Small Object Detection: Survey and Benchmarks", TPAMI
+# 2023): extremely small (eS) area < 12², relatively small (rS) 12²-20², generally small (gS)
+# 20²-32², normal the rest; by sqrt(area) here, half-open like the presets above (exactly 12 px
+# is rS). The SODA-D evaluation (a COCOeval with areaRng [0, 12²], [12², 20²], [20², 32²],
+# [32², 40*50]) keeps both bounds and stops normal at 2000 px²; here normal is every larger box.
+SODA = SizePreset("soda", "sqrt_area", (12.0, 20.0, 32.0), ("eS", "rS", "gS", "normal"))
 SIZE_PRESETS = {p.name: p for p in (COCO, AITOD, TINYPERSON)}
+"""The presets every recommendation counts (``what_small_means``); SODA is reported by the sizes
+analyzer only (``buckets.soda``)."""
 
 SIZE_TOLERANCE_PX = 1e-3
 """A size within this of a pixel threshold counts as reaching it: YOLO's normalised text keeps

@@ -26,6 +26,10 @@ def png(path: Path, size=(64, 48), mode="RGB") -> Path:
     return path
 
 
+COCO_BOX_0 = "annotations/instances_train.json#annotations[0] (id 1)"
+"""The ``source`` of the first annotation of :func:`coco_doc`: its element path and id."""
+
+
 def coco_doc(images=None, annotations=None, categories=None) -> dict:
     return {
         "images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}] if images is None else images,
@@ -183,35 +187,35 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, str | None, str | None
     "coco top-level list": (coco("[1, 2, 3]"), ("exit2", "could be read", None)),
     "coco Infinity in bbox": (
         coco(json.dumps(coco_doc()).replace("[4, 4, 10, 8]", "[4, 4, Infinity, 8]")),
-        ("finding", "integrity.nonfinite_box", "annotations/instances_train.json:0"),
+        ("finding", "integrity.nonfinite_box", COCO_BOX_0),
     ),
     "coco NaN in bbox": (
         coco(json.dumps(coco_doc()).replace("[4, 4, 10, 8]", "[NaN, 4, 10, 8]")),
-        ("finding", "integrity.nonfinite_box", "annotations/instances_train.json:0"),
+        ("finding", "integrity.nonfinite_box", COCO_BOX_0),
     ),
     "coco string in bbox": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": ["4", 4, 10, 8]}])),
-        ("exit2", "annotations[0]: ", None),
+        ("exit2", "annotations[0] (id 1): ", None),
     ),
     "coco null bbox": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": None}])),
-        ("exit2", "annotations[0]: ", None),
+        ("exit2", "annotations[0] (id 1): ", None),
     ),
     "coco bbox of length 3": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}])),
-        ("exit2", "annotations[0]: ", None),
+        ("exit2", "annotations[0] (id 1): ", None),
     ),
     "coco annotation without image_id": (
         coco(coco_doc(annotations=[{"id": 1, "category_id": 1, "bbox": [1, 2, 3, 4]}])),
-        ("exit2", "annotations[0]: ", None),
+        ("exit2", "annotations[0] (id 1): ", None),
     ),
     "coco unknown image id": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 9, "category_id": 1, "bbox": [1, 2, 3, 4]}])),
-        ("exit2", "annotations[0]: ", None),
+        ("exit2", "annotations[0] (id 1): ", None),
     ),
     "coco unknown category id": (
         coco(coco_doc(annotations=[{"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 3, 4]}])),
-        ("finding", "integrity.unknown_class", "annotations/instances_train.json:0"),
+        ("finding", "integrity.unknown_class", COCO_BOX_0),
     ),
     "coco duplicate image ids": (
         coco(coco_doc(images=[{"id": 1, "file_name": "a.png", "width": 64, "height": 48}] * 2)),

@@ -256,8 +256,8 @@ def assert_clean(checks: dict, events: list[dict], page: Path, sections: list[st
     assert not checks["pwned"]
 
 
-def run_report(dataset: Path, out: Path) -> Path:
-    assert main(["run", str(dataset), "--out", str(out), "--fail-on", "never"]) == 0
+def run_report(dataset: Path, out: Path, *extra: str) -> Path:
+    assert main(["run", str(dataset), "--out", str(out), "--fail-on", "never", *extra]) == 0
     return out / "report.html"
 
 
@@ -282,7 +282,7 @@ def assert_first_screen(layout: dict) -> None:
 
 def test_sample_report_in_chromium(sample_data: Path, tmp_path: Path):
     chromium()
-    page = run_report(sample_data / "yolo", tmp_path / "out")
+    page = run_report(sample_data / "yolo", tmp_path / "out", "--pixels")  # every section and figure
     checks, events = open_report(
         page, ARTIFACTS / "report-sample_data.png", ARTIFACTS / "first-screen-sample_data.png"
     )

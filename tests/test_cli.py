@@ -159,3 +159,36 @@ def test_run_writes_every_output_when_the_figures_fail(
     assert "Figures could not be drawn (RuntimeError: no backend)" in page
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["dataset"]["num_boxes"] > 0
     assert 'id="analyzer-sizes"' in page
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("run", ".", "--imgs", "1280"), ("'--imgs'", "did you mean '--imgsz'?", "see sodaudit run --help")),
+        (("rn", "."), ("No such command 'rn'", "did you mean 'run'?", "see sodaudit --help")),
+        (("confg",), ("No such command 'confg'", "did you mean 'config'?")),
+    ],
+)
+def test_a_mistyped_option_or_command_suggests_the_real_one(tmp_path: Path, args, needles):
+    """click finds the close names; the message stays one sentence, like a mistyped config key's."""
+    click = pytest.importorskip("click")
+    if args[0] != "run" and not hasattr(click.exceptions, "NoSuchCommand"):
+        pytest.skip("click < 8.2 does not suggest commands")
+    assert_one_sentence_error(run_cli(*args, cwd=tmp_path), *needles)
+
+
+def test_a_mistyped_set_key_suggests_the_real_one(tmp_path: Path):
+    proc = run_cli("run", str(tmp_path), "--set", "subthreshold.min_side_model_pxx=3")
+    assert_one_sentence_error(proc, "'subthreshold.min_side_model_pxx'")
+    assert proc.stderr.strip() == (
+        "sodaudit: error: Unknown config key 'subthreshold.min_side_model_pxx' "
+        "(did you mean 'subthreshold.min_side_model_px'?)."
+    )
+
+
+def test_a_mistyped_key_in_sodaudit_toml_suggests_the_real_one(tmp_path: Path):
+    (tmp_path / "sodaudit.toml").write_text("[subthreshold]\nmin_side_model_pxx = 3\n")
+    proc = run_cli("config", cwd=tmp_path)
+    assert_one_sentence_error(
+        proc, "did you mean 'subthreshold.min_side_model_px'?", str(tmp_path / "sodaudit.toml")
+    )

@@ -55,7 +55,7 @@ def build(rows: list[tuple], classes: dict[int, str], files: list[str] | None = 
             "source_line": np.arange(1, len(rows) + 1),
         }
     )
-    return Dataset.build(root=Path("."), format="coco", boxes=boxes, images=images, classes=classes)
+    return Dataset.build(root=Path("."), format="yolo", boxes=boxes, images=images, classes=classes)
 
 
 # --- sample_data: no change ----------------------------------------------------------------------
@@ -169,6 +169,7 @@ def test_coco_copy_with_known_perturbations(sample_data: Path, tmp_path: Path, s
         a["category_id"] = int(rng.choice([c for c in cats if c != a["category_id"]]))
     kept = [idx for idx in range(len(doc["annotations"])) if idx not in removed]
     new_index = {old: pos for pos, old in enumerate(kept)}  # positions after the deletion
+    ann_id = [a["id"] for a in doc["annotations"]]
     doc["annotations"] = [doc["annotations"][idx] for idx in kept]
     ann_file.write_text(json.dumps(doc))
 
@@ -182,18 +183,20 @@ def test_coco_copy_with_known_perturbations(sample_data: Path, tmp_path: Path, s
     assert boxes["identical"] == 1341 - j - i - k
     assert result.stats["images"]["changed"] == len(_images_of(sample_data, chosen.tolist()))
 
-    src = "annotations/instances_train.json"
+    def src(idx: int, pos: int) -> str:  # annotation idx of the old file, at position pos of a file
+        return f"annotations/instances_train.json#annotations[{pos}] (id {ann_id[idx]})"
+
     moved = result.tables["moved"]
     assert moved["shift_px"].tolist() == [d] * k
-    assert sorted(moved["old_source"]) == sorted(f"{src}:{idx}" for idx in shifted)
-    assert sorted(moved["new_source"]) == sorted(f"{src}:{new_index[idx]}" for idx in shifted)
+    assert sorted(moved["old_source"]) == sorted(src(idx, idx) for idx in shifted)
+    assert sorted(moved["new_source"]) == sorted(src(idx, new_index[idx]) for idx in shifted)
     by_source = dict(zip(moved["old_source"], moved["iou"], strict=True))
     for idx in shifted:
-        assert by_source[f"{src}:{idx}"] == pytest.approx(expected_iou[idx], abs=1e-12)
-    assert sorted(result.tables["removed"]["old_source"]) == sorted(f"{src}:{idx}" for idx in removed)
+        assert by_source[src(idx, idx)] == pytest.approx(expected_iou[idx], abs=1e-12)
+    assert sorted(result.tables["removed"]["old_source"]) == sorted(src(idx, idx) for idx in removed)
     rel = result.tables["relabelled"]
-    assert sorted(rel["old_source"]) == sorted(f"{src}:{idx}" for idx in relabelled)
-    assert sorted(rel["new_source"]) == sorted(f"{src}:{new_index[idx]}" for idx in relabelled)
+    assert sorted(rel["old_source"]) == sorted(src(idx, idx) for idx in relabelled)
+    assert sorted(rel["new_source"]) == sorted(src(idx, new_index[idx]) for idx in relabelled)
     assert (rel["old_class"].astype(str) != rel["new_class"].astype(str)).all()
     assert rel["iou"].tolist() == [1.0] * i
 
@@ -217,8 +220,15 @@ def test_coco_copy_with_known_perturbations(sample_data: Path, tmp_path: Path, s
     assert codes["diff.relabelled"].count == i
     assert "diff.added" not in codes
     # Examples name the label in both versions.
-    assert all(e.startswith(f"OLD {src}:") and f" NEW {src}:" in e for e in codes["diff.moved"].examples)
-    assert all(e.startswith(f"OLD {src}:") and f"NEW {src} " in e for e in codes["diff.removed"].examples)
+    file = "annotations/instances_train.json"
+    assert all(
+        e.startswith(f"OLD {file}#annotations[") and f" NEW {file}#annotations[" in e
+        for e in codes["diff.moved"].examples
+    )
+    assert all(
+        e.startswith(f"OLD {file}#annotations[") and f"NEW {file} " in e
+        for e in codes["diff.removed"].examples
+    )
     json.dumps(result.to_dict(), allow_nan=False)
 
 

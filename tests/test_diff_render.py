@@ -45,6 +45,13 @@ class Perturbed:
     val_classes: list[str]
     n_train: int
     n_val: int
+    ann_id: list[int]
+    """The id of each train annotation, by its index in OLD's file."""
+
+    def source(self, idx: int, pos: int | None = None) -> str:
+        """How a finding names OLD's train annotation ``idx``, at index ``pos`` of its file
+        (``idx`` in OLD's file by default)."""
+        return f"{SRC}#annotations[{idx if pos is None else pos}] (id {self.ann_id[idx]})"
 
 
 def _raw_small_classes(root: Path, threshold: float = 32.0) -> tuple[set[str], float]:
@@ -133,13 +140,14 @@ def perturb(sample_data: Path, tmp_path: Path, seed: int = 5, hostile: bool = Fa
         shifted,
         removed,
         relabelled,
-        f"{SRC}:{len(kept) - 1}",
+        f"{SRC}#annotations[{len(kept) - 1}] (id {10**6})",
         expected_iou,
         small,
         class_of,
         val_classes,
         len(doc["annotations"]),
         len(val_classes),
+        [a["id"] for a in doc["annotations"]],
     )
 
 
@@ -240,12 +248,16 @@ def test_csvs_name_the_edited_labels_in_both_versions(perturbed: Perturbed, outp
         old: pos for pos, old in enumerate(i for i in range(perturbed.n_train) if i not in perturbed.removed)
     }
     moved = rows("moved")
-    assert sorted(r["old_source"] for r in moved) == sorted(f"{SRC}:{i}" for i in perturbed.shifted)
-    assert sorted(r["new_source"] for r in moved) == sorted(f"{SRC}:{new_pos[i]}" for i in perturbed.shifted)
+    assert sorted(r["old_source"] for r in moved) == sorted(perturbed.source(i) for i in perturbed.shifted)
+    assert sorted(r["new_source"] for r in moved) == sorted(
+        perturbed.source(i, new_pos[i]) for i in perturbed.shifted
+    )
     assert {float(r["shift_px"]) for r in moved} == {D}
-    assert sorted(r["old_source"] for r in rows("removed")) == sorted(f"{SRC}:{i}" for i in perturbed.removed)
+    assert sorted(r["old_source"] for r in rows("removed")) == sorted(
+        perturbed.source(i) for i in perturbed.removed
+    )
     rel = rows("relabelled")
-    assert sorted(r["old_source"] for r in rel) == sorted(f"{SRC}:{i}" for i in perturbed.relabelled)
+    assert sorted(r["old_source"] for r in rel) == sorted(perturbed.source(i) for i in perturbed.relabelled)
     assert all(r["old_class"] != r["new_class"] for r in rel)
     added = rows("added")
     assert [(r["new_source"], r["new_x"], r["new_w"]) for r in added] == [
@@ -379,7 +391,7 @@ def test_page_shows_the_counts_and_rates(perturbed: Perturbed, outputs):
     for name, n in (("added", 1), ("removed", J), ("relabelled", R), ("moved", K)):
         assert f"All {n} rows." in " ".join(" ".join(page.by_id[f"table-diff-{name}"]).split())
     moved_text = " ".join(page.by_id["table-diff-moved"])
-    assert all(f"{SRC}:{i}" in moved_text for i in perturbed.shifted)
+    assert all(perturbed.source(i) in moved_text for i in perturbed.shifted)
 
 
 def test_page_is_self_contained(outputs):

@@ -19,9 +19,10 @@ import pytest
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
-import sodaudit.figures.anchors
-import sodaudit.figures.sizes
-import sodaudit.figures.tiles
+import sodaudit.figures.anchors as figures_anchors
+import sodaudit.figures.ceilings as figures_ceilings
+import sodaudit.figures.sizes as figures_sizes
+import sodaudit.figures.tiles as figures_tiles
 from sodaudit.analyzers import run_all
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -38,6 +39,7 @@ ALL_KEYS = {
     "sizes.per_class",
     "sizes.per_image",
     "sizes.heatmap",
+    "sizes.noise_ceiling",
     "anchors.scatter",
     "tiling.grid",
 }
@@ -105,7 +107,7 @@ def capture(report) -> dict[str, MplFigure]:
         return uri
 
     with pytest.MonkeyPatch.context() as mp:
-        for module in (sodaudit.figures.sizes, sodaudit.figures.anchors, sodaudit.figures.tiles):
+        for module in (figures_sizes, figures_anchors, figures_tiles, figures_ceilings):
             mp.setattr(module, "encode", keep)
         figures = build_figures(report)
     return {f.key: plots[f.data_uri] for f in figures}
@@ -214,3 +216,11 @@ def test_figures_stay_small_in_the_page(crowded_plots):
         if key not in FULL_WIDTH:
             assert 0.95 <= display_scale(key, fig) <= 1.05
         assert fig.get_figheight() * fig.dpi <= 2400
+
+
+def test_visibility_curve_is_legible_and_inside(sample_data):
+    """Drawn only with --pixels (the visibility analyzer reads image crops)."""
+    plots = capture(audit(sample_data / "yolo", pixels=True))
+    smallest, bad = problems("visibility.curve", plots["visibility.curve"])
+    assert not bad, "\n".join(bad)
+    assert smallest >= MIN_PT

@@ -17,8 +17,12 @@ from matplotlib.patches import Rectangle, StepPatch
 from PIL import Image
 
 import sodaudit.figures.anchors
+import sodaudit.figures.anchors as figures_anchors
+import sodaudit.figures.ceilings as figures_ceilings
 import sodaudit.figures.sizes
+import sodaudit.figures.sizes as figures_sizes
 import sodaudit.figures.tiles
+import sodaudit.figures.tiles as figures_tiles
 from sodaudit.analyzers import run_all
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -34,6 +38,7 @@ ALL_KEYS = {
     "sizes.per_class",
     "sizes.per_image",
     "sizes.heatmap",
+    "sizes.noise_ceiling",
     "anchors.scatter",
     "tiling.grid",
 }
@@ -83,7 +88,7 @@ def drawn(sample_report):
         return uri
 
     with pytest.MonkeyPatch.context() as mp:
-        for module in (sodaudit.figures.sizes, sodaudit.figures.anchors, sodaudit.figures.tiles):
+        for module in (figures_sizes, figures_anchors, figures_tiles, figures_ceilings):
             mp.setattr(module, "encode", keep)
         figures = build_figures(sample_report)
     return {f.key: f for f in figures}, {f.key: plots[f.data_uri] for f in figures}

@@ -17,6 +17,7 @@ from PIL import Image
 import sodaudit.loaders.coco.decode as coco_decode
 from sodaudit.cli import main
 from sodaudit.config import LimitsConfig
+from sodaudit.dataset import LoadIssue
 from sodaudit.loaders import coco
 from sodaudit.loaders.coco import parse as coco_parse
 
@@ -33,6 +34,12 @@ def image(path: Path, size=(64, 48), orientation: int | None = None) -> None:
         exif = im.getexif()
         exif[0x0112] = orientation
         im.save(path, exif=exif)
+
+
+def at(file: str, key: str) -> str:
+    """How a finding names element ``key`` of the JSON ``file``: as ``LoadIssue.where`` does
+    (the element-path form itself is tested in test_loader_coco)."""
+    return LoadIssue("load.malformed_row", file, "", key=key).where
 
 
 def document(image_id: object = 1, category_id: object = 1, **image_fields) -> dict:
@@ -155,7 +162,7 @@ def test_a_string_id_that_reads_as_a_number_id_is_kept_apart_and_reported(tmp_pa
     image(root / "train" / "b.png")
     _, report, _ = run(root, tmp_path, capsys)
     text = finding(report, "load.malformed_row")
-    assert f"{GOOD} images[1]" in text and "pycocotools keeps the two apart" in text
+    assert at(GOOD, "images[1]") in text and "pycocotools keeps the two apart" in text
     assert report["dataset"]["num_images"] == 2 and report["dataset"]["num_boxes"] == 2
 
 
@@ -203,28 +210,28 @@ CRAFTED: dict[str, tuple[Callable[[], str], str, str]] = {
     "5,000-digit integer as an image id": (
         _with("image id", HUGE_INT),
         "load.malformed_row",
-        f"{BAD} images[0]",
+        at(BAD, "images[0]"),
     ),
     "5,000-digit integer in a bbox": (
         _with("bbox value", HUGE_INT),
         "load.malformed_row",
-        f"{BAD} annotations[0]",
+        at(BAD, "annotations[0] (id 1)"),
     ),
     "5,000-digit integer as an area": (
         _with("area", HUGE_INT),
         "load.malformed_row",
-        f"{BAD} annotations[0]",
+        at(BAD, "annotations[0] (id 1)"),
     ),
     "5 MB string as an image id": (
         _with("image id", json.dumps(LONG)),
         "load.malformed_row",
-        f"{BAD} images[0]",
+        at(BAD, "images[0]"),
     ),
-    "5 MB file_name": (_with("file_name", json.dumps(LONG)), "load.malformed_row", f"{BAD} images[0]"),
+    "5 MB file_name": (_with("file_name", json.dumps(LONG)), "load.malformed_row", at(BAD, "images[0]")),
     "5 MB category name": (
         _with("category name", json.dumps(LONG)),
         "load.malformed_row",
-        f"{BAD} categories[0]",
+        at(BAD, "categories[0]"),
     ),
     "5 MB string in an extra field is skipped": (_with("extra field", json.dumps(LONG)), "", ""),
 }
@@ -321,7 +328,7 @@ def test_swapped_width_and_height_are_named(tmp_path: Path, capsys, stored, orie
         assert "load.size_mismatch" not in {f["code"] for f in report["findings"]}
         return
     text = finding(report, "load.size_mismatch")
-    assert f"{GOOD} images[0]" in text
+    assert at(GOOD, "images[0]") in text
     assert ("width and height swapped" in text) is swapped, text
     if orientation:
         assert "EXIF" in text

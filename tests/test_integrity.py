@@ -113,7 +113,7 @@ def test_load_issues_grouped_by_code_with_locations():
         "labels/a.txt:3: 4 values",
         "labels/b.txt:1: text 'abc'",
     )
-    assert found["load.orphan_label"].examples == ("ann.json annotations[7]: image_id 99",)
+    assert found["load.orphan_label"].examples == ("ann.json#annotations[7]: image_id 99",)
     assert len(result.tables["load_issues"]) == 3
 
 

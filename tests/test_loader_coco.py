@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sodaudit.cli import main
 from sodaudit.dataset import unknown_class_name
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import coco
 from sodaudit.loaders.coco import decode as coco_decode
 from sodaudit.loaders.coco import parse as coco_parse
+from sodaudit.loaders.sources import box_sources
 
 IMG = {"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}
 CAT = {"id": 1, "name": "car"}
@@ -65,37 +67,37 @@ def codes_and_keys(ds) -> list[tuple[str, str | None]]:
 
 BAD_ANNOTATIONS = [
     # (case, bad annotation, expected issues, boxes kept)
-    ("bbox of length 3", ann(id=11, bbox=[1, 2, 3]), [("load.malformed_row", "annotations[1]")], 1),
+    ("bbox of length 3", ann(id=11, bbox=[1, 2, 3]), [("load.malformed_row", "annotations[1] (id 11)")], 1),
     (
         "bbox of length 5",
         ann(id=11, bbox=[1, 2, 3, 4, 5]),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
-    ("null bbox", ann(id=11, bbox=None), [("load.malformed_row", "annotations[1]")], 1),
+    ("null bbox", ann(id=11, bbox=None), [("load.malformed_row", "annotations[1] (id 11)")], 1),
     (
         "no bbox key",
         {k: v for k, v in ann(id=11).items() if k != "bbox"},
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
-    ("bbox is a string", ann(id=11, bbox="1,2,3,4"), [("load.malformed_row", "annotations[1]")], 1),
+    ("bbox is a string", ann(id=11, bbox="1,2,3,4"), [("load.malformed_row", "annotations[1] (id 11)")], 1),
     (
         "string inside bbox",
         ann(id=11, bbox=[1, "2", 3, 4]),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
     (
         "null inside bbox",
         ann(id=11, bbox=[1, None, 3, 4]),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
     (
         "bool inside bbox",
         ann(id=11, bbox=[1, True, 3, 4]),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
     (  # a string id is read (as pycocotools does), but "1" is not the number 1 there: kept apart
@@ -107,28 +109,28 @@ BAD_ANNOTATIONS = [
     (
         "image_id missing",
         {k: v for k, v in ann(id=11).items() if k != "image_id"},
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
     (
         "image_id past int64",
         ann(id=11, image_id=2**70),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         1,
     ),
     ("annotation is a number", 7, [("load.malformed_row", "annotations[1]")], 1),
-    ("unknown image id", ann(id=11, image_id=999), [("load.orphan_label", "annotations[1]")], 1),
-    ("duplicate annotation id", ann(), [("load.duplicate_id", "annotations[1]")], 2),
+    ("unknown image id", ann(id=11, image_id=999), [("load.orphan_label", "annotations[1] (id 11)")], 1),
+    ("duplicate annotation id", ann(), [("load.duplicate_id", "annotations[1] (id 10)")], 2),
     (
         "area is a string (box kept)",
         ann(id=11, area="big"),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         2,
     ),
     (
         "iscrowd is a string (box kept)",
         ann(id=11, iscrowd="yes"),
-        [("load.malformed_row", "annotations[1]")],
+        [("load.malformed_row", "annotations[1] (id 11)")],
         2,
     ),
 ]
@@ -598,12 +600,19 @@ def test_large_documents_read_in_pieces_give_the_stdlib_boxes(tmp_path: Path, mo
     assert b[["x", "y", "w", "h"]].to_numpy().tolist() == [a["bbox"] for *_, a in expected]
     assert b["ignore"].tolist() == [a["iscrowd"] == 1 for *_, a in expected]
     assert b["coco_area"].tolist() == [a["area"] for *_, a in expected]
-    assert ds.source(b).tolist() == [f"annotations/instances_{split}.json:{i}" for split, _, i, _ in expected]
-    assert ds.files == ("annotations/instances_train.json", "annotations/instances_val.json")
-    assert sorted(codes_and_keys(ds)) == [
-        ("load.orphan_label", "annotations[7]"),
-        ("load.orphan_label", "annotations[7]"),
+    # The element path: the index into annotations[] and the id the file gives (anns[3] has none).
+    sources = [
+        f"annotations/instances_{split}.json#annotations[{i}]" + (f" (id {a['id']})" if "id" in a else "")
+        for split, _, i, a in expected
     ]
+    assert box_sources(ds, b) == sources
+    assert box_sources(ds, b[["x"]]) == sources  # columns the rows lack are taken by their index
+    assert sum("(id" not in s for s in sources) == 2
+    assert ds.files == ("annotations/instances_train.json", "annotations/instances_val.json")
+    assert sorted(codes_and_keys(ds)) == sorted(
+        ("load.orphan_label", f"annotations[7] (id {content['annotations'][7]['id']})")
+        for content in docs.values()
+    )
 
 
 # --- supercategories: the dataset's own grouping, kept for the merges advice -------------------
@@ -660,3 +669,56 @@ def test_coco_mini_supercategories(realdata: Path):
     ds = coco.load(realdata / "coco_mini")
     assert ds.meta["supercategories"] == expected
     assert len(expected) == 80 and expected["bicycle"] == "vehicle" and expected["person"] == "person"
+
+
+# --- source: where a label is, as a finding quotes it -----------------------------------------
+
+
+def _ids_10_20_30(tmp_path: Path, third: dict) -> Path:
+    """One image and annotations with ids 10, 20, 30 (the third given), written as one JSON line
+    (as COCO files are: a line number would say nothing)."""
+    anns = [ann(id=10, bbox=[1, 2, 3, 4]), ann(id=20, bbox=[5, 6, 7, 8]), ann(id=30, **third)]
+    write(tmp_path / "annotations" / "instances_train.json", doc(images=[IMG], annotations=anns))
+    Image.new("RGB", (100, 80)).save(tmp_path / "a.jpg")
+    return tmp_path
+
+
+def test_box_source_is_the_annotation_index_and_id(tmp_path: Path):
+    ds = coco.load(_ids_10_20_30(tmp_path, {"bbox": [9, 9, 0, 5]}))
+    rows = ds.boxes.sort_values("source_line")
+    assert box_sources(ds, rows) == [
+        f"annotations/instances_train.json#annotations[{i}] (id {aid})" for i, aid in enumerate((10, 20, 30))
+    ]
+    assert box_sources(ds, rows.iloc[2:]) == ["annotations/instances_train.json#annotations[2] (id 30)"]
+
+
+def test_box_source_without_id_and_with_string_ids(tmp_path: Path):
+    anns = [{k: v for k, v in ann().items() if k != "id"}, ann(id="x7"), ann(id="12")]
+    write(tmp_path / "instances_val.json", doc(annotations=anns))
+    ds = coco.load(tmp_path / "instances_val.json")
+    # No id: the index alone. A string id is renumbered when read, so no number is shown for it.
+    assert box_sources(ds, ds.boxes.sort_values("source_line")) == [
+        f"instances_val.json#annotations[{i}]" for i in range(3)
+    ]
+
+
+def test_issue_key_names_the_annotation_index_and_id(tmp_path: Path):
+    ds = coco.load(_ids_10_20_30(tmp_path, {"bbox": [1, 2, 3]}))
+    assert codes_and_keys(ds) == [("load.malformed_row", "annotations[2] (id 30)")]
+
+
+@pytest.mark.parametrize(
+    ("third", "code", "detail"),
+    [
+        ({"bbox": [9, 9, 0, 5]}, "integrity.degenerate_box", " [car] "),  # a box finding
+        ({"bbox": [1, 2, 3]}, "load.malformed_row", ": bbox has 3 values"),  # a load issue
+    ],
+)
+def test_finding_quotes_the_annotation_index_and_id(tmp_path: Path, third: dict, code: str, detail: str):
+    root = _ids_10_20_30(tmp_path / "data", third)
+    assert main(["run", str(root), "--out", str(tmp_path / "out")]) in (0, 1)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (finding,) = [f for f in report["findings"] if f["code"] == code]
+    assert finding["examples"][0].startswith(
+        f"annotations/instances_train.json#annotations[2] (id 30){detail}"
+    )

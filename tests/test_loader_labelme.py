@@ -12,6 +12,7 @@ from PIL import Image
 from sodaudit.config import LimitsConfig
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import labelme
+from sodaudit.loaders.sources import box_sources
 
 
 def _image(path: Path, size: tuple[int, int]) -> None:
@@ -88,6 +89,12 @@ def test_flat_folder_with_two_images_and_several_shapes(tmp_path: Path) -> None:
         (1, "car", 1, 2, 2, 3),
     ]
     assert ds.boxes["source_line"].tolist() == [0, 1, 2, 0]  # index in shapes
+    assert box_sources(ds, ds.boxes) == [
+        "a.json#shapes[0]",
+        "a.json#shapes[1]",
+        "a.json#shapes[2]",
+        "b.json#shapes[0]",
+    ]
     assert ds.boxes["source_file"].astype(str).tolist() == ["a.json", "a.json", "a.json", "b.json"]
     assert ds.images["file_name"].tolist() == ["a.jpg", "b.jpg"]
     assert ds.images["split"].tolist() == ["all", "all"]
@@ -161,6 +168,11 @@ def test_group_id_merges_the_parts_of_one_object(tmp_path: Path) -> None:
         (0, "person", 60, 60, 10, 10),
     ]
     assert ds.boxes["source_line"].tolist() == [0, 2, 3]
+    assert box_sources(ds, ds.boxes) == [
+        "a.json#shapes[0]",
+        "a.json#shapes[2]",
+        "a.json#shapes[3]",
+    ]  # first part
     assert any("1 shapes were merged" in n for n in ds.notes)
 
 
@@ -254,6 +266,7 @@ def test_malformed_shapes_are_issues_and_the_rest_loads(tmp_path: Path) -> None:
     ds = labelme.load(tmp_path)
     assert _boxes(ds) == [(0, "ok", 1, 1, 1, 2), (0, "ok2", 4, 4, 4, 2)]
     assert ds.boxes["source_line"].tolist() == [0, 9]
+    assert box_sources(ds, ds.boxes) == ["a.json#shapes[0]", "a.json#shapes[9]"]
     got = [(i.code, i.file, i.key, i.reason) for i in ds.issues]
     m, f = "load.malformed_object", "a.json"
     assert got == [

@@ -12,6 +12,7 @@ from PIL import Image
 from sodaudit.config import LimitsConfig
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import labelstudio
+from sodaudit.loaders.sources import box_sources
 
 
 def _image(path: Path, size: tuple[int, int]) -> None:
@@ -90,6 +91,12 @@ def test_main_layout_two_images(tmp_path: Path) -> None:
     ]
     assert ds.issues == ()
     assert ds.meta["layout"] == "json"
+    # Where each box is: its element path in the export (task, annotation, result), by hand.
+    assert box_sources(ds, ds.boxes) == [
+        "export.json#[0].annotations[0].result[0]",
+        "export.json#[0].annotations[0].result[1]",
+        "export.json#[1].annotations[0].result[0]",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -140,6 +147,7 @@ def test_first_non_cancelled_annotation_and_predictions(tmp_path: Path) -> None:
     ds = labelstudio.load(tmp_path)
     assert ds.images["file_name"].tolist() == ["a.jpg"]
     assert [ds.classes[c] for c in ds.boxes["class_id"]] == ["first"]
+    assert box_sources(ds, ds.boxes) == ["export.json#[0].annotations[1].result[0]"]  # after the cancelled
     assert ds.boxes.iloc[0][["w", "h"]].tolist() == [64.0, 48.0]  # 10% of 640 and of 480
     notes = " ".join(ds.notes)
     assert "1 tasks have several annotations" in notes and "2 others were ignored" in notes
@@ -214,6 +222,7 @@ def test_json_min_export(tmp_path: Path) -> None:
         (1, "person", 0.0, 0.0, 200.0, 100.0),  # points 0..50% of 400 x 200
     ]
     assert any("repeat a task id" in n for n in ds.notes)
+    assert box_sources(ds, ds.boxes) == ["min.json#[0].label[0]", "min.json#[2].label[0]"]
 
 
 def test_image_names_and_sizes(tmp_path: Path) -> None:

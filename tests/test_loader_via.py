@@ -13,6 +13,7 @@ from PIL import Image
 from sodaudit.config import LimitsConfig
 from sodaudit.errors import DatasetError
 from sodaudit.loaders import via
+from sodaudit.loaders.sources import box_sources
 
 
 def _image(path: Path, size: tuple[int, int]) -> None:
@@ -97,6 +98,13 @@ def test_project_with_two_images_and_several_shapes(tmp_path: Path) -> None:
         (1, "bus", 24, 16, 12, 8),
     ]
     assert ds.boxes["source_line"].tolist() == [0, 1, 2, 0]  # index among the image's regions
+    # Where each box is: its region's element path in the project (the point, regions[3], is no box).
+    assert box_sources(ds, ds.boxes) == [
+        'via_project_2Dec2026.json#_via_img_metadata["a.jpg123"].regions[0]',
+        'via_project_2Dec2026.json#_via_img_metadata["a.jpg123"].regions[1]',
+        'via_project_2Dec2026.json#_via_img_metadata["a.jpg123"].regions[2]',
+        'via_project_2Dec2026.json#_via_img_metadata["b.png123"].regions[0]',
+    ]
     assert ds.images["file_name"].tolist() == ["a.jpg", "b.png"]
     assert ds.images["width"].tolist() == [200, 64]  # from the headers: VIA declares no size
     assert ds.images["split"].tolist() == ["all", "all"]
@@ -126,6 +134,12 @@ def test_balloon_layout_splits_and_via1_regions_without_class(tmp_path: Path) ->
     # no attribute anywhere: a single-class project, its regions read as one class (x 1..9, y 2..8)
     assert ds.boxes[["x", "y", "w", "h"]].values.tolist() == [[1, 2, 8, 6]] * 4
     assert ds.boxes["class_name"].astype(str).tolist() == ["object"] * 4
+    # VIA 1.x regions are an object keyed by strings: the path names the key
+    assert box_sources(ds, ds.boxes) == [
+        f'{split}/via_region_data.json#["{name}9"].regions["{k}"]'
+        for split, name in (("train", "t.jpg"), ("val", "v.jpg"))
+        for k in "01"
+    ]
     assert ds.issues == ()
     assert len(ds.notes) == 2 and all("its 2 regions are read as class 'object'" in n for n in ds.notes)
     # one file of it, given directly: root is its folder, the split its folder's name
@@ -387,6 +401,7 @@ def test_via3_project(tmp_path: Path) -> None:
     ds = via.load(tmp_path)
     assert _boxes(ds) == [(0, "car", 10, 20, 30, 40), (0, "bus", 1, 2, 8, 4), (0, "car", 0, 0, 10, 10)]
     assert ds.boxes["source_line"].tolist() == [0, 1, 2]
+    assert box_sources(ds, ds.boxes) == [f'via3.json#metadata["1_{k}"]' for k in "abc"]
     assert [(i.code, i.key) for i in ds.issues if i.code == "load.malformed_object"] == [
         ("load.malformed_object", 'metadata["1_e"]')
     ]

@@ -198,9 +198,10 @@ def test_terminal_summary_lists_recommendations(sample_data: Path):
     text = summary(report, [Path("out/report.html")])
     assert "what to change:\n    1. resolution: Train at 1280" in text
     assert text.rstrip().endswith("wrote out/report.html")
-    # With the plan: its line first (the sample's images are 1920 px: imgsz 1280 at 4x).
+    # With the plan: the verdict states it, above the findings (1920 px images: imgsz 1280 at 4x).
     text = summary(replace(full, recommendations=(rec,)), [Path("out/report.html")])
-    assert "what to change:\n    plan: resolution: imgsz 1280 at 4.00x compute" in text
+    verdict = text.index("Plan: train and infer at imgsz 1280 (4.0x compute)")
+    assert verdict < text.index("findings:") < text.index("what to change:\n    1. resolution")
 
 
 class FakeTTY:

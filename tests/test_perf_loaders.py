@@ -197,7 +197,7 @@ def test_coco_bom_and_broken_json_reaches_the_tolerant_path(tmp_path: Path) -> N
     (tmp_path / "x.json").write_bytes(b"\xef\xbb\xbf" + text.encode())
     dataset = load(tmp_path / "x.json", "coco")
     assert len(dataset.boxes) == 1
-    assert [(i.code, i.key) for i in dataset.issues] == [("load.malformed_row", "annotations[1]")]
+    assert [(i.code, i.key) for i in dataset.issues] == [("load.malformed_row", "annotations[1] (id 2)")]
 
 
 def test_coco_empty_file_is_unreadable(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from sodaudit.analyzers import (
     splits,
     strides,
     subthreshold,
+    visibility,
 )
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
@@ -21,7 +22,7 @@ Analyzer = Callable[[Dataset, Config], AnalyzerResult]
 
 ANALYZERS: dict[str, Analyzer] = {
     module.NAME: module.analyze
-    for module in (integrity, sizes, subthreshold, class_overlap, anchors, strides, splits)
+    for module in (integrity, sizes, subthreshold, class_overlap, anchors, strides, visibility, splits)
 }
 """In report order: what is broken, how small things are, then what the model can represent."""
 
@@ -32,6 +33,7 @@ STATS_TYPES: dict[str, type] = {
     "class_overlap": class_overlap.ClassOverlapStats,
     "anchors": anchors.AnchorsStats,
     "strides": strides.StridesStats,
+    "visibility": visibility.VisibilityStats,
     "splits": splits.SplitsStats,
 }
 """Analyzer name -> the msgspec Struct of its ``stats``, in report order: report.json's JSON

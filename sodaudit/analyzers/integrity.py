@@ -21,6 +21,7 @@ from sodaudit.analyzers.base import (
 )
 from sodaudit.analyzers.integrity_blockers import NAME, area_mismatch_finding, unknown_class_finding
 from sodaudit.analyzers.integrity_pixels import bomb_limit, cross_split_images, deep_decode, pixel_images
+from sodaudit.analyzers.integrity_regions import ignore_regions
 from sodaudit.analyzers.integrity_stats import IntegrityStats
 from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
@@ -40,6 +41,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     decoded, decode_failures, too_large = deep_decode(dataset, config, pixels)
     images = _image_findings(dataset, result, decode_failures, too_large)
     image_hash, cross_groups, cross_images = cross_split_images(dataset, config, result, pixels)
+    regions = ignore_regions(dataset, config, result)
     result.stats = IntegrityStats(
         load_issues=load_issues,
         **boxes,
@@ -57,6 +59,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         image_hash=image_hash,
         num_cross_split_duplicate_groups=cross_groups,
         num_cross_split_duplicate_images=cross_images,
+        ignore_regions=regions,
     )
     return result
 

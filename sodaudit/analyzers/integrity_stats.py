@@ -6,6 +6,8 @@ from typing import Annotated
 
 import msgspec
 
+from sodaudit.analyzers.integrity_regions import IntegrityIgnoreRegions
+
 
 class IntegrityDeepDecode(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The full decode of every readable image (``--deep``): the counts only when it ran."""
@@ -47,6 +49,7 @@ class IntegrityStats(msgspec.Struct, kw_only=True, omit_defaults=True):
         msgspec.Meta(description="YOLO only: rows with such ids in label files without an image"),
     ] = None
     num_ignored_boxes: int
+    ignore_regions: IntegrityIgnoreRegions
     num_area_mismatch: Annotated[
         int | None, msgspec.Meta(description="only when boxes carry a COCO area field")
     ] = None

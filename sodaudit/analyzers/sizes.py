@@ -12,11 +12,15 @@ Crowding is a blocker, an error each: images with more labels than COCOeval's ``
 ``max_det`` (``sizes.crowded_images``: the detector cannot output them all). COCOeval is the
 evaluator of COCO datasets; a YOLO or VOC dataset is evaluated by its trainer's own validator
 (Ultralytics: max_det 300, no cap of 100), so there COCOeval's cap is a note (info).
+
+Evaluation and noise ceilings (``eval_caps``, ``nwd_constant_at_imgsz``, ``label_noise`` and the
+``sizes.noise_ceiling`` finding) are in :mod:`sodaudit.analyzers.sizes_ceilings`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import msgspec
 import numpy as np
@@ -30,15 +34,25 @@ from sodaudit.analyzers.sizes_buckets import (
     SizesBucketsModel,
     SizesCocoAreaBuckets,
     SizesCocoBuckets,
+    SizesSodaBuckets,
     SizesTinypersonBuckets,
     buckets_native,
     relative_keys,
+)
+from sodaudit.analyzers.sizes_ceilings import (
+    NWD_DESCRIPTION,
+    SizesEvalCaps,
+    SizesLabelNoise,
+    eval_caps,
+    label_noise,
+    noise_ceiling_finding,
+    nwd_constant,
 )
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.models import MODELS
-from sodaudit.sizepresets import AITOD, COCO
+from sodaudit.sizepresets import AITOD, COCO, SODA
 
 NAME = "sizes"
 COCOEVAL_MAX_DETS = 100
@@ -140,6 +154,9 @@ class SizesStats(msgspec.Struct, kw_only=True):
     aspect: SizesAspect
     per_image: SizesPerImage
     heatmap: SizesHeatmap
+    eval_caps: SizesEvalCaps
+    nwd_constant_at_imgsz: Annotated[float, msgspec.Meta(description=NWD_DESCRIPTION)]
+    label_noise: SizesLabelNoise
 
 
 def quantile_key(q: float) -> str:
@@ -200,6 +217,8 @@ ANALYZE_COLUMNS = (
     "rel_area",
     *SIZE_COLUMNS,
     *(f"{c}_model" for c in SIZE_COLUMNS),
+    "w_model",
+    "h_model",
 )
 """The box columns :func:`analyze` reads."""
 
@@ -249,10 +268,19 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         buckets_model=SizesBucketsModel(
             coco=SizesCocoBuckets(**COCO.counts(s_model * s_model)),
             aitod=SizesAitodBuckets(**AITOD.counts(s_model)),
+            soda=SizesSodaBuckets(**SODA.counts(s_model)),
         ),
         aspect=_aspect(sel, q, config.sizes.extreme_aspect),
         per_image=_per_image(counts, config),
         heatmap=_heatmap(sel.loc[known, ["x", "y", "w", "h", "img_w", "img_h"]], config.sizes.heatmap_bins),
+        eval_caps=eval_caps(counts, MODELS[config.model].max_det),
+        nwd_constant_at_imgsz=nwd_constant(s_model),
+        label_noise=label_noise(
+            sel["w_model"].to_numpy()[known],
+            sel["h_model"].to_numpy()[known],
+            config.sizes.label_noise_sigma_px,
+            config.sizes.label_noise_min_p,
+        ),
     )
     result = AnalyzerResult(NAME, "Object sizes", stats=stats)
     _findings(dataset, config, len(sel), counts, stats, result)
@@ -295,9 +323,11 @@ def image_positions(image_ids: np.ndarray, box_image_ids: np.ndarray) -> np.ndar
 
 
 def boxes_per_image(dataset: Dataset, sel: pd.DataFrame) -> np.ndarray:
-    """Selected boxes per image, in the order of ``dataset.images`` (sorted by image id)."""
-    counts = sel.groupby("image_id").size()
-    return counts.reindex(dataset.images["image_id"], fill_value=0).to_numpy(np.int64)
+    """Selected boxes per image, in the order of ``dataset.images`` (sorted by image id): a
+    ``np.bincount`` of the boxes' image positions."""
+    image_ids = dataset.images["image_id"].to_numpy()
+    pos = image_positions(image_ids, sel["image_id"].to_numpy())
+    return np.bincount(pos, minlength=len(image_ids)).astype(np.int64)
 
 
 def _per_image(counts: np.ndarray, config: Config) -> SizesPerImage:
@@ -369,6 +399,14 @@ def _findings(
                 count=n,
             )
         )
+    noise = noise_ceiling_finding(
+        stats.label_noise,
+        dataset.imgsz,
+        stats.num_boxes - stats.num_unknown_image_size,
+        config.sizes.label_noise_warn_share,
+        NAME,
+    )
+    result.findings.extend([noise] if noise else [])
     caps = dict(config.sizes.max_det_caps)
     eval_cap = int(caps.get(EVAL_CAP_NAME, COCOEVAL_MAX_DETS))
     coco = dataset.format == "coco"
@@ -439,6 +477,9 @@ __all__ = [
     "SizesBucketsModel",
     "SizesCocoAreaBuckets",
     "SizesCocoBuckets",
+    "SizesEvalCaps",
+    "SizesLabelNoise",
+    "SizesSodaBuckets",
     "SizesStats",
     "SizesTinypersonBuckets",
     "analyze",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.sizepresets import AITOD, COCO, TINYPERSON, bucket_counts
+from sodaudit.sizepresets import AITOD, COCO, SODA, TINYPERSON, bucket_counts
 
 COCOEVAL_AREA_RANGES: dict[str, tuple[float, float]] = {
     "small": (0.0**2, 32.0**2),
@@ -71,6 +71,16 @@ class SizesTinypersonBuckets(SizesBucketCounts, kw_only=True):
     other: int
 
 
+class SizesSodaBuckets(SizesBucketCounts, kw_only=True):
+    """SODA buckets by sqrt(area) (Cheng et al., TPAMI 2023): eS < 12, rS [12,20), gS [20,32),
+    normal the rest."""
+
+    eS: Annotated[int, msgspec.Meta(description="extremely small: sqrt(w*h) < 12")]
+    rS: Annotated[int, msgspec.Meta(description="relatively small: 12 <= sqrt(w*h) < 20")]
+    gS: Annotated[int, msgspec.Meta(description="generally small: 20 <= sqrt(w*h) < 32")]
+    normal: Annotated[int, msgspec.Meta(description="sqrt(w*h) >= 32")]
+
+
 class SizesBuckets(msgspec.Struct, kw_only=True):
     """Bucket counts of each size preset in native pixels, and COCOeval's by the area field."""
 
@@ -80,6 +90,7 @@ class SizesBuckets(msgspec.Struct, kw_only=True):
     ]
     aitod: SizesAitodBuckets
     tinyperson: SizesTinypersonBuckets
+    soda: SizesSodaBuckets
     relative: Annotated[
         dict[str, int],
         msgspec.Meta(description="boxes by area relative to the image, bounds in relative_bounds"),
@@ -99,6 +110,7 @@ class SizesBucketsModel(msgspec.Struct, kw_only=True):
 
     coco: SizesCocoBuckets
     aitod: SizesAitodBuckets
+    soda: SizesSodaBuckets
 
 
 def relative_keys(bounds: Sequence[float]) -> list[str]:
@@ -122,6 +134,7 @@ def buckets_native(dataset: Dataset, sel: pd.DataFrame, config: Config) -> Sizes
         aitod=SizesAitodBuckets(**AITOD.counts(sqrt_area)),
         # below_2: TinyPerson leaves objects under 2 px out of its tiny ranges.
         tinyperson=SizesTinypersonBuckets(**TINYPERSON.counts(sqrt_area)),
+        soda=SizesSodaBuckets(**SODA.counts(sqrt_area)),
         relative=dict(zip(relative_keys(bounds), relative.tolist(), strict=True)),
         relative_bounds=[float(b) for b in bounds],
         coco_area=coco_area_buckets(dataset),
@@ -159,6 +172,7 @@ __all__ = [
     "SizesBucketsModel",
     "SizesCocoAreaBuckets",
     "SizesCocoBuckets",
+    "SizesSodaBuckets",
     "SizesTinypersonBuckets",
     "buckets_native",
     "coco_area_buckets",

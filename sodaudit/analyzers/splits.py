@@ -3,7 +3,9 @@
 Over valid, non-ignore boxes. The reference split is ``train`` (or the largest split whose
 name starts with ``train``, else the split with most boxes); every other split is compared to
 it: a two-sample KS test on log sqrt(area), classes missing on either side, class-share
-differences. A dataset with one split gets stats that say so and no findings.
+differences; and frames of one sequence (clip, flight) in two splits
+(:mod:`sodaudit.analyzers.splits_leakage`). A dataset with one split gets stats that say so and
+no findings.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
+from sodaudit.analyzers.splits_leakage import SplitsLeakage, leakage
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding
@@ -92,6 +95,10 @@ class SplitsStats(msgspec.Struct, kw_only=True, omit_defaults=True):
         msgspec.Meta(description="split -> class -> its share minus the share in the reference"),
     ] = None
     max_class_share_diff: dict[str, SplitsShareDiff | None] | None = None
+    leakage: Annotated[
+        SplitsLeakage | None,
+        msgspec.Meta(description="sequences (clips, flights) with frames in two splits; null: no image"),
+    ] = None
 
 
 def reference_split(splits: Sequence[str], box_counts: Sequence[int]) -> str | None:
@@ -146,6 +153,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     result = AnalyzerResult(NAME, "Splits", stats=stats)
     if ref is None:  # no images at all
         return result
+    stats.leakage = leakage(dataset, config, ref, result)
 
     r = splits.index(ref)
     others = [i for i in range(len(splits)) if i != r]

@@ -5,7 +5,8 @@ Plots are drawn from aggregates (histograms, the analyzers' per-class percentile
 is made only when its data exists; a figure that fails raises (the page then says so).
 
 One module per kind of plot: :mod:`.sizes` (size histogram, per-class box plot, labels per
-image, heatmap), :mod:`.anchors` (the anchor scatter) and :mod:`.tiles` (the tile grid);
+image, heatmap), :mod:`.anchors` (the anchor scatter), :mod:`.ceilings` (visibility per input size, the
+label-noise ceiling) and :mod:`.tiles` (the tile grid);
 :mod:`.common` and :mod:`.axes` hold what they share.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sodaudit.figures.anchors import MAX_SCATTER, anchor_scatter
+from sodaudit.figures.ceilings import noise_ceiling, visibility_curve
 from sodaudit.figures.common import Figure, text
 from sodaudit.figures.sizes import class_boxplot, heatmap, labels_per_image, size_histogram
 from sodaudit.figures.tiles import tile_grid, tiling_params
@@ -27,7 +29,9 @@ BUILDERS: tuple[Callable[[Any], Figure | None], ...] = (
     class_boxplot,
     labels_per_image,
     heatmap,
+    noise_ceiling,
     anchor_scatter,
+    visibility_curve,
     tile_grid,
 )
 """Every figure in reading order; each returns None when the report has no data for it."""

@@ -26,7 +26,8 @@ are one instance).
   Shapes of one file with the same ``label`` and ``group_id`` are merged into one box (their
   union), as ``labelme2coco.py`` merges them into one instance.
 - A box labelled ``__ignore__`` (the ignore label of LabelMe's ``labels.txt`` examples) is an
-  ``ignore`` box. ``source_line`` of a box is the index in ``shapes`` of its (first) shape.
+  ``ignore`` box. ``source_line`` of a box is the index in ``shapes`` of its (first) shape, its
+  ``source`` ``file#shapes[i]``.
 """
 
 from __future__ import annotations
@@ -253,7 +254,18 @@ def _read_file(file: Path, root: Path, limits: LimitsConfig, records: Records, t
         else:
             boxes[key] = [label, i, x0, y0, x1, y1]
     for label, line, x0, y0, x1, y1 in boxes.values():
-        records.box(img, label, x0, y0, x1 - x0, y1 - y0, ignore=label == IGNORE_LABEL, file=rel, line=line)
+        records.box(
+            img,
+            label,
+            x0,
+            y0,
+            x1 - x0,
+            y1 - y0,
+            ignore=label == IGNORE_LABEL,
+            file=rel,
+            line=line,
+            key=f"shapes[{line}]",
+        )
     return True
 
 

@@ -365,7 +365,7 @@ class _Reader:
             self.counts[counted_as] += 1
         if any(not 0.0 <= p <= 100.0 for p in percents):
             self.issue("load.value_out_of_range", key, "a percent value lies outside [0, 100]; box kept")
-        self.records.box(img, labels[0], x, y, w, h, file=self.rel)
+        self.records.box(img, labels[0], x, y, w, h, file=self.rel, key=key)
 
     def notes(self) -> list[str]:
         c, other = self.counts, self.other_types

@@ -30,6 +30,7 @@ import pandas as pd
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.imageinfo import is_image_file, read_headers
 from sodaudit.loaders.base import ProgressFn, resolve_inside
+from sodaudit.loaders.sources import SOURCE_KEY
 
 MAX_LISTED_FILES = 5_000_000
 """Files looked at when indexing the images under a root: a bound, not a tuning constant."""
@@ -57,6 +58,8 @@ class Records:
     box_ignore: list[bool] = field(default_factory=list)
     box_file: list[str] = field(default_factory=list)
     box_line: list[int] = field(default_factory=list)
+    box_key: list[str] = field(default_factory=list)
+    """Element path of each box inside a JSON file (``shapes[4]``), ``""`` for line formats."""
     extra: dict[str, list[object]] = field(default_factory=dict)
     _index: dict[tuple[str, str, str], int] = field(default_factory=dict, repr=False)
 
@@ -101,22 +104,26 @@ class Records:
         ignore: bool = False,
         file: str = "",
         line: int = -1,
+        key: str = "",
         **extra: object,
     ) -> None:
-        """One box of image row ``image``; ``extra`` columns (e.g. ``occlusion``) are kept as columns
-        of the box table (a column missing on some boxes is ``None`` there)."""
+        """One box of image row ``image``; ``line``: its 1-based line in ``file`` (text formats) or
+        its index in the array that holds it (JSON), ``key``: its element path in a JSON ``file``
+        (the ``source`` then quoted, see :mod:`sodaudit.loaders.sources`). ``extra`` columns (e.g.
+        ``occlusion``) are kept as columns of the box table (``None`` where a box has none)."""
         n = len(self.box_image)
-        for key in extra:
-            if key not in self.extra:
-                self.extra[key] = [None] * n
-        for key, values in self.extra.items():
-            values.append(extra.get(key))
+        for name in extra:
+            if name not in self.extra:
+                self.extra[name] = [None] * n
+        for name, values in self.extra.items():
+            values.append(extra.get(name))
         self.box_image.append(image)
         self.box_class.append(class_name)
         self.box_xywh.append((float(x), float(y), float(w), float(h)))
         self.box_ignore.append(bool(ignore))
         self.box_file.append(file)
         self.box_line.append(int(line))
+        self.box_key.append(key)
 
 
 def _positive(value: float | None) -> bool:
@@ -281,6 +288,7 @@ def to_dataset(
             "ignore": np.array(records.box_ignore, dtype=bool),
             "source_file": pd.Categorical(records.box_file, categories=files),
             "source_line": np.array(records.box_line, dtype=np.int64),
+            **({SOURCE_KEY: np.array(records.box_key, dtype=object)} if any(records.box_key) else {}),
             **{k: pd.array(v) for k, v in records.extra.items()},
         }
     )
@@ -327,12 +335,14 @@ def _class_ids(
     for j, name in enumerate(names.categories):
         if name not in by_name:
             first = int(np.flatnonzero(names.codes == j)[0])
+            key = records.box_key[first]
             issues.append(
                 LoadIssue(
                     "load.undeclared_class",
                     records.box_file[first] or "labels",
                     f"class {name!r} is not in the class list",
-                    line=records.box_line[first] if records.box_line[first] > 0 else None,
+                    line=records.box_line[first] if records.box_line[first] > 0 and not key else None,
+                    key=key or None,
                 )
             )
             by_name[name] = next_id

@@ -33,7 +33,9 @@ and the Mask R-CNN balloon sample (``samples/balloon/balloon.py``: VIA 1.x regio
   except in a file that declares and uses no region attribute at all: a single-class project
   (Matterport's Mask R-CNN balloon sample), whose regions are read as class ``object`` with a
   note. Numeric strings (VIA 1 kept some) count as numbers.
-- ``source_line`` of a box is the index of its region among its image's regions.
+- ``source_line`` of a box is the index of its region among its image's regions; its ``source``
+  is the region's element path: ``via.json#_via_img_metadata["a.jpg1234"].regions[2]`` (VIA 2),
+  ``.regions["0"]`` (VIA 1.x, regions keyed by strings), ``via.json#metadata["1_abc"]`` (VIA 3).
 """
 
 from __future__ import annotations
@@ -280,10 +282,10 @@ def _read_file(
                 seen["skip"] += 1
                 continue
             except BadRegion as bad:
-                issue("load.malformed_object", f"{bad}; skipped", f"{where}.regions[{rid}]")
+                issue("load.malformed_object", f"{bad}; skipped", region_key(where, rid))
                 seen["no_class"] += str(bad).startswith("no class")
                 continue
-            records.box(img, cls, x, y, w, h, file=rel, line=line)
+            records.box(img, cls, x, y, w, h, file=rel, line=line, key=region_key(where, rid))
     if n_single:
         records.notes.append(
             f"VIA: {rel} declares and uses no region attribute (a single-class project, like the "
@@ -295,6 +297,12 @@ def _read_file(
             "they were skipped."
         )
     return True
+
+
+def region_key(entry: str, rid: object) -> str:
+    """The element path of a region: ``<entry>.regions[2]`` (a list, VIA 2) or
+    ``<entry>.regions["0"]`` (a dict, VIA 1.x)."""
+    return f"{entry}.regions[{json.dumps(rid) if isinstance(rid, str) else rid}]"
 
 
 def _regions(entry: Mapping[str, object]) -> list[tuple[object, object]]:
@@ -416,7 +424,7 @@ def _read_via3(doc: dict, rel: str, base: str, split: str, records: Records, tal
         except BadRegion as bad:
             records.issues.append(LoadIssue("load.malformed_object", rel, f"{bad}; skipped", key=where))
             continue
-        records.box(img, cls, x, y, w, h, file=rel, line=lines[img])
+        records.box(img, cls, x, y, w, h, file=rel, line=lines[img], key=where)
         lines[img] += 1
     return bool(image_of)
 

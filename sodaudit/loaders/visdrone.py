@@ -65,7 +65,9 @@ CLASSES = (
 IGNORED_REGION, OTHERS = 0, 11
 IN_REGION_SHARE = 0.5
 """``dropObjectsInIgr.m`` keeps an object when less than half of it lies in ignored regions."""
-EXTRA = ("truncation", "occlusion")
+EXTRA = ("truncation", "occlusion", "region")
+"""Box columns beyond x, y, w, h: the two VisDrone fields, and ``region`` for the category-0
+ignored regions (areas, not objects; the integrity analyzer reports them)."""
 _SPLIT_DIR = re.compile(r"^visdrone\d*-(det|vid|mot)-(.+)$", re.I)
 _FIELDS = "bbox_left,bbox_top,bbox_width,bbox_height,score,object_category,truncation,occlusion"
 VIDEO = "VisDrone-VID/MOT"
@@ -161,8 +163,8 @@ def parse_visdrone(lines: list[str], file_rel: str) -> Parsed:
     }
     names = [CLASSES[c] if 0 <= c < len(CLASSES) else str(c) for c in category.tolist()]
     out.rows = [
-        (r[0], name, r[1], r[2], r[3], r[4], flag, (r[7], r[8]))
-        for r, name, flag in zip(rows, names, ignore.tolist(), strict=True)
+        (r[0], name, r[1], r[2], r[3], r[4], flag, (r[7], r[8], is_region))
+        for r, name, flag, is_region in zip(rows, names, ignore.tolist(), region.tolist(), strict=True)
     ]
     return out
 
@@ -281,4 +283,5 @@ def load(
         workers=workers,
         meta=meta,
     )
-    return replace(dataset, boxes=dataset.boxes.astype(dict.fromkeys(EXTRA, "Int64")))  # also with no box
+    fields = {"truncation": "Int64", "occlusion": "Int64", "region": "bool"}  # also with no box
+    return replace(dataset, boxes=dataset.boxes.astype(fields))

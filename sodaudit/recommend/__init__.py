@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ from sodaudit.recommend.augmentation import (
     sorted_drop_share,
 )
 from sodaudit.recommend.base import KINDS, Context, Recommendation, count_prefix, what_small_means
+from sodaudit.recommend.effective import effective_samples
 from sodaudit.recommend.fix_data import fix_data_rec
 from sodaudit.recommend.head import P2_STRIDE, head_rec
 from sodaudit.recommend.labels import flagged_per_class, labels_rec, most_common_box_image_size
@@ -110,6 +112,8 @@ class Advice:
     recommendations: tuple[Recommendation, ...]
     scale_gap: Mapping[str, object] | None = None
     notes: tuple[str, ...] = ()
+    effective: Mapping[str, Any] | None = None
+    """Effective sample size per class x size bucket at the plan's scale (recommend.effective)."""
 
 
 def recommend(
@@ -150,4 +154,6 @@ def recommend(
             recs.append(rec)
     if not recs:
         recs.append(none_rec(ctx))
-    return Advice(plan, tuple(sorted(recs, key=lambda r: r.priority)), scale_gap=scale_gap(ctx))
+    effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count)
+    recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
+    return Advice(plan, recs_sorted, scale_gap=scale_gap(ctx), effective=effective)

@@ -206,7 +206,30 @@ def plan_block(plan: Mapping[str, Any]) -> KeyValues:
     if alternatives:
         rows = [[option_text(a), f"{a['cost_factor']:.2f}x", pct(a["reach_share"])] for a in alternatives]
         block.subtables.append(Table("Alternatives", ["option", "cost", "boxes reaching"], rows))
+    effective = plan.get("effective_samples")
+    if effective and effective["cells"]:
+        block.subtables.append(effective_table(effective))
     return block
+
+
+def effective_table(effective: Mapping[str, Any]) -> Table:
+    """Class x size cells, thinnest first: boxes, images, clusters and effective samples."""
+    cells = effective["cells"][:MAX_SUBTABLE_ROWS]
+    rows = [
+        [c["class"], c["bucket"].replace("_", " "), num(c["boxes"]), num(c["images"]), num(c["clusters"]),
+         f"{c['effective']:.1f}" + (" (thin)" if c["thin"] else "")]
+        for c in cells
+    ]  # fmt: skip
+    more = len(effective["cells"]) - len(cells)
+    return Table(
+        f"Effective samples per class and {effective['bucket_preset'].upper()} size at the plan's scale",
+        ["class", "size", "boxes", "images", "clusters", "effective samples"],
+        rows,
+        numeric=[False, False, True, True, True, True],
+        note=f"Kish's effective sample size over {effective['clusters']}, thinnest first; under "
+        f"{effective['min_effective']} a cell is too thin to learn or measure"
+        + (f"; {more} more cells in report.json." if more > 0 else "."),
+    )
 
 
 def table_title(analyzer: str, name: str) -> str:

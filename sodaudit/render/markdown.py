@@ -11,7 +11,6 @@ import os
 import re
 from pathlib import Path
 
-from sodaudit.render.blocks import plan_sentence
 from sodaudit.render.files import visible, write_atomic
 from sodaudit.report import AuditReport
 from sodaudit.verdict import verdict_of
@@ -74,8 +73,6 @@ def to_markdown(report: AuditReport, *, html_path: Path | None = None) -> str:
     recs = data.get("recommendations") or []
     if recs:
         lines += ["### What to change", ""]
-        if data.get("plan"):
-            lines += [f"Plan: {md_escape(plan_sentence(data['plan']))}", ""]
         lines += [
             f"{i}. **{md_escape(r['kind'])}**: {md_escape(r['summary'])}" for i, r in enumerate(recs, 1)
         ]

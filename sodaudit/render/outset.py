@@ -27,9 +27,12 @@ from types import TracebackType
 
 from sodaudit.errors import OutputError
 
-RUN_OUTPUTS = ("report.json", "report.html", "tables", "emit")
+PROPOSAL_DIR = "splits"
+"""The group-disjoint split proposal: ``splits/proposed_<split>.txt`` (render.tables writes it)."""
+RUN_OUTPUTS = ("report.json", "report.html", "tables", PROPOSAL_DIR, "emit")
 """What ``sodaudit run`` owns in ``--out``: replaced as a set, the rest of the folder untouched."""
 DIFF_OUTPUTS = ("diff.json", "diff.html", "tables")
+SAMPLE_OUTPUTS = ("sample.csv", "sample.html")
 """What ``sodaudit diff`` owns in its ``--out``."""
 STAGING_PREFIX = ".sodaudit-new-"
 OLD_PREFIX = ".sodaudit-old-"

@@ -90,7 +90,8 @@ def _write(report: AuditReport, targets: Targets, staging: Path) -> tuple[list[P
     from sodaudit.render.html import write_html
     from sodaudit.render.json import write_json
     from sodaudit.render.markdown import write_markdown
-    from sodaudit.render.tables import export_boxes, write_tables
+    from sodaudit.render.outset import PROPOSAL_DIR
+    from sodaudit.render.tables import export_boxes, write_split_proposal, write_tables
 
     out = targets.out
 
@@ -103,6 +104,8 @@ def _write(report: AuditReport, targets: Targets, staging: Path) -> tuple[list[P
     written.append(html)
     if tables:
         written.append(out / "tables")
+    if write_split_proposal(report, staging):
+        written.append(out / PROPOSAL_DIR)
     emit_note = None
     if targets.emit is not None:
         from sodaudit.emit import emit

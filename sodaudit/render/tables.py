@@ -20,6 +20,7 @@ import pandas as pd
 from sodaudit.dataset import Dataset
 from sodaudit.render.blocks import csv_name
 from sodaudit.render.files import write_atomic
+from sodaudit.render.outset import PROPOSAL_DIR
 from sodaudit.report import AuditReport
 
 EXPORT_COLUMNS = (
@@ -62,6 +63,29 @@ def write_tables(report: AuditReport, out_dir: Path) -> list[Path]:
         for table_name, df in result.tables.items():
             written.append(write_atomic(out_dir / csv_name(name, table_name), csv_text(df)))
     return written
+
+
+def write_split_proposal(report: AuditReport, out_dir: Path) -> list[Path]:
+    """One list of image file names per split, keeping each sequence whole (the splits
+    analyzer's proposal), when frames of a sequence sit in two splits; nothing otherwise.
+    Written next to the report, never into the dataset."""
+    from sodaudit.analyzers.splits_leakage import split_proposal
+
+    result = report.analyzers.get("splits")
+    lists = None if result is None else split_proposal(report.dataset, result)
+    if not lists:
+        return []
+    return [
+        write_atomic(
+            out_dir / PROPOSAL_DIR / f"proposed_{_file_part(split)}.txt", "".join(f"{n}\n" for n in names)
+        )
+        for split, names in lists.items()
+    ]
+
+
+def _file_part(name: str) -> str:
+    """A split name (from the dataset) as a safe file-name part: never a path."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "_"
 
 
 def box_table(dataset: Dataset) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from sodaudit.loaders.coco.decode import (
 from sodaudit.loaders.coco.elements import (
     INT64_MAX,
     annotation_of,
+    as_int,
     category_of,
     image_of,
     kind_of,
@@ -31,6 +32,7 @@ from sodaudit.loaders.coco.elements import (
 )
 from sodaudit.loaders.coco.ids import TextIds
 from sodaudit.loaders.coco.jsontext import Refused, stdlib_load
+from sodaudit.loaders.sources import coco_key
 
 _STRING_ID = re.compile(
     r"got `str` - at `\$\.(images\[\d+\]\.id|categories\[\d+\]\.id"
@@ -201,7 +203,9 @@ def tolerant(data: object, rel: str, categories: dict[str, int] | None = None) -
     ):
         for i, element in enumerate(elements):
             value, problems = check(element, ids, i)
-            parsed.issues += [malformed(rel, f"{name}[{i}]", p) for p in problems]
+            if problems:
+                key = coco_key(i, _id_text(element)) if name == "annotations" else f"{name}[{i}]"
+                parsed.issues += [malformed(rel, key, p) for p in problems]
             if value is None:
                 continue
             if name == "images":
@@ -219,3 +223,13 @@ def tolerant(data: object, rel: str, categories: dict[str, int] | None = None) -
         parsed.images, parsed.annotations = [], []
         settle(parsed, ids, rel)
     return parsed
+
+
+def _id_text(element: object) -> str | None:
+    """The ``id`` of an annotation element as a message shows it (the number, a string quoted,
+    as :meth:`TextIds.show`); ``None`` when it has no usable one."""
+    value = element.get("id") if isinstance(element, dict) else None
+    if isinstance(value, str):
+        return repr(value[:40])
+    value = as_int(value)
+    return None if value is None else str(value)

@@ -12,6 +12,7 @@ from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import read_headers
 from sodaudit.loaders.coco.elements import malformed
 from sodaudit.loaders.coco.parse import Parsed, columns_of
+from sodaudit.loaders.sources import NO_ID, SOURCE_ID, coco_key
 
 
 def merge_classes(
@@ -89,11 +90,10 @@ def tables(
             "load.duplicate_id",
             rel,
             f"annotation id {show('annotation', aid)} appears again; box kept",
-            key=f"annotations[{i}]",
+            key=coco_key(i, show("annotation", aid)),
         )
         for aid, i in zip(ann_ids[dup], line[dup], strict=True)
     ]
-    del ann_ids
     pos = pd.Index(images["coco_id"]).get_indexer(coco_image)
     orphan = pos < 0
     issues += [
@@ -101,10 +101,12 @@ def tables(
             "load.orphan_label",
             rel,
             f"image_id {show('image', iid)} is not in images; annotation dropped",
-            key=f"annotations[{i}]",
+            key=coco_key(i, None if pd.isna(aid) else show("annotation", aid)),
         )
-        for iid, i in zip(coco_image[orphan], line[orphan], strict=True)
+        for iid, i, aid in zip(coco_image[orphan], line[orphan], ann_ids[orphan], strict=True)
     ]
+    shown_id = source_ids(ann_ids, parsed)
+    del ann_ids
     del coco_image
     keep = None if not orphan.any() else ~orphan
 
@@ -116,9 +118,21 @@ def tables(
     for name, column in (("class_id", "category_id"), *((c, c) for c in "xywh")):
         boxes[name] = kept(cols.pop(column))
     boxes["ignore"] = kept(cols.pop("ignore"))
+    boxes["region"] = boxes["ignore"]  # iscrowd: a crowd region, not one object (ignored by COCOeval)
     boxes["coco_area"] = kept(cols.pop("area"))
     boxes["source_line"] = kept(line)
+    boxes[SOURCE_ID] = kept(shown_id)
     return images, boxes
+
+
+def source_ids(ann_ids: pd.Series, parsed: Parsed) -> np.ndarray:
+    """The ``source_id`` column: each annotation's id, :data:`NO_ID` when it has none or when
+    the file spelled it as a string (string ids are renumbered: the number is not the file's)."""
+    ids = ann_ids.to_numpy(dtype=np.int64, na_value=NO_ID) if ann_ids.hasnans else ann_ids.to_numpy(np.int64)
+    spelled = parsed.text_ids.spelled["annotation"] if parsed.text_ids is not None else {}
+    if spelled:
+        ids = np.where(np.isin(ids, np.fromiter(spelled, dtype=np.int64, count=len(spelled))), NO_ID, ids)
+    return ids
 
 
 def _shown(parsed: Parsed) -> Callable[[str, object], str]:

@@ -13,6 +13,8 @@ from typing import Any
 from sodaudit.render.views.base import Table, View
 from sodaudit.render.views.dataset import integrity_view, sizes_view, splits_view
 from sodaudit.render.views.detector import anchors_view, class_overlap_view, strides_view, subthreshold_view
+from sodaudit.render.views.visibility import INTRO as VISIBILITY_INTRO
+from sodaudit.render.views.visibility import visibility_view
 
 __all__ = ["INTROS", "VIEWS", "Table", "View", "analyzer_view"]
 
@@ -23,6 +25,7 @@ VIEWS: dict[str, Callable[[Any, Mapping[str, Any]], View]] = {
     "class_overlap": class_overlap_view,
     "anchors": anchors_view,
     "strides": strides_view,
+    "visibility": visibility_view,
     "splits": splits_view,
 }
 
@@ -36,7 +39,9 @@ INTROS = {
     "suppression would remove, and classes too alike at this size to tell apart.",
     "anchors": "Whether the anchor boxes of anchor-based detectors can match the labels at all.",
     "strides": "Whether the feature-map grids are fine enough for the objects.",
-    "splits": "Whether train and validation look alike in sizes and classes.",
+    "visibility": VISIBILITY_INTRO,
+    "splits": "Whether train and validation look alike in sizes and classes, and whether frames of one "
+    "sequence sit on both sides.",
 }
 
 

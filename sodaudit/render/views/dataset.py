@@ -9,6 +9,8 @@ from sodaudit.analyzers.integrity_stats import IntegrityStats
 from sodaudit.analyzers.sizes import SizesGroup, SizesStats
 from sodaudit.analyzers.splits import SplitsStats
 from sodaudit.render.views.base import QUANTILE_KEYS, Table, View, count_share, num, pct, plural, quantile
+from sodaudit.render.views.sizes_ceilings import caps_table, ceiling_facts, noise_table
+from sodaudit.render.views.splits_leakage import leakage_facts
 
 
 def integrity_view(s: IntegrityStats, ctx: Mapping[str, Any]) -> View:
@@ -17,6 +19,14 @@ def integrity_view(s: IntegrityStats, ctx: Mapping[str, Any]) -> View:
         f"{num(s.num_boxes)} boxes in all; {num(s.num_valid_boxes)} are valid "
         "(finite coordinates, positive width and height) and are the ones every size statistic uses."
     )
+    regions = s.ignore_regions
+    if regions.regions:
+        v.facts.append(
+            f"{plural(regions.regions, 'ignore region')} (COCO crowd, VisDrone ignored regions) in "
+            f"{plural(regions.images, 'image')} cover {pct(regions.area_share)} of the image area; "
+            f"{plural(regions.objects_inside, 'labelled object')} "
+            f"{'has its' if regions.objects_inside == 1 else 'have their'} centre in one."
+        )
     issues = s.load_issues
     if issues:
         v.facts.append(
@@ -145,19 +155,10 @@ def sizes_view(s: SizesStats, ctx: Mapping[str, Any]) -> View:
         f"Images hold a median of {num(per_image.quantiles.get('p50'))} boxes (mean {num(per_image.mean)}, "
         f"most {num(per_image.max)})."
     )
-    if per_image.caps:
-        v.tables.append(
-            Table(
-                "Boxes per image against detection caps",
-                ["cap", "max detections", "images over the cap", "boxes beyond the cap"],
-                [
-                    [name, num(c.cap), num(c.images_over), num(c.boxes_beyond)]
-                    for name, c in per_image.caps.items()
-                ],
-                note="A detector or evaluator keeps at most this many boxes per image; "
-                "labels beyond it can never be matched.",
-            )
-        )
+    v.tables.append(caps_table(s, str(ctx.get("config", {}).get("model", "model"))))
+    v.facts += ceiling_facts(s)
+    if s.label_noise is not None and s.label_noise.buckets:
+        v.tables.append(noise_table(s))
     return v
 
 
@@ -166,6 +167,7 @@ BUCKET_LABELS = {
     "coco_area": "COCOeval (area field, [0, 32²], [32², 96²], [96², ∞), crowd left out)",
     "aitod": "AI-TOD (√area < 8, < 16, < 32)",
     "tinyperson": "TinyPerson (√area [2,8), [8,12), [12,20), [20,32))",
+    "soda": "SODA (√area < 12, < 20, < 32)",
     "relative": "share of the image area",
 }
 
@@ -177,6 +179,7 @@ def bucket_tables(s: SizesStats, imgsz: Any) -> list[Table]:
         *([("coco_area", native.coco_area.as_dict(), {})] if native.coco_area is not None else []),
         ("aitod", native.aitod.as_dict(), model.aitod.as_dict()),
         ("tinyperson", native.tinyperson.as_dict(), {}),
+        ("soda", native.soda.as_dict(), model.soda.as_dict()),
         ("relative", native.relative, {}),
     ]
     rows = []
@@ -293,4 +296,6 @@ def splits_view(s: SplitsStats, ctx: Mapping[str, Any]) -> View:
                 f"{pct(abs(w.diff))} "
                 f"(class '{w.class_name}')."
             )
+    if s.leakage is not None:
+        v.facts += leakage_facts(s.leakage)
     return v

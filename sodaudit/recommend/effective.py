@@ -1,0 +1,100 @@
+"""Effective sample size per class x size bucket at the plan's scale (issue 18, part 6).
+
+1,000 boxes of a class in one video are not 1,000 examples: frames of one sequence (and copies
+of one image) are near repeats. Each cell (class, AI-TOD bucket of sqrt(w*h) at the plan's
+model input) counts its boxes by cluster, a cluster being a sequence when the splits analyzer's
+grouping finds sequences, else an image, and reports Kish's effective sample size over the
+clusters, ``(sum n_g)^2 / sum n_g^2`` (Kish, *Survey Sampling*, 1965: the number of equally
+weighted independent draws worth as much as these unequal clusters). It is 1 when every box
+sits in one cluster and the box count when each box has a cluster of its own. A cell under
+``recommend.min_count`` effective samples is too thin to learn the class at that size, or to
+measure it (AP over fewer than ~30 independent instances moves by whole points per instance).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sodaudit.analyzers.splits_groups import infer_groups
+from sodaudit.findings import Finding
+from sodaudit.sizepresets import AITOD
+
+MAX_CELLS_LISTED = 200
+"""Cells kept in report.json (thinnest first); the count of thin cells covers all of them."""
+
+
+def effective_samples(
+    images: pd.DataFrame, rows: pd.DataFrame, box_scale: np.ndarray, min_count: int
+) -> dict[str, Any]:
+    """``report.plan.effective_samples``: per cell boxes, images, clusters and Kish's ESS.
+
+    ``rows`` are the judged boxes (``image_id``, ``class_name``, ``w``, ``h``) and ``box_scale``
+    each one's native -> model-input scale under the plan."""
+    groups = infer_groups(images)
+    position = pd.Series(np.arange(len(images)), index=images["image_id"].to_numpy())
+    image_pos = position.reindex(rows["image_id"].to_numpy()).to_numpy()
+    size = np.sqrt(rows["w"].to_numpy(np.float64) * rows["h"].to_numpy(np.float64)) * box_scale
+    frame = pd.DataFrame(
+        {
+            "class": rows["class_name"].astype(str).to_numpy(),
+            "bucket": np.asarray(AITOD.labels)[np.minimum(AITOD.codes(size), len(AITOD.labels) - 1)],
+            "image": image_pos,
+            "cluster": groups.codes[image_pos],
+        }
+    )
+    per_cluster = (
+        frame.groupby(["class", "bucket", "cluster"], observed=True).size().rename("n").reset_index()
+    )
+    per_cluster["n2"] = per_cluster["n"].astype(np.float64) ** 2
+    cells = per_cluster.groupby(["class", "bucket"], observed=True).agg(
+        boxes=("n", "sum"), clusters=("n", "size"), n2=("n2", "sum")
+    )
+    cells["images"] = frame.groupby(["class", "bucket"], observed=True)["image"].nunique()
+    cells["ess"] = cells["boxes"].astype(np.float64) ** 2 / cells["n2"]
+    cells["thin"] = cells["ess"] < min_count
+    cells = cells.reset_index().sort_values(["ess", "class", "bucket"], kind="stable")
+    listed = cells.head(MAX_CELLS_LISTED)
+    return {
+        "clusters": "sequences (" + groups.method + ")" if groups.method != "none" else "images",
+        "bucket_preset": AITOD.name,
+        "min_effective": min_count,
+        "thin_cells": int(cells["thin"].sum()),
+        "cells": [
+            {
+                "class": str(r["class"]),
+                "bucket": str(r["bucket"]),
+                "boxes": int(r["boxes"]),
+                "images": int(r["images"]),
+                "clusters": int(r["clusters"]),
+                "effective": float(r["ess"]),
+                "thin": bool(r["thin"]),
+            }
+            for _, r in listed.iterrows()  # at most MAX_CELLS_LISTED cells
+        ],
+    }
+
+
+def thin_cells_finding(effective: dict[str, Any], change: str) -> Finding | None:
+    """Info when some class x size cells hold fewer than ``min_effective`` effective samples."""
+    thin = [c for c in effective["cells"] if c["thin"]]
+    if not effective["thin_cells"]:
+        return None
+    shown = "; ".join(
+        f"{c['class']} {c['bucket'].replace('_', ' ')}: {c['effective']:.1f} from {c['boxes']:,} "
+        + ("box" if c["boxes"] == 1 else "boxes")
+        for c in thin[:3]
+    )
+    n = effective["thin_cells"]
+    return Finding.of(
+        "plan.thin_cells",
+        f"{n} class x size {'cell has' if n == 1 else 'cells have'} fewer than {effective['min_effective']} "
+        f"effective samples {change} (Kish's ESS over {effective['clusters']}), too few to learn or "
+        f"measure: {shown}",
+        "plan",
+        value=float(n),
+        examples=tuple(f"{c['class']} / {c['bucket']}: {c['effective']:.1f} effective" for c in thin[:20]),
+        count=n,
+    )
