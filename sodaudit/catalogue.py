@@ -428,6 +428,12 @@ DIFF_SPECS: dict[str, FindingSpec] = {
         FindingSpec("diff.relabelled", WARN, "paired boxes whose class changed"),
         FindingSpec("diff.moved", INFO, "paired boxes that moved", ("diff.moved_px",)),
         FindingSpec("diff.ignore_changed", INFO, "paired boxes whose ignore flag changed"),
+        FindingSpec(
+            "diff.label_noise",
+            INFO,
+            "the per-corner label noise of the boxes the second pass moved (robust sigma), for "
+            "sizes.label_noise_sigma_px",
+        ),
         FindingSpec("diff.images_only_old", WARN, "images of the old version missing from the new one"),
         FindingSpec("diff.images_only_new", WARN, "images of the new version missing from the old one"),
         FindingSpec(

@@ -91,6 +91,21 @@ class Config:
             raise ConfigError(f"workers must be 1 or more (0: one per core), got {self.workers}.")
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Values outside their meaning: a share above 1 or a negative noise is a usage error."""
+        s = self.sizes
+        checks = (
+            ("sizes.label_noise_sigma_px", s.label_noise_sigma_px, 0.0, 100.0),
+            ("sizes.label_noise_min_p", s.label_noise_min_p, 1e-9, 1.0),
+            ("sizes.label_noise_warn_share", s.label_noise_warn_share, 0.0, 1.0),
+            ("splits.leakage_warn_share", self.splits.leakage_warn_share, 0.0, 1.0),
+            ("integrity.dense_small_share", self.integrity.dense_small_share, 0.0, 1.0),
+        )
+        for key, value, low, high in checks:
+            if not low <= value <= high:
+                raise ConfigError(f"{key} must be between {low:g} and {high:g}, got {value!r}.")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

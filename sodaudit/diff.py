@@ -19,6 +19,7 @@ import pandas as pd
 from sodaudit.config import DiffConfig
 from sodaudit.dataset import Dataset
 from sodaudit.diff_match import BoxSide, match_boxes, without
+from sodaudit.diff_noise import corner_noise, noise_finding
 from sodaudit.diff_stats import NAME, Counts, PairMeasures, card, diff_findings, pair_table, side_table
 from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.geometry import MAX_PAIRS_PER_IMAGE, OverLimit
@@ -111,7 +112,11 @@ def diff_datasets(
             **counts.stats(),
         }
     )
+    stats["label_noise"] = jsonable(corner_noise(o, n, matched))
     findings = diff_findings(stats, tables, config)
+    noise = noise_finding(stats["label_noise"], old.imgsz)
+    if noise is not None:
+        findings.append(noise)
     if len(boxes.over_limit):
         findings.append(_pair_limit_finding(old, img_old, boxes.over_limit, config, max_pairs_per_image))
     return DiffResult(stats=stats, findings=findings, tables=tables)

@@ -65,3 +65,29 @@ def test_proposal_is_written_beside_the_report_and_keeps_clips_whole(tmp_path: P
     assert main(["run", str(data), "--out", str(out)]) in (0, 1)
     assert not (out / "splits").exists()
     assert "No sequence has frames in two splits." in (out / "report.html").read_text()
+
+
+def test_coco_video_id_groups_frames(tmp_path: Path):
+    """COCO-VID style: frames carry video_id; video 7 has a frame in train and one in val."""
+    from sodaudit.pipeline import audit
+
+    (tmp_path / "annotations").mkdir()
+    frames = {"train": [(1, 7), (2, 7), (3, 8), (4, 8)], "val": [(5, 7), (6, 9), (7, 9)]}
+    for split, items in frames.items():
+        for image_id, _ in items:
+            Image.new("RGB", (64, 48)).save(tmp_path / f"{image_id}.jpg")
+        doc = {
+            "images": [
+                {"id": i, "file_name": f"{i}.jpg", "width": 64, "height": 48, "video_id": v} for i, v in items
+            ],
+            "annotations": [
+                {"id": i, "image_id": i, "category_id": 1, "bbox": [4, 4, 10, 8], "area": 80}
+                for i, _ in items
+            ],
+            "categories": [{"id": 1, "name": "car"}],
+        }
+        (tmp_path / "annotations" / f"instances_{split}.json").write_text(json.dumps(doc))
+    leak = audit(tmp_path).analyzers["splits"].stats.leakage
+    assert leak.method == "video_id" and leak.groups == 3
+    assert leak.shared_groups["train/val"] == 1
+    assert leak.val_frames_in_shared_groups == 1 / 3  # frame 5 of the 3 val frames

@@ -27,6 +27,9 @@ class AnalyzerResult:
     stats: msgspec.Struct | None = None
     findings: list[Finding] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    shared: dict[str, object] = field(default_factory=dict)
+    """In-process values a later step reads instead of computing them again (never written):
+    ``splits`` shares its ``sequence_groups`` with the effective-sample count of the plan."""
 
 
 def image_file_names(dataset: Dataset, image_ids: np.ndarray) -> np.ndarray:

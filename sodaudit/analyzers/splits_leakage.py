@@ -99,6 +99,7 @@ def leakage(dataset: Dataset, config: Config, reference: str | None, result: Ana
     images = dataset.images
     groups = infer_groups(images)
     groups, phash = _with_phash(dataset, config, groups)
+    result.shared["sequence_groups"] = groups  # near-duplicate frames joined: recommend.effective
     splits = images["split"].astype(str).to_numpy()
     roles = dict(split_roles(dataset.splits, reference))
     counts = _group_split_counts(groups.codes, splits, dataset.splits)

@@ -154,6 +154,8 @@ def recommend(
             recs.append(rec)
     if not recs:
         recs.append(none_rec(ctx))
-    effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count)
+    splits = results.get("splits")
+    groups = splits.shared.get("sequence_groups") if splits is not None else None
+    effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count, groups)
     recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
     return Advice(plan, recs_sorted, scale_gap=scale_gap(ctx), effective=effective)

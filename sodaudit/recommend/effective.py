@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.splits_groups import infer_groups
+from sodaudit.analyzers.splits_groups import Groups, infer_groups
 from sodaudit.findings import Finding
 from sodaudit.sizepresets import AITOD
 
@@ -27,52 +27,52 @@ MAX_CELLS_LISTED = 200
 
 
 def effective_samples(
-    images: pd.DataFrame, rows: pd.DataFrame, box_scale: np.ndarray, min_count: int
+    images: pd.DataFrame,
+    rows: pd.DataFrame,
+    box_scale: np.ndarray,
+    min_count: int,
+    groups: Groups | None = None,
 ) -> dict[str, Any]:
     """``report.plan.effective_samples``: per cell boxes, images, clusters and Kish's ESS.
 
-    ``rows`` are the judged boxes (``image_id``, ``class_name``, ``w``, ``h``) and ``box_scale``
-    each one's native -> model-input scale under the plan."""
-    groups = infer_groups(images)
+    ``rows`` are the judged boxes (``image_id``, ``class_name``, ``w``, ``h``), ``box_scale``
+    each one's native -> model-input scale under the plan, ``groups`` the splits analyzer's
+    sequences (inferred here when not given). Counted with integer keys and ``np.unique``: no
+    grouping of strings over every box."""
+    groups = groups if groups is not None else infer_groups(images)
     position = pd.Series(np.arange(len(images)), index=images["image_id"].to_numpy())
     image_pos = position.reindex(rows["image_id"].to_numpy()).to_numpy()
     size = np.sqrt(rows["w"].to_numpy(np.float64) * rows["h"].to_numpy(np.float64)) * box_scale
-    frame = pd.DataFrame(
-        {
-            "class": rows["class_name"].astype(str).to_numpy(),
-            "bucket": np.asarray(AITOD.labels)[np.minimum(AITOD.codes(size), len(AITOD.labels) - 1)],
-            "image": image_pos,
-            "cluster": groups.codes[image_pos],
-        }
-    )
-    per_cluster = (
-        frame.groupby(["class", "bucket", "cluster"], observed=True).size().rename("n").reset_index()
-    )
-    per_cluster["n2"] = per_cluster["n"].astype(np.float64) ** 2
-    cells = per_cluster.groupby(["class", "bucket"], observed=True).agg(
-        boxes=("n", "sum"), clusters=("n", "size"), n2=("n2", "sum")
-    )
-    cells["images"] = frame.groupby(["class", "bucket"], observed=True)["image"].nunique()
-    cells["ess"] = cells["boxes"].astype(np.float64) ** 2 / cells["n2"]
-    cells["thin"] = cells["ess"] < min_count
-    cells = cells.reset_index().sort_values(["ess", "class", "bucket"], kind="stable")
-    listed = cells.head(MAX_CELLS_LISTED)
+    n_buckets = len(AITOD.labels)
+    bucket = np.minimum(AITOD.codes(size), n_buckets - 1)
+    class_code, class_names = pd.factorize(rows["class_name"].astype(str), sort=True)
+    cell = class_code.astype(np.int64) * n_buckets + bucket
+    n_images, n_clusters = len(images), int(groups.codes.max()) + 1 if len(groups.codes) else 1
+    cluster_keys, per_cluster = np.unique(cell * n_clusters + groups.codes[image_pos], return_counts=True)
+    image_cells = np.unique(cell * n_images + image_pos, return_counts=True)[0] // n_images  # sorted path
+    cells, cell_of = np.unique(cluster_keys // n_clusters, return_inverse=True)
+    boxes = np.bincount(cell_of, weights=per_cluster)
+    ess = boxes**2 / np.bincount(cell_of, weights=per_cluster.astype(np.float64) ** 2)
+    clusters = np.bincount(cell_of)
+    n_images_of = np.bincount(np.searchsorted(cells, image_cells), minlength=len(cells))
+    order = np.lexsort((cells, ess))  # thinnest first, then class and bucket order
+    thin = ess < min_count
     return {
         "clusters": "sequences (" + groups.method + ")" if groups.method != "none" else "images",
         "bucket_preset": AITOD.name,
         "min_effective": min_count,
-        "thin_cells": int(cells["thin"].sum()),
+        "thin_cells": int(thin.sum()),
         "cells": [
             {
-                "class": str(r["class"]),
-                "bucket": str(r["bucket"]),
-                "boxes": int(r["boxes"]),
-                "images": int(r["images"]),
-                "clusters": int(r["clusters"]),
-                "effective": float(r["ess"]),
-                "thin": bool(r["thin"]),
+                "class": str(class_names[cells[k] // n_buckets]),
+                "bucket": AITOD.labels[cells[k] % n_buckets],
+                "boxes": int(boxes[k]),
+                "images": int(n_images_of[k]),
+                "clusters": int(clusters[k]),
+                "effective": float(ess[k]),
+                "thin": bool(thin[k]),
             }
-            for _, r in listed.iterrows()  # at most MAX_CELLS_LISTED cells
+            for k in order[:MAX_CELLS_LISTED].tolist()  # at most MAX_CELLS_LISTED cells
         ],
     }
 

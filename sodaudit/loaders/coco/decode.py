@@ -48,6 +48,8 @@ class Image(msgspec.Struct, gc=False):
     file_name: Name
     width: float = math.nan
     height: float = math.nan
+    video_id: int | Name | None = None
+    """The clip a frame belongs to (COCO-VID, TAO, YouTube-VIS): the splits analyzer's sequences."""
 
 
 class Annotation(msgspec.Struct, gc=False):
@@ -368,7 +370,16 @@ def image_columns(images: list[Image], ids: TextIds | None = None) -> dict[str, 
         "file_name": [i.file_name for i in images],
         "width": column(images, "width", np.float64),
         "height": column(images, "height", np.float64),
+        **_video_ids(images),
     }
+
+
+def _video_ids(images: list[Image]) -> dict[str, list[str | None]]:
+    """``{"video_id": [...]}`` (as text; None for frames without one) when any image has one."""
+    videos = [i.video_id for i in images]
+    if all(v is None for v in videos):
+        return {}
+    return {"video_id": [None if v is None else str(v) for v in videos]}
 
 
 def annotation_columns(anns: list[Annotation], ids: TextIds | None = None) -> dict[str, object]:

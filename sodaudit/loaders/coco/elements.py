@@ -42,7 +42,15 @@ def image_of(e: object, ids: TextIds | None = None, i: int = 0) -> tuple[Image |
     if len(name) > MAX_NAME_CHARS:
         return None, [f"file_name of {len(name):,} characters, over {MAX_NAME_CHARS:,}; image skipped"]
     # Bad sizes become NaN here; fill_sizes reads the header or reports them.
-    return Image(image_id, name, as_float(e.get("width")), as_float(e.get("height"))), []
+    video = _video_id(e.get("video_id"))
+    return Image(image_id, name, as_float(e.get("width")), as_float(e.get("height")), video), []
+
+
+def _video_id(value: object) -> int | str | None:
+    """A frame's clip id when it is an int64 or a name-length string; anything else is none."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return value if isinstance(value, str) and len(value) <= MAX_NAME_CHARS else None
 
 
 def annotation_of(e: object, ids: TextIds | None = None, i: int = 0) -> tuple[Annotation | None, list[str]]:

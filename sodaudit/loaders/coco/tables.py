@@ -64,6 +64,7 @@ def tables(
             "width": cols.pop("width"),
             "height": cols.pop("height"),
             "index": np.asarray(parsed.image_index, dtype=np.int64),
+            **({"video_id": cols.pop("video_id")} if "video_id" in cols else {}),
         }
     )
     dup = images["coco_id"].duplicated().to_numpy()
