@@ -55,7 +55,7 @@ FAIL_ON_OPTION = click.option(
     show_default=True,
     help="Lowest finding severity that fails the gate (exit code 1).",
 )
-CLI_CONFIG_KEYS = ("imgsz", "model", "fail_on", "deep", "pixels", "workers")
+CLI_CONFIG_KEYS = ("imgsz", "model", "fail_on", "deep", "pixels", "workers", "cache", "scheduler")
 """Options that are also config keys: they override config files only when given."""
 
 
@@ -129,6 +129,21 @@ def cli() -> None:
     "only, 0 = one per core. The results are the same either way.",
 )
 @click.option(
+    "--cache/--no-cache",
+    default=True,
+    show_default=True,
+    help="Reuse image headers and parsed label files of an earlier run when the files did not change "
+    "(kept in the user cache folder, never in the dataset).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Run the per-image pixel work (--deep, image hashes, --pixels) on Dask: tcp://host:8786 "
+    "connects to a running scheduler, 'local' starts a LocalCluster of --workers processes "
+    '(0 or 1: one per core). Needs pip install "sodaudit[dask]".',
+)
+@click.option(
     "--markdown",
     "markdown_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -181,6 +196,8 @@ def run(
     deep: bool,
     pixels: bool,
     workers: int,
+    cache: bool,
+    scheduler: str | None,
     markdown_path: Path | None,
     export_path: Path | None,
     baseline_path: Path | None,
@@ -196,6 +213,7 @@ def run(
     their defaults.
     """
     from sodaudit.pipeline import audit
+    from sodaudit.pool_dask import dask_session
     from sodaudit.render.runout import Targets, check_targets, dataset_roots, write_run
     from sodaudit.render.terminal import Progress, fit, one_line, summary, terminal_width
 
@@ -209,6 +227,8 @@ def run(
         deep=deep,
         pixels=pixels,
         workers=workers,
+        cache=cache,
+        scheduler=scheduler,
     )
     # Every usage error is found before the audit, which can take minutes.
     _check_export_path(export_path)
@@ -218,7 +238,7 @@ def run(
     out = out_dir if out_dir is not None else default_out(DEFAULT_OUT, *roots)
     targets = Targets(out, markdown_path, export_path, junit_path, emit_target)
     check_targets(targets, roots)
-    with Progress(f"auditing {path}") as progress:
+    with dask_session(config.scheduler, config.workers), Progress(f"auditing {path}") as progress:
         report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
         if out_dir is None:
             default_out(DEFAULT_OUT, report.dataset.root)

@@ -31,6 +31,7 @@ from sodaudit.config_sections import (
 from sodaudit.errors import ConfigError
 from sodaudit.findings import RULE_SEVERITIES, Rule
 from sodaudit.models import MODELS
+from sodaudit.pool_dask import check_scheduler
 
 DEFAULT_IMGSZ = 640
 MIN_IMGSZ = 32
@@ -59,6 +60,13 @@ class Config:
     workers: int = 1
     """Processes for per-file work (label files, XML files, image headers), in a process pool:
     1 = everything in this process, 0 = one per core. Results are the same either way."""
+    cache: bool = True
+    """Keep image headers and parsed label files in the user cache folder (XDG_CACHE_HOME), so a
+    re-run reads only files whose size or mtime changed; false (--no-cache) reads everything."""
+    scheduler: str | None = None
+    """Where the per-image pixel work (--deep decoding, image hashes, --pixels) runs: unset = here
+    and in the --workers pool; 'local' = a Dask LocalCluster of --workers processes (0 or 1: one
+    per core); tcp://host:8786 = a running Dask scheduler (needs pip install "sodaudit[dask]")."""
     integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
     sizes: SizesConfig = field(default_factory=SizesConfig)
     subthreshold: SubthresholdConfig = field(default_factory=SubthresholdConfig)
@@ -89,6 +97,7 @@ class Config:
             raise ConfigError(f"fail_on must be error, warning or never, got {self.fail_on!r}.")
         if self.workers < 0:
             raise ConfigError(f"workers must be 1 or more (0: one per core), got {self.workers}.")
+        check_scheduler(self.scheduler)
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
         self._check_ranges()

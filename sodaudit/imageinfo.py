@@ -154,10 +154,15 @@ def read_headers(
     A header read is a few small syscalls: threads made them slower here (the GIL hand-offs
     cost more than the reads), so more than one worker means processes.
     """
+    from sodaudit.cache import cached_map
     from sodaudit.pool import map_chunks
 
-    chunks = map_chunks(header_rows, paths, workers=workers, what=_WHAT, progress=progress)
-    return headers_of(chunks)
+    def compute(todo: Sequence[str]) -> list[tuple]:
+        chunks = map_chunks(header_rows, todo, workers=workers, what=_WHAT, progress=progress)
+        return [row for chunk in chunks for row in chunk]
+
+    # In a cache session (a CLI run) only images whose size or mtime changed are read again.
+    return headers_of([cached_map("headers", list(paths), compute)])
 
 
 def headers_of(chunks: Sequence[list[tuple]]) -> list[ImageHeader]:

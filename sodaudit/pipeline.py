@@ -6,10 +6,12 @@ The CLI and the Python API (``sodaudit.audit``) share it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sodaudit.analyzers import AnalyzerResult, run_all
+from sodaudit.cache import session as cache_session
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding, apply_rules, gate, sort_findings
@@ -38,17 +40,22 @@ def audit(
         from sodaudit.baseline import read_baseline
 
         previous = read_baseline(Path(baseline))
-    dataset = load(
-        path,
-        format,
-        imgsz=config.imgsz,
-        limits=config.limits,
-        progress=progress,
-        workers=config.workers,
-    )
-    if progress is not None:
-        progress("running the analyzers", 0, 0)
-    return assemble(dataset, config, run_all(dataset, config), baseline=previous)
+    # One cache session over loading and the analyzers: headers, label files and image hashes.
+    with cache_session(path, config.cache) as caches:
+        dataset = load(
+            path,
+            format,
+            imgsz=config.imgsz,
+            limits=config.limits,
+            progress=progress,
+            workers=config.workers,
+        )
+        if caches is not None and caches.notes:
+            dataset = replace(dataset, notes=(*dataset.notes, *caches.notes))
+        if progress is not None:
+            progress("running the analyzers", 0, 0)
+        results = run_all(dataset, config)
+    return assemble(dataset, config, results, baseline=previous)
 
 
 def assemble(

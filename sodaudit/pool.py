@@ -5,6 +5,9 @@ items are cut into contiguous chunks and mapped over a ``concurrent.futures`` pr
 workers are started by ``forkserver`` (``spawn`` where it does not exist): never a fork of this
 process, which may hold threads. Results come back in item order, so concatenating the chunk
 results gives what one call over every item gives: the tables are the same either way.
+
+With ``scheduler`` (``--scheduler``, pixel passes only) the chunks go to a Dask cluster instead:
+:mod:`sodaudit.pool_dask`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def chunk_bounds(n_items: int, n_chunks: int) -> list[int]:
+    """Where each of ``n_chunks`` contiguous, near-equal chunks of ``n_items`` items starts, and
+    ``n_items`` last."""
+    return [n_items * k // n_chunks for k in range(n_chunks + 1)]
+
+
 def map_chunks(
     fn: Callable[[Sequence[T], ProgressFn | None], R],
     items: Sequence[T],
@@ -47,6 +56,7 @@ def map_chunks(
     workers: int = 1,
     what: str = "",
     progress: ProgressFn | None = None,
+    scheduler: str | None = None,
 ) -> list[R]:
     """``fn`` over contiguous chunks of ``items``, in item order: ``[fn(items, progress)]`` in
     this process when ``workers`` is 1, else the chunks in a process pool of ``workers``
@@ -55,12 +65,19 @@ def map_chunks(
     ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one) and
     gets ``progress`` only when it runs here; with a pool, this process reports each chunk as
     it comes back.
+
+    With ``scheduler`` (a Dask scheduler address or ``local``), the chunks run on that cluster:
+    :func:`sodaudit.pool_dask.map_on_cluster`, in the same order.
     """
+    if scheduler is not None:
+        from sodaudit.pool_dask import map_on_cluster
+
+        return map_on_cluster(fn, items, scheduler=scheduler, workers=workers, what=what, progress=progress)
     processes = min(resolve_workers(workers), len(items))
     if processes <= 1:
         return [fn(items, progress)]
     n_chunks = min(len(items), processes * CHUNKS_PER_WORKER)
-    bounds = [len(items) * k // n_chunks for k in range(n_chunks + 1)]
+    bounds = chunk_bounds(len(items), n_chunks)
     chunks = [items[bounds[k] : bounds[k + 1]] for k in range(n_chunks)]
     results: list[R] = []
     context = multiprocessing.get_context(start_method())

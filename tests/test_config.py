@@ -151,7 +151,7 @@ def test_config_command_explains_every_key_and_stays_valid_toml(tmp_path):
         if is_dataclass(value):
             table = {g.name: getattr(value, g.name) for g in fields(value)}
             expected[f.name] = {k: v for k, v in table.items() if v is not None}
-        elif f.name != "rules":
+        elif f.name != "rules" and value is not None:  # unset top-level keys (scheduler) too
             expected[f.name] = value
     assert data == json.loads(json.dumps(expected))  # tuples as TOML arrays: lists
     lines = proc.stdout.splitlines()

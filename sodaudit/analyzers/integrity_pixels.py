@@ -19,6 +19,7 @@ from PIL import Image
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.analyzers.integrity_blockers import NAME
 from sodaudit.analyzers.integrity_stats import IntegrityDeepDecode, IntegrityImageHash
+from sodaudit.cache import cached_map
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding
@@ -27,6 +28,8 @@ from sodaudit.pool import ProgressFn, map_chunks
 from sodaudit.regular import open_binary
 
 TOO_LARGE = "too large to decode safely"
+DECODED = ""
+"""A cached decode result that means "decodes fully" (the cache keeps no None)."""
 """Pillow's decompression-bomb limit: such images are not decoded by ``--deep``; a finding names them."""
 NOT_FOUND = "file not found"
 """An image whose file vanished after loading is not corrupt: ``--deep`` skips and counts it."""
@@ -93,8 +96,16 @@ def deep_decode(
         return IntegrityDeepDecode(ran=False, reason="headers only (--deep is off)"), {}, {}
     paths = [str(p) for p in images["path"]]
     work = partial(decode_errors, max_pixels=Image.MAX_IMAGE_PIXELS)
-    chunks = map_chunks(work, paths, workers=config.workers, what="decoding images")
-    errors = [e for chunk in chunks for e in chunk]
+
+    def decode(todo: Sequence[str]) -> list[str]:
+        chunks = map_chunks(
+            work, todo, workers=config.workers, what="decoding images", scheduler=config.scheduler
+        )
+        return [DECODED if e is None else e for chunk in chunks for e in chunk]
+
+    # A cache run decodes only images whose size or mtime changed (the limit is part of the key).
+    decoded = cached_map(f"decode-{Image.MAX_IMAGE_PIXELS}", paths, decode)
+    errors = [None if e == DECODED else e for e in decoded]
     names = images["file_name"].astype(str).tolist()
     skipped = (TOO_LARGE, NOT_FOUND)
     failures = {n: e for n, e in zip(names, errors, strict=True) if e and e not in skipped}
@@ -149,8 +160,14 @@ def cross_split_images(
         return IntegrityImageHash(ran=False, reason=reason), 0, 0
     paths = images["path"].astype(str)
     unique = list(dict.fromkeys(paths))  # each file is read once
-    chunks = map_chunks(file_hashes, unique, workers=config.workers, what="hashing images")
-    by_path = dict(zip(unique, (h for chunk in chunks for h in chunk), strict=True))
+
+    def digest(todo: Sequence[str]) -> list[str | None]:
+        chunks = map_chunks(
+            file_hashes, todo, workers=config.workers, what="hashing images", scheduler=config.scheduler
+        )
+        return [h for chunk in chunks for h in chunk]
+
+    by_path = dict(zip(unique, cached_map("image-hashes", unique, digest), strict=True))
     table = pd.DataFrame(
         {
             "hash": [by_path[p] for p in paths],

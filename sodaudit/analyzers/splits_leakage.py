@@ -163,7 +163,9 @@ def _with_phash(dataset: Dataset, config: Config, groups: Groups) -> tuple[Group
     if len(readable) > cfg.phash_max_images:
         reason = f"skipped: {len(readable)} images is more than phash_max_images={cfg.phash_max_images}"
         return groups, SplitsPhash(ran=False, reason=reason)
-    hashes = hash_paths(readable["path"].astype(str).tolist(), workers=config.workers)
+    hashes = hash_paths(
+        readable["path"].astype(str).tolist(), workers=config.workers, scheduler=config.scheduler
+    )
     ok = np.array([h is not None for h in hashes], dtype=bool)
     positions = dataset.images.index.get_indexer(readable.index)[ok]
     values = np.array([h for h in hashes if h is not None], dtype=np.uint64)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from sodaudit.cache import cached_map
 from sodaudit.pool import ProgressFn, map_chunks
 from sodaudit.regular import open_binary
 
@@ -60,10 +61,17 @@ def phashes(paths: Sequence[str], progress: ProgressFn | None = None) -> list[in
     return out
 
 
-def hash_paths(paths: Sequence[str], workers: int = 1) -> list[int | None]:
-    """:func:`phashes` of ``paths`` in the ``--workers`` pool, in order."""
-    chunks = map_chunks(phashes, list(paths), workers=workers, what="hashing images (pHash)")
-    return [h for chunk in chunks for h in chunk]
+def hash_paths(paths: Sequence[str], workers: int = 1, scheduler: str | None = None) -> list[int | None]:
+    """:func:`phashes` of ``paths`` in the ``--workers`` pool (on the Dask cluster with
+    ``scheduler``), in order."""
+
+    def compute(todo: Sequence[str]) -> list[int | None]:
+        chunks = map_chunks(
+            phashes, todo, workers=workers, what="hashing images (pHash)", scheduler=scheduler
+        )
+        return [h for chunk in chunks for h in chunk]
+
+    return cached_map("phash", list(paths), compute)  # unchanged images are not decoded again
 
 
 def hamming(a: int | np.ndarray, b: int | np.ndarray) -> np.ndarray:

@@ -236,7 +236,13 @@ def _measure(dataset, config, picked: pd.DataFrame, sizes: list[int], usable: pd
         )
         for image_id, g in zip(uniq.tolist(), groups, strict=True)
     ]
-    chunks = map_chunks(measure_images, jobs, workers=config.workers, what="measuring visibility")
+    chunks = map_chunks(
+        measure_images,
+        jobs,
+        workers=config.workers,
+        what="measuring visibility",
+        scheduler=config.scheduler,
+    )
     results = [r for chunk in chunks for r in chunk]
     n = len(picked)
     scr_native = np.full(n, np.nan)

@@ -17,6 +17,7 @@ from sodaudit.dataset import LoadIssue
 from sodaudit.imageinfo import ImageHeader, is_image_file, read_headers
 from sodaudit.loaders.base import ProgressFn, TooLarge, counted, read_head, read_limited
 from sodaudit.loaders.yolo.files import Listings, img2label, label_files_under, rel_to, swap_dir
+from sodaudit.loaders.yolo.label_cache import cached_rows
 from sodaudit.loaders.yolo.layout import Layout
 from sodaudit.loaders.yolo.rows import ParsedRows, concat_rows, parse_rows
 from sodaudit.pool import map_chunks
@@ -97,10 +98,15 @@ def read_labels_and_headers(
         pose=layout.pose,
         pose_values=layout.pose_values,
     )
-    label_chunks = map_chunks(read, files, workers=workers, what="reading label files", progress=progress)
-    for _, _, chunk_issues in label_chunks:
-        issues += chunk_issues
-    rows = concat_rows([r for r, _, _ in label_chunks], [n for _, n, _ in label_chunks])
+
+    def parse(todo: Sequence[str]) -> tuple[ParsedRows, list[LoadIssue]]:
+        chunks = map_chunks(read, todo, workers=workers, what="reading label files", progress=progress)
+        rows = concat_rows([r for r, _, _ in chunks], [n for _, n, _ in chunks])
+        return rows, [issue for _, _, chunk_issues in chunks for issue in chunk_issues]
+
+    options = "" if not layout.pose else f"-pose{layout.pose_values}"
+    rows, read_issues = cached_rows(files, root, parse, options)
+    issues += read_issues
     return rows, read_headers(image_paths, progress, workers=workers)
 
 
