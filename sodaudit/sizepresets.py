@@ -52,6 +52,8 @@ TINYPERSON = SizePreset(
 # [32², 40*50]) keeps both bounds and stops normal at 2000 px²; here normal is every larger box.
 SODA = SizePreset("soda", "sqrt_area", (12.0, 20.0, 32.0), ("eS", "rS", "gS", "normal"))
 SIZE_PRESETS = {p.name: p for p in (COCO, AITOD, TINYPERSON)}
+PRESET_TITLES = {"coco": "COCO", "aitod": "AI-TOD", "tinyperson": "TinyPerson", "soda": "SODA"}
+"""How each preset is written in prose (its ``name`` is the JSON key)."""
 """The presets every recommendation counts (``what_small_means``); SODA is reported by the sizes
 analyzer only (``buckets.soda``)."""
 

@@ -20,6 +20,7 @@ from sodaudit.figures.common import (
     new_figure,
     text,
 )
+from sodaudit.sizepresets import PRESET_TITLES
 
 MAX_CURVE_CLASSES = 8
 """Classes drawn as thin lines on the visibility curve (those with the most measured boxes)."""
@@ -81,9 +82,10 @@ def noise_ceiling(report: Any) -> Figure | None:
     ax.set_ylabel("% of labeling pairs", fontsize=FONT)
     ax.set_ylim(0, 100)
     legend_below(ax, ncol=3)
+    preset = PRESET_TITLES.get(noise.preset, noise.preset)
     caption = (
         f"With each box corner off by σ = {noise.sigma_px:g} px at model input, how often two "
-        f"labelings of one object reach IoU 0.5 and 0.75, per {noise.preset.upper()} bucket (with its "
+        f"labelings of one object reach IoU 0.5 and 0.75, per {preset} bucket (with its "
         f"label count): an evaluation at that IoU cannot measure more than this."
     )
     return Figure(

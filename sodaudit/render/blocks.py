@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from sodaudit.render.views.base import Table, num, pct
+from sodaudit.sizepresets import PRESET_TITLES
 
 MAX_SUBTABLE_ROWS = 12
 """A list inside a recommendation (candidate resolutions, tile sizes) shows this many rows."""
@@ -221,8 +222,9 @@ def effective_table(effective: Mapping[str, Any]) -> Table:
         for c in cells
     ]  # fmt: skip
     more = len(effective["cells"]) - len(cells)
+    preset = effective["bucket_preset"]
     return Table(
-        f"Effective samples per class and {effective['bucket_preset'].upper()} size at the plan's scale",
+        f"Effective samples per class and {PRESET_TITLES.get(preset, preset)} size at the plan's scale",
         ["class", "size", "boxes", "images", "clusters", "effective samples"],
         rows,
         numeric=[False, False, True, True, True, True],

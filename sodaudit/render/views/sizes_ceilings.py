@@ -8,6 +8,7 @@ import msgspec
 
 from sodaudit.analyzers.sizes import SizesStats
 from sodaudit.render.views.base import Table, num, pct
+from sodaudit.sizepresets import PRESET_TITLES
 
 CAP_LABELS = {
     "cocoeval_100": "COCOeval maxDets 100 (pycocotools default)",
@@ -60,7 +61,7 @@ def noise_table(s: SizesStats) -> Table:
         for name, b in noise.buckets.items()
     ]
     return Table(
-        f"Label-noise ceiling per {noise.preset.upper()} bucket at model input",
+        f"Label-noise ceiling per {PRESET_TITLES.get(noise.preset, noise.preset)} bucket at model input",
         ["bucket", "labels", "P(IoU ≥ 0.5)", "P(IoU ≥ 0.75)"],
         rows,
         numeric=[False, True, True, True],
