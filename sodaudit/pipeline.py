@@ -33,6 +33,8 @@ def audit(
     """Audit the dataset at ``path``; keyword overrides are config keys (``imgsz=1024``).
 
     With ``baseline`` (a previous report.json), regressions of tracked numbers are findings.
+    Per-file results (image headers, label files, image hashes) are cached in the user cache
+    folder unless ``cache=False`` (see :mod:`sodaudit.cache`).
     """
     config = (config or Config()).updated(**overrides)
     previous = None
