@@ -168,11 +168,26 @@ def thumbnails(report: AuditReport, sample: Sequence[SampledImage]) -> dict[str,
 
 
 def _small_box_ids(report: AuditReport) -> set[int]:
-    """Box ids of the sub-threshold labels (the subthreshold analyzer's rule, at today's imgsz)."""
+    """Box ids of the labels the subthreshold analyzer lists (its rules, not a copy of them):
+    its table names each label by image and box, matched here to the box table."""
+    result = report.analyzers.get("subthreshold")
+    table = None if result is None else result.tables.get("labels")
+    if table is None or table.empty:
+        return set()
+    listed = table[["image", "x", "y", "w", "h"]]
     b = report.dataset.boxes
-    cfg = report.config.subthreshold
-    small = (b["short_side_model"] < cfg.min_side_model_px) | (b["short_side"] < cfg.min_side_native_px)
-    return set(b.loc[small & b["valid"], "box_id"].tolist())
+    names = report.dataset.images.set_index("image_id")["file_name"].astype(str)
+    boxes = pd.DataFrame(
+        {
+            "box_id": b["box_id"],
+            "image": b["image_id"].map(names),
+            "x": b["x"],
+            "y": b["y"],
+            "w": b["w"],
+            "h": b["h"],
+        }
+    )
+    return set(boxes.merge(listed, on=["image", "x", "y", "w", "h"])["box_id"].tolist())
 
 
 def contact_sheet(report: AuditReport, sample: Sequence[SampledImage], seed: int) -> str:

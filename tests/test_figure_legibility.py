@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import figure_capture
 import matplotlib.text
 import numpy as np
 import pandas as pd
@@ -19,15 +20,10 @@ import pytest
 from matplotlib.figure import Figure as MplFigure
 from PIL import Image
 
-import sodaudit.figures.anchors as figures_anchors
-import sodaudit.figures.ceilings as figures_ceilings
-import sodaudit.figures.sizes as figures_sizes
-import sodaudit.figures.tiles as figures_tiles
 from sodaudit.analyzers import run_all
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
-from sodaudit.figures import build_figures
-from sodaudit.figures.common import COLUMN_PX, CSS_PX_PER_INCH, FULL_PX, encode
+from sodaudit.figures.common import COLUMN_PX, CSS_PX_PER_INCH, FULL_PX
 from sodaudit.pipeline import assemble, audit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,18 +95,7 @@ def problems(key: str, fig: MplFigure) -> tuple[float, list[str]]:
 
 def capture(report) -> dict[str, MplFigure]:
     """The report's matplotlib figures by figure key, as encoded for the page."""
-    plots = {}
-
-    def keep(fig):
-        uri = encode(fig)
-        plots[uri] = fig
-        return uri
-
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (figures_sizes, figures_anchors, figures_tiles, figures_ceilings):
-            mp.setattr(module, "encode", keep)
-        figures = build_figures(report)
-    return {f.key: plots[f.data_uri] for f in figures}
+    return figure_capture.capture(report)[1]
 
 
 def _report(tmp_path: Path, n_classes: int, name_length: int, seed: int = 0):

@@ -11,23 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from figure_capture import capture
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle, StepPatch
 from PIL import Image
 
 import sodaudit.figures.anchors
-import sodaudit.figures.anchors as figures_anchors
-import sodaudit.figures.ceilings as figures_ceilings
 import sodaudit.figures.sizes
-import sodaudit.figures.sizes as figures_sizes
 import sodaudit.figures.tiles
-import sodaudit.figures.tiles as figures_tiles
 from sodaudit.analyzers import run_all
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.figures import Figure, build_figures, text, tiling_params
-from sodaudit.figures.common import encode
 from sodaudit.models import MODELS
 from sodaudit.pipeline import assemble, audit
 from sodaudit.report import AuditReport
@@ -80,18 +76,8 @@ def sample_report(sample_data):
 @pytest.fixture(scope="module")
 def drawn(sample_report):
     """The sample's figures and, by key, the matplotlib figures they were encoded from."""
-    plots = {}
-
-    def keep(fig):
-        uri = encode(fig)
-        plots[uri] = fig
-        return uri
-
-    with pytest.MonkeyPatch.context() as mp:
-        for module in (figures_sizes, figures_anchors, figures_tiles, figures_ceilings):
-            mp.setattr(module, "encode", keep)
-        figures = build_figures(sample_report)
-    return {f.key: f for f in figures}, {f.key: plots[f.data_uri] for f in figures}
+    figures, plots = capture(sample_report)
+    return {f.key: f for f in figures}, plots
 
 
 def test_sample_data_has_every_figure(drawn):
