@@ -73,7 +73,8 @@ THREE_CLIPS = (
         ("DSC01234.jpg", None),
         ("frame_0001.jpg", None),
         ("harbour.jpg", None),  # no trailing number: its own group
-        ("harbour_v2.jpg", "harbour_v"),
+        ("harbour_v2.jpg", None),  # a version, not a frame: no separator before the number
+        ("terrain1.jpg", None),  # two pictures terrain1 and terrain2 are not one clip
     ],
 )
 def test_clip_token_of_a_file_name(name, clip):

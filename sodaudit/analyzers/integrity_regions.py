@@ -78,9 +78,9 @@ def ignore_regions(dataset: Dataset, config: Config, result: AnalyzerResult) -> 
                 "integrity.objects_in_ignore_regions",
                 f"{len(inside):,} labelled {'object has its' if len(inside) == 1 else 'objects have their'} "
                 f"centre inside an ignore region ({stats.regions:,} regions in {stats.images:,} images): "
-                "evaluators still score labelled objects there but ignore unmatched detections in the "
-                "region (COCOeval), so the region and the labels disagree about what is ignorable; "
-                "check that each region covers only unlabelled objects",
+                "COCOeval still scores them and ignores unmatched detections in the region, so a miss "
+                "there costs recall while a false detection beside it costs nothing; check that each "
+                "region covers only the unlabelled part of the crowd",
                 NAME,
                 value=float(len(inside)),
                 examples=tuple(dataset.source(rows.head(MAX_EXAMPLES)).astype(str)),

@@ -46,12 +46,13 @@ _SEP = r"[-_. ]"
 _WORDS = r"frame|frm|img|image"
 FRAME_NAME = (
     rf"(?i)^(?P<clip>.*?(?:[a-z]|[0-9a-z](?={_SEP}|{_WORDS})))"
-    rf"{_SEP}*(?:(?:{_WORDS}){_SEP}*)?(?P<frame>\d+)$"
+    rf"(?:{_SEP}+(?:(?:{_WORDS}){_SEP}*)?|(?:{_WORDS}){_SEP}*)(?P<frame>\d+)$"
 )
 """A file stem that is a clip token then a frame counter: the clip token ends in a letter, or in a
 digit followed by a separator (``-_. ``) or a frame word, so ``000123`` and ``00010203`` have no
 clip token; separators and a frame word (``frame``, ``frm``, ``img``, ``image``) between the two
-are dropped."""
+are dropped. One of them must be there: ``terrain1`` and ``terrain2`` are two pictures, not two
+frames of a clip ``terrain``."""
 GENERIC_TOKENS = frozenset(
     (
         *("img", "image", "images", "imgs", "im", "frame", "frames", "frm", "f", "file"),

@@ -133,6 +133,8 @@ def leakage(dataset: Dataset, config: Config, reference: str | None, result: Ana
     stats.example_group = example[0]
     table = _shared_table(counts, groups, images, dataset.splits)
     result.tables["sequence_leakage"] = table
+    if not any(shared.get(f"{a}/{b}") for a, b in PAIRS):
+        return stats  # no train/val/test pair shares one: nothing inflates a score, no proposal
     names = images["file_name"].astype(str).to_numpy()
     proposed_split = proposed_splits(groups.codes, splits, seed=config.splits.proposal_seed)
     stats.proposal = {s: int((proposed_split == s).sum()) for s in dataset.splits}
@@ -146,8 +148,7 @@ def leakage(dataset: Dataset, config: Config, reference: str | None, result: Ana
             "group": groups.keys[groups.codes[moved]],
         }
     )
-    if any(shared.get(f"{a}/{b}") for a, b in PAIRS):
-        result.findings.append(_finding(config, stats, example, table))
+    result.findings.append(_finding(config, stats, example, table))
     return stats
 
 

@@ -79,7 +79,9 @@ def effective_samples(
 
 def thin_cells_finding(effective: dict[str, Any], change: str) -> Finding | None:
     """Info when some class x size cells hold fewer than ``min_effective`` effective samples."""
-    thin = [c for c in effective["cells"] if c["thin"]]
+    # Shown first: the cells whose boxes shrink most (many boxes, few independent samples); a cell
+    # of one box is thin too, but says less.
+    thin = sorted((c for c in effective["cells"] if c["thin"]), key=lambda c: c["effective"] - c["boxes"])
     if not effective["thin_cells"]:
         return None
     shown = "; ".join(
