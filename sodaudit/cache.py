@@ -27,8 +27,14 @@ from typing import Any
 
 import msgspec
 
-VERSION = 1
+VERSION = 2
 """Bumped when an entry's layout changes: older files are then ignored (with a note)."""
+SMALL_FILE_BYTES = 1 << 20
+"""A label file up to this size also keeps a digest of its content: a fresh checkout (CI) gives
+every file a new mtime, and an unchanged digest still finds its entry."""
+DIGESTED_KINDS = ("yolo-labels",)
+"""Kinds (by prefix) whose files are label files, digested. Images are not: a digest would read
+a whole image where a header read takes its first bytes."""
 MAX_CACHE_MB = 2048
 """A cache file larger than this is not read (a dataset cannot make the audit load gigabytes)."""
 
@@ -41,7 +47,7 @@ class _File(msgspec.Struct):
     kind: str
     root: str
     entries: dict[str, list[Any]]
-    """Absolute path -> ``[size, mtime_ns, value]``."""
+    """Absolute path -> ``[size, mtime_ns, value, content digest or b""]``."""
 
 
 def cache_folder() -> Path:
@@ -60,6 +66,26 @@ def stat_key(path: str) -> StatKey | None:
     return st.st_size, st.st_mtime_ns
 
 
+def content_digest(path: str, key: StatKey) -> bytes:
+    """BLAKE2b of a small file's bytes (``b""`` for a larger or unreadable one, or one whose size
+    is no longer ``key``'s): what identifies it when a checkout changed its mtime."""
+    if key[0] > SMALL_FILE_BYTES:
+        return b""
+    from sodaudit.regular import open_regular
+
+    try:
+        fd, info = open_regular(path)
+        try:
+            data = os.read(fd, SMALL_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError:
+        return b""
+    if len(data) != key[0] or info.st_size != key[0]:
+        return b""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 class FileCache:
     """One kind of per-file result for one dataset path: ``get`` what is still valid, ``put``
     what was computed; entries not used in this run are dropped when saved (the file stays the
@@ -69,6 +95,7 @@ class FileCache:
         digest = hashlib.blake2b(root.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
         self.path = folder / f"{kind}-{digest}.msgpack"
         self.root, self.kind = root, kind
+        self.digests = kind.startswith(DIGESTED_KINDS)
         self.old = self._read(notes)
         self.new: dict[str, list[Any]] = {}
         self.hits = 0
@@ -90,17 +117,23 @@ class FileCache:
         return data.entries
 
     def get(self, path: str, key: StatKey | None) -> Any | None:
-        """The cached value of ``path`` when its size and mtime are still ``key``."""
+        """The cached value of ``path`` when its size and mtime are still ``key``, or when only
+        its mtime changed and its content digest (small files) is the same."""
         entry = self.old.get(path) if key is not None else None
-        if entry is None or len(entry) != 3 or (entry[0], entry[1]) != key:
+        if entry is None or len(entry) != 4 or entry[0] != key[0]:  # type: ignore[index]
             return None
+        if entry[1] != key[1]:  # type: ignore[index]
+            if not entry[3] or content_digest(path, key) != entry[3]:
+                return None
+            entry = [key[0], key[1], entry[2], entry[3]]  # type: ignore[index]
         self.new[path] = entry
         self.hits += 1
         return entry[2]
 
     def put(self, path: str, key: StatKey | None, value: Any) -> None:
         if key is not None:
-            self.new[path] = [key[0], key[1], value]
+            digest = content_digest(path, key) if self.digests else b""
+            self.new[path] = [key[0], key[1], value, digest]
 
     def save(self) -> None:
         """Written atomically (a temporary file renamed over the old one); a cache that cannot

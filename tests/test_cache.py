@@ -78,6 +78,27 @@ def test_rerun_reads_only_what_changed(data: Path, tmp_path: Path, reads):
     assert len(again.boxes) == len(first.boxes) + 1
 
 
+def test_a_fresh_checkout_reuses_label_files_by_content(data: Path, tmp_path: Path, reads):
+    """A CI checkout gives every file a new mtime: label files whose bytes are unchanged are
+    found by their digest and not parsed; a label file with the same size but other bytes is
+    parsed; image headers (not digested) are read again."""
+    folder = tmp_path / "cache"
+    _load(data, folder)
+    label = sorted((data / "train" / "labels").glob("*.txt"))[0]
+    text = label.read_text()
+    label.write_text(text.replace("0 ", "1 ", 1) if text.startswith("0 ") else "0" + text[1:])
+    assert len(label.read_bytes()) == len(text.encode())  # same size, other bytes
+    for path in data.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(10**18, 10**18))
+    reads["labels"].clear()
+    reads["headers"].clear()
+    again, _ = _load(data, folder)
+    assert reads["labels"] == [str(label)]
+    assert len(reads["headers"]) == 30
+    _same(again, _load(data, folder, enabled=False)[0])
+
+
 def test_corrupt_and_foreign_cache_files_are_ignored_with_a_note(data: Path, tmp_path: Path):
     folder = tmp_path / "cache"
     _load(data, folder)
