@@ -15,6 +15,7 @@ from typing import NoReturn
 import click
 
 from sodaudit import __version__
+from sodaudit.cli_inputs import DatasetPath, check_baseline, check_export_path
 from sodaudit.config import (
     DEFAULT_FAIL_ON,
     DEFAULT_IMGSZ,
@@ -32,6 +33,7 @@ DEFAULT_OUT = "sodaudit-report"
 DEFAULT_DIFF_OUT = "sodaudit-diff"
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 """click >= 8.2 raises it for a bare ``sodaudit``; older versions print the help themselves."""
+
 
 SET_OPTION = click.option(
     "--set",
@@ -84,7 +86,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=DatasetPath())
 @click.option(
     "--format",
     "fmt",
@@ -187,7 +189,7 @@ def cli() -> None:
 @CONFIG_OPTION
 @SET_OPTION
 def run(
-    path: Path,
+    path: Path | str,
     fmt: str,
     out_dir: Path | None,
     imgsz: int,
@@ -207,18 +209,21 @@ def run(
     config_file: Path | None,
     assignments: tuple[str, ...],
 ) -> None:
-    """Audit the dataset at PATH (a dataset folder or a COCO JSON file) and write the report.
+    """Audit the dataset at PATH (a dataset folder or a COCO JSON file, local or in object
+    storage: s3://bucket/prefix, gs://, az://) and write the report.
 
     Every threshold can be changed with --set KEY=VALUE; `sodaudit config` lists them all with
     their defaults.
     """
-    from sodaudit.pipeline import audit
+    from sodaudit import remote
+    from sodaudit.pipeline import audit, staged_path
     from sodaudit.pool_dask import dask_session
     from sodaudit.render.runout import Targets, check_targets, dataset_roots, write_run
     from sodaudit.render.terminal import Progress, fit, one_line, summary, terminal_width
 
+    local_path = None if isinstance(path, str) else path
     config = effective_config(
-        path,
+        local_path,
         config_file,
         assignments,
         imgsz=imgsz,
@@ -231,22 +236,30 @@ def run(
         scheduler=scheduler,
     )
     # Every usage error is found before the audit, which can take minutes.
-    _check_export_path(export_path)
+    check_export_path(export_path)
     if baseline_path is not None:
-        _check_baseline(baseline_path)
-    roots = dataset_roots(path, fmt)
+        check_baseline(baseline_path)
+    roots = [] if local_path is None else dataset_roots(local_path, fmt)
     out = out_dir if out_dir is not None else default_out(DEFAULT_OUT, *roots)
     targets = Targets(out, markdown_path, export_path, junit_path, emit_target)
     check_targets(targets, roots)
-    with dask_session(config.scheduler, config.workers), Progress(f"auditing {path}") as progress:
+    # A URL is staged once for the audit and the report (whose crops fetch their images).
+    with (
+        dask_session(config.scheduler, config.workers),
+        Progress(f"auditing {path}") as progress,
+        staged_path(path, config),
+    ):
         report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
         if out_dir is None:
             default_out(DEFAULT_OUT, report.dataset.root)
         check_targets(targets, [report.dataset.root])
         progress.step("writing the report")
         written, emit_note = write_run(report, targets)
+        fetched = remote.summary()
     width = None if verbose else terminal_width()
     click.echo(summary(report, written, width))
+    if fetched:
+        click.echo(fit(one_line(f"  {fetched}"), width))
     if emit_note:
         click.echo(fit(one_line(f"  {emit_note}"), width))
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -255,36 +268,6 @@ def run(
         for line in github_annotations(report):
             click.echo(line)
     raise SystemExit(0 if report.passed else 1)
-
-
-def _check_export_path(export_path: Path | None) -> None:
-    """Fail before the (possibly long) audit, not after it."""
-    if export_path is None or export_path.suffix.lower() != ".parquet":
-        return
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise SodauditError(
-            f"--export-boxes {export_path}: writing Parquet needs pyarrow (pip install pyarrow); "
-            "use a .csv file name instead."
-        ) from None
-
-
-def _check_baseline(path: Path) -> None:
-    """A bad baseline is a usage error before the audit: unreadable, not JSON, or a tracked
-    number that is not a number (baseline.read_baseline should check the last two itself)."""
-    from sodaudit.baseline import TRACKED, read_baseline
-
-    try:
-        data = read_baseline(path)
-        values = [(item.label, item.read(data)) for item in TRACKED]
-    except UnicodeDecodeError:
-        raise ConfigError(f"The baseline {path} is not a JSON report: it is not UTF-8 text.") from None
-    except (TypeError, ValueError, AttributeError, KeyError):
-        raise ConfigError(f"The baseline {path} is not a sodaudit report.json (wrong layout).") from None
-    for label, value in values:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ConfigError(f"The baseline {path} is not a sodaudit report.json: its {label} is {value!r}.")
 
 
 @cli.command("config")

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageOps
 from sodaudit.dataset import Dataset
 from sodaudit.imageinfo import leads_outside
 from sodaudit.regular import open_binary
+from sodaudit.remote import whole_files
 
 MIN_CROP_PX = 16
 """A crop is at least this many native pixels wide, so a 1 px label still shows its surroundings."""
@@ -124,7 +125,7 @@ def open_rgb(path: str, root: str) -> Image.Image | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with open_binary(path) as fh, Image.open(fh) as im:
+            with whole_files([path]), open_binary(path) as fh, Image.open(fh) as im:
                 im.load()
                 ImageOps.exif_transpose(im, in_place=True)
                 return im.convert("RGB")

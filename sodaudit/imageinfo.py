@@ -6,6 +6,7 @@ also reads only the header) is the fallback for anything it does not know.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -134,9 +135,25 @@ def read_header(path: str) -> ImageHeader:
     return _pillow_header(path)
 
 
-def _pillow_header(path: str) -> ImageHeader:
+def header_row_of_bytes(head: bytes, problem: str = "") -> tuple:
+    """:func:`header_rows`' row of an image from its first bytes (a ranged read of a file in
+    object storage); ``problem``: why no bytes came ("empty file", or the store's error)."""
+    if problem:
+        status = "corrupt" if problem == "empty file" else "unreadable-size"
+        return _as_row(ImageHeader(float("nan"), float("nan"), status, reason=problem))
     try:
-        with open_binary(path) as fh, Image.open(fh) as im:
+        info = imagesize.get_info(io.BytesIO(head), dpi=False, colors=False, channels=False)
+        if info.width > 0 and info.height > 0:
+            rotated = info.rotation not in (-1, 0, 1)
+            return _as_row(ImageHeader(float(info.width), float(info.height), "ok", exif_rotated=rotated))
+    except (OSError, ValueError, struct.error):
+        pass
+    return _as_row(_pillow_header(io.BytesIO(head)))
+
+
+def _pillow_header(path: str | io.BytesIO) -> ImageHeader:
+    try:
+        with open_binary(path) if isinstance(path, str) else path as fh, Image.open(fh) as im:
             width, height = im.size
             orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
@@ -156,10 +173,15 @@ def read_headers(
     """
     from sodaudit.cache import cached_map
     from sodaudit.pool import map_chunks
+    from sodaudit.remote import staged_headers
 
     def compute(todo: Sequence[str]) -> list[tuple]:
-        chunks = map_chunks(header_rows, todo, workers=workers, what=_WHAT, progress=progress)
-        return [row for chunk in chunks for row in chunk]
+        # Images of a dataset in object storage: their rows came with the staging's ranged reads.
+        rows: list[tuple | None] = list(staged_headers(todo))
+        local = [p for p, row in zip(todo, rows, strict=True) if row is None]
+        chunks = map_chunks(header_rows, local, workers=workers, what=_WHAT, progress=progress)
+        read = iter(row for chunk in chunks for row in chunk)
+        return [next(read) if row is None else row for row in rows]
 
     # In a cache session (a CLI run) only images whose size or mtime changed are read again.
     return headers_of([cached_map("headers", list(paths), compute)])

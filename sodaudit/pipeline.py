@@ -6,14 +6,17 @@ The CLI and the Python API (``sodaudit.audit``) share it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sodaudit import remote
 from sodaudit.analyzers import AnalyzerResult, run_all
 from sodaudit.cache import session as cache_session
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
+from sodaudit.errors import ConfigError
 from sodaudit.findings import Finding, apply_rules, gate, sort_findings
 from sodaudit.jsonable import jsonable
 from sodaudit.loaders import load
@@ -42,10 +45,11 @@ def audit(
         from sodaudit.baseline import read_baseline
 
         previous = read_baseline(Path(baseline))
-    # One cache session over loading and the analyzers: headers, label files and image hashes.
-    with cache_session(path, config.cache) as caches:
+    # A URL (s3://...) is staged as a local tree first (sodaudit.remote); then one cache session
+    # over loading and the analyzers: headers, label files and image hashes.
+    with staged_path(path, config) as local, cache_session(local, config.cache) as caches:
         dataset = load(
-            path,
+            local,
             format,
             imgsz=config.imgsz,
             limits=config.limits,
@@ -54,10 +58,25 @@ def audit(
         )
         if caches is not None and caches.notes:
             dataset = replace(dataset, notes=(*dataset.notes, *caches.notes))
+        if (origin := remote.origin_of(local)) is not None:
+            dataset = remote.as_origin(dataset, origin)
         if progress is not None:
             progress("running the analyzers", 0, 0)
         results = run_all(dataset, config)
     return assemble(dataset, config, results, baseline=previous)
+
+
+def staged_path(path: str | Path, config: Config) -> AbstractContextManager[Path]:
+    """The local path to read for ``path``: a URL of an object store is staged
+    (:func:`sodaudit.remote.staged`), a local path is itself."""
+    if remote.is_remote(path):
+        if config.scheduler not in (None, "local"):
+            raise ConfigError(
+                f"--scheduler {config.scheduler} with a dataset in object storage: the cluster's workers "
+                "would read images staged on this machine; use --scheduler local (or --workers N)."
+            )
+        return remote.staged(str(path), cache=config.cache, max_file_mb=config.limits.max_annotation_file_mb)
+    return nullcontext(Path(path))
 
 
 def assemble(

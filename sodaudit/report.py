@@ -167,7 +167,7 @@ def dataset_card(ds: Dataset) -> dict[str, Any]:
     sizes = images.dropna(subset=["width", "height"]).groupby(["width", "height"]).size()
     sizes = sizes.sort_values(ascending=False, kind="stable")
     return {
-        "path": str(ds.root),
+        "path": str(ds.meta.get("origin") or ds.root),
         "format": ds.format,
         "num_images": len(images),
         "num_boxes": len(boxes),

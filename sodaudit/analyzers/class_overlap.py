@@ -40,6 +40,7 @@ from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding
 from sodaudit.geometry import pairs_within_images
 from sodaudit.regular import open_binary
+from sodaudit.remote import whole_files
 
 NAME = "class_overlap"
 
@@ -449,7 +450,7 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
             failed += len(mine)
             continue
         try:
-            with open_binary(path) as fh, Image.open(fh) as im:
+            with whole_files([path]), open_binary(path) as fh, Image.open(fh) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")
         except Exception:  # any decode problem: these crops are skipped, never a traceback
             failed += len(mine)

@@ -26,6 +26,7 @@ from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.imageinfo import symlinked_outside
 from sodaudit.pool import ProgressFn, map_chunks
 from sodaudit.regular import open_binary
+from sodaudit.remote import blockwise
 
 TOO_LARGE = "too large to decode safely"
 DECODED = ""
@@ -97,11 +98,14 @@ def deep_decode(
     paths = [str(p) for p in images["path"]]
     work = partial(decode_errors, max_pixels=Image.MAX_IMAGE_PIXELS)
 
-    def decode(todo: Sequence[str]) -> list[str]:
+    def decode_here(todo: Sequence[str]) -> list[str]:
         chunks = map_chunks(
             work, todo, workers=config.workers, what="decoding images", scheduler=config.scheduler
         )
         return [DECODED if e is None else e for chunk in chunks for e in chunk]
+
+    def decode(todo: Sequence[str]) -> list[str]:
+        return blockwise(todo, decode_here)  # in a bucket: fetched a block at a time
 
     # A cache run decodes only images whose size or mtime changed (the limit is part of the key).
     decoded = cached_map(f"decode-{Image.MAX_IMAGE_PIXELS}", paths, decode)
@@ -161,11 +165,14 @@ def cross_split_images(
     paths = images["path"].astype(str)
     unique = list(dict.fromkeys(paths))  # each file is read once
 
-    def digest(todo: Sequence[str]) -> list[str | None]:
+    def digest_here(todo: Sequence[str]) -> list[str | None]:
         chunks = map_chunks(
             file_hashes, todo, workers=config.workers, what="hashing images", scheduler=config.scheduler
         )
         return [h for chunk in chunks for h in chunk]
+
+    def digest(todo: Sequence[str]) -> list[str | None]:
+        return blockwise(todo, digest_here)  # in a bucket: fetched a block at a time
 
     by_path = dict(zip(unique, cached_map("image-hashes", unique, digest), strict=True))
     table = pd.DataFrame(

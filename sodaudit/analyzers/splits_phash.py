@@ -22,6 +22,7 @@ from PIL import Image
 from sodaudit.cache import cached_map
 from sodaudit.pool import ProgressFn, map_chunks
 from sodaudit.regular import open_binary
+from sodaudit.remote import blockwise
 
 HASH_SIDE = 32
 """The image is resized to this many pixels a side before the DCT."""
@@ -65,11 +66,14 @@ def hash_paths(paths: Sequence[str], workers: int = 1, scheduler: str | None = N
     """:func:`phashes` of ``paths`` in the ``--workers`` pool (on the Dask cluster with
     ``scheduler``), in order."""
 
-    def compute(todo: Sequence[str]) -> list[int | None]:
+    def compute_here(todo: Sequence[str]) -> list[int | None]:
         chunks = map_chunks(
             phashes, todo, workers=workers, what="hashing images (pHash)", scheduler=scheduler
         )
         return [h for chunk in chunks for h in chunk]
+
+    def compute(todo: Sequence[str]) -> list[int | None]:
+        return blockwise(todo, compute_here)  # in a bucket: fetched a block at a time
 
     return cached_map("phash", list(paths), compute)  # unchanged images are not decoded again
 

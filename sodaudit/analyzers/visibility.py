@@ -214,6 +214,7 @@ def _measure(dataset, config, picked: pd.DataFrame, sizes: list[int], usable: pd
     """Per sampled box its measures (``measured`` False when skipped), and per image opened its
     quality; the images in the process pool with ``--workers``."""
     from sodaudit.pool import map_chunks
+    from sodaudit.remote import blockwise
 
     cfg = config.visibility
     paths = usable.set_index("image_id")["path"].astype(str)
@@ -236,14 +237,19 @@ def _measure(dataset, config, picked: pd.DataFrame, sizes: list[int], usable: pd
         )
         for image_id, g in zip(uniq.tolist(), groups, strict=True)
     ]
-    chunks = map_chunks(
-        measure_images,
-        jobs,
-        workers=config.workers,
-        what="measuring visibility",
-        scheduler=config.scheduler,
-    )
-    results = [r for chunk in chunks for r in chunk]
+
+    def measure(todo: list[ImageJob]) -> list:
+        chunks = map_chunks(
+            measure_images,
+            todo,
+            workers=config.workers,
+            what="measuring visibility",
+            scheduler=config.scheduler,
+        )
+        return [r for chunk in chunks for r in chunk]
+
+    # A dataset in object storage: each block's images are fetched whole for the block only.
+    results = blockwise(jobs, measure, path_of=lambda job: job.path)
     n = len(picked)
     scr_native = np.full(n, np.nan)
     scr = [None] * n

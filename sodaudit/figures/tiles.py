@@ -24,6 +24,7 @@ from sodaudit.figures.common import PAD, SMALL_FONT, Figure, encode, model_strid
 from sodaudit.imageinfo import leads_outside
 from sodaudit.recommend.tilesim import overlap_px
 from sodaudit.regular import open_binary
+from sodaudit.remote import whole_files
 
 MAX_GRID_BOXES = 3000
 """Boxes drawn over the tile-grid image."""
@@ -97,7 +98,7 @@ def load_display(path: str, width: float, height: float) -> Image.Image | None:
     """The image downscaled for display, oriented as the dataset's coordinates assume; None when
     the file cannot be decoded (the next candidate image is tried)."""
     try:
-        with open_binary(path) as fh, Image.open(fh) as im:
+        with whole_files([path]), open_binary(path) as fh, Image.open(fh) as im:
             target = GRID_DISPLAY_PX / max(width, height)
             im.draft("RGB", (max(1, int(im.width * target)), max(1, int(im.height * target))))
             im.load()

@@ -1,0 +1,298 @@
+"""Datasets in object storage (issue 19), against a real S3 API: moto's server on 127.0.0.1,
+started here; never the network. Skipped with a reason when moto or s3fs is not installed
+(``pip install -e ".[test]"`` installs both, and ``.ci/run`` does)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sodaudit.errors import DatasetError
+from sodaudit.imageinfo import header_row_of_bytes, read_header
+from sodaudit.remote_stage import HEADER_BYTES, safe_rel
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """An S3 endpoint on 127.0.0.1 (moto's threaded server) with the environment pointing to it,
+    and an fsspec filesystem to fill buckets with."""
+    server_mod = pytest.importorskip(
+        "moto.server", reason="moto[server] is not installed (pip install moto[server])"
+    )
+    pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'sodaudit[s3]')")
+    import fsspec
+
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    fsspec.filesystem("s3").clear_instance_cache()
+    fs = fsspec.filesystem("s3", skip_instance_cache=True)
+    fs.mkdir("bkt")
+    try:
+        yield fs
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _upload(fs, local: Path, prefix: str) -> None:
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        fs.pipe_file(f"{prefix}/{path.relative_to(local).as_posix()}", path.read_bytes())
+    fs.invalidate_cache()
+
+
+def _normalised(report, roots: list[str]) -> dict:
+    text = json.dumps(report.to_dict(), sort_keys=True)
+    for root in roots:
+        text = text.replace(root.rstrip("/"), "<ROOT>")
+    data = json.loads(text)
+    data["tool"].pop("created", None)
+    data["dataset"]["meta"].pop("origin", None)
+    return data
+
+
+def test_sample_yolo_from_s3_gives_the_local_report(s3):
+    """The same report.json from the bucket as from the disk, paths aside: every loader and
+    analyzer (hashes and pHash across splits included) read the staged tree as a folder."""
+    from sodaudit import audit, remote
+
+    _upload(s3, SAMPLE / "yolo", "bkt/sample/yolo")
+    from_s3 = audit("s3://bkt/sample/yolo", cache=False)
+    local = audit(SAMPLE / "yolo", cache=False)
+    staged_roots = [str(from_s3.dataset.root)]
+    assert from_s3.dataset.meta["origin"] == "s3://bkt/sample/yolo"
+    assert from_s3.to_dict()["dataset"]["path"] == "s3://bkt/sample/yolo"
+    assert not any(str(from_s3.dataset.root) in n for n in from_s3.dataset.notes)
+    assert _normalised(from_s3, ["s3://bkt/sample/yolo", *staged_roots]) == _normalised(
+        local, [str(SAMPLE / "yolo")]
+    )
+    assert remote.current() is None  # the staging ended with the audit
+    assert not Path(staged_roots[0]).exists()  # --no-cache: a temporary folder, removed
+
+
+def test_coco_json_url_stages_the_folder_above_annotations(s3):
+    from sodaudit import audit
+
+    _upload(s3, SAMPLE / "coco", "bkt/sample/coco")
+    from_s3 = audit("s3://bkt/sample/coco/annotations/instances_train.json", cache=False)
+    local = audit(SAMPLE / "coco" / "annotations" / "instances_train.json", cache=False)
+    assert len(from_s3.dataset.boxes) == len(local.dataset.boxes) > 0
+    assert from_s3.dataset.images["width"].tolist() == local.dataset.images["width"].tolist()
+    assert [f.message for f in from_s3.findings] == [
+        f.message.replace(str(SAMPLE / "coco"), "s3://bkt/sample/coco") for f in local.findings
+    ]
+
+
+def _noisy_jpeg(width: int, height: int, seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+@pytest.fixture
+def big_images(s3, tmp_path):
+    """A YOLO folder of three 600 KB+ JPEGs (noise does not compress) and its labels, in the
+    bucket under a fresh prefix."""
+    root = tmp_path / "big"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    sizes = [(640, 480), (800, 600), (500, 700)]
+    for k, (w, h) in enumerate(sizes):
+        (root / "images" / f"im{k}.jpg").write_bytes(_noisy_jpeg(w, h, k))
+        (root / "labels" / f"im{k}.txt").write_text("0 0.5 0.5 0.01 0.01\n1 0.25 0.25 0.1 0.1\n")
+    prefix = f"bkt/{tmp_path.name}"
+    _upload(s3, root, prefix)
+    return root, f"s3://{prefix}", sizes
+
+
+def test_staging_reads_only_image_headers(big_images):
+    """Images are staged as empty sparse files; only their first 64 KB are read; headers match
+    Pillow's reading of the local files."""
+    from sodaudit import remote
+    from sodaudit.loaders import load
+
+    root, url, sizes = big_images
+    image_bytes = sum(p.stat().st_size for p in (root / "images").iterdir())
+    label_bytes = sum(p.stat().st_size for p in (root / "labels").iterdir())
+    assert image_bytes > 10 * HEADER_BYTES
+    with remote.staged(url, cache=False) as local:
+        mirror = remote.current()
+        assert mirror is not None
+        assert mirror.bytes_fetched == label_bytes + 3 * HEADER_BYTES
+        staged = sorted((local / "images").iterdir())
+        assert [p.stat().st_size for p in staged] == [
+            p.stat().st_size for p in sorted((root / "images").iterdir())
+        ]
+        assert all(p.stat().st_blocks == 0 for p in staged)  # no byte of pixels on disk
+        dataset = load(local, "yolo")
+        assert sorted(zip(dataset.images["width"], dataset.images["height"], strict=True)) == sorted(
+            (float(w), float(h)) for w, h in sizes
+        )
+
+
+def test_a_rerun_fetches_only_the_changed_label_file(big_images):
+    from sodaudit import remote
+
+    _, url, _ = big_images
+    with remote.staged(url, cache=True):
+        first = remote.current().bytes_fetched
+    assert first > 0
+    with remote.staged(url, cache=True):
+        assert remote.current().bytes_fetched == 0  # nothing changed: nothing read
+    import fsspec
+
+    s3 = fsspec.filesystem("s3")
+    new_label = b"0 0.5 0.5 0.2 0.2\n"
+    s3.pipe_file(url.removeprefix("s3://") + "/labels/im1.txt", new_label)
+    s3.rm_file(url.removeprefix("s3://") + "/labels/im2.txt")
+    s3.invalidate_cache()
+    with remote.staged(url, cache=True) as local:
+        assert remote.current().bytes_fetched == len(new_label)
+        assert (local / "labels" / "im1.txt").read_bytes() == new_label
+        assert not (local / "labels" / "im2.txt").exists()  # gone from the bucket, gone here
+
+
+def test_deep_decode_fetches_blocks_and_leaves_them_sparse(big_images, s3):
+    """--deep names the truncated image as the local run does, and the staged images hold no
+    bytes afterwards."""
+    from sodaudit import audit
+
+    root, url, _ = big_images
+    data = (root / "images" / "im0.jpg").read_bytes()
+    broken = root.parent / "broken"
+    shutil.copytree(root, broken)
+    (broken / "images" / "im0.jpg").write_bytes(data[: len(data) // 2])  # header intact, body cut
+    prefix = url.removeprefix("s3://") + "-broken"
+    _upload(s3, broken, prefix)
+    from_s3 = audit(f"s3://{prefix}", deep=True, cache=True)
+    local = audit(broken, deep=True, cache=False)
+    found = sorted((f.code, f.examples) for f in from_s3.findings if f.code.startswith("integrity"))
+    assert found == sorted((f.code, f.examples) for f in local.findings if f.code.startswith("integrity"))
+    deep = from_s3.analyzers["integrity"].stats.deep_decode
+    assert (deep.images_decoded, deep.failed) == (2, 1)  # im0 cut in half: 1 of 3 fails
+    staged = list(Path(from_s3.dataset.root).rglob("*.jpg"))
+    assert len(staged) == 3 and all(p.stat().st_blocks == 0 for p in staged)
+
+
+def test_cli_missing_prefix_is_exit_2(s3, tmp_path):
+    from sodaudit.cli import main
+
+    assert main(["run", "s3://bkt/no/such/prefix", "--out", str(tmp_path / "out")]) == 2
+
+
+def test_unknown_protocol_is_a_dataset_error():
+    from sodaudit import audit
+
+    with pytest.raises(DatasetError, match=r"nosuchproto://"):
+        audit("nosuchproto://bucket/x")
+
+
+@pytest.mark.parametrize(
+    ("rel", "ok"),
+    [
+        ("images/a.jpg", True),
+        ("a/../b.txt", False),
+        ("./a.txt", False),
+        ("a//b.txt", False),
+        ("a\\b.txt", False),
+        ("", False),
+        ("labels/..hidden.txt", True),
+    ],
+)
+def test_safe_rel(rel, ok):
+    assert safe_rel(rel) is ok
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _noisy_jpeg(64, 48, 1),
+        lambda: _png(33, 17),
+        lambda: _rotated_jpeg(40, 20),
+    ],
+    ids=["jpeg", "png", "exif-rotated-jpeg"],
+)
+def test_header_of_first_bytes_matches_the_file(make, tmp_path):
+    data = make()
+    path = tmp_path / "im"
+    path.write_bytes(data)
+    h = read_header(str(path))
+    assert header_row_of_bytes(data[:HEADER_BYTES]) == (h.width, h.height, h.status, h.exif_rotated, h.reason)
+
+
+def _png(w: int, h: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (w, h)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _rotated_jpeg(w: int, h: int) -> bytes:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: shown as h x w
+    Image.new("RGB", (w, h)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_rotated_header_is_swapped():
+    row = header_row_of_bytes(_rotated_jpeg(40, 20))
+    assert row[:4] == (20.0, 40.0, "ok", True)
+
+
+def test_listing_keeps_only_objects_under_the_prefix(s3):
+    from sodaudit.remote_stage import list_objects
+
+    s3.pipe({"bkt/lst/a.txt": b"1", "bkt/lst/sub/b.jpg": b"2", "bkt/lst2/c.txt": b"3"})
+    s3.invalidate_cache()
+    objects, notes = list_objects(s3, "bkt/lst")
+    assert [(o.rel, o.size, o.kind) for o in objects] == [("a.txt", 1, "file"), ("sub/b.jpg", 1, "image")]
+    assert notes == []
+
+
+def test_each_image_byte_is_fetched_once_within_the_budget(s3):
+    """sample_data/yolo has two splits, so the audit hashes every image: an image of at most
+    64 KB came whole with its header read and is not fetched again; a larger one costs its
+    first 64 KB and then its bytes once (hashes and the report's crops share the fetch)."""
+    from sodaudit import audit, remote
+
+    _upload(s3, SAMPLE / "yolo", "bkt/once/yolo")
+    files = [p for p in (SAMPLE / "yolo").rglob("*") if p.is_file()]
+    images = [p.stat().st_size for p in files if p.suffix == ".jpg"]
+    others = sum(p.stat().st_size for p in files if p.suffix != ".jpg")
+    expected = others + sum(s if s <= HEADER_BYTES else HEADER_BYTES + s for s in images)
+    assert any(s > HEADER_BYTES for s in images) and any(s <= HEADER_BYTES for s in images)
+    with remote.staged("s3://bkt/once/yolo", cache=False):
+        audit("s3://bkt/once/yolo", cache=False)
+        assert remote.current().bytes_fetched == expected
+
+
+def test_a_remote_scheduler_is_refused_for_a_bucket():
+    """Workers elsewhere would read this machine's staged files: refused before any listing."""
+    from sodaudit import audit
+    from sodaudit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--scheduler local"):
+        audit("s3://bkt/x", scheduler="tcp://127.0.0.1:8786")
