@@ -20,6 +20,7 @@ or fsspec's ``FSSPEC_<PROTOCOL>_<OPTION>`` variables.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -305,6 +306,32 @@ def _same_file(target: Path, obj: RemoteObject) -> bool:
     except OSError:
         return False
     return st.st_size == obj.size and st.st_mtime_ns == obj.mtime_ns
+
+
+_MD5_HEX = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
+
+
+def staged_md5s(paths: Sequence[str]) -> list[str | None]:
+    """The MD5 of each staged image's bytes as the store gives it (an S3 ETag of a single-part
+    upload, GCS's md5Hash), ``None`` where it gives none (a multipart ETag); ``[]`` outside a
+    staged run, where files are hashed as they are."""
+    mirror = current()
+    if mirror is None:
+        return []
+    out: list[str | None] = []
+    for path in paths:
+        obj = mirror.images.get(path)
+        out.append(None if obj is None else _md5_of(obj.token))
+    return out
+
+
+def _md5_of(token: str) -> str | None:
+    if match := _MD5_HEX.match(token):
+        return match.group(1).lower()
+    if len(token) == 24 and token.endswith("=="):  # GCS: base64 of the 16 bytes
+        with contextlib.suppress(ValueError):
+            return base64.b64decode(token, validate=True).hex()
+    return None
 
 
 def staged_headers(paths: Sequence[str]) -> list[tuple | None]:

@@ -272,21 +272,33 @@ def test_listing_keeps_only_objects_under_the_prefix(s3):
     assert notes == []
 
 
-def test_each_image_byte_is_fetched_once_within_the_budget(s3):
-    """sample_data/yolo has two splits, so the audit hashes every image: an image of at most
-    64 KB came whole with its header read and is not fetched again; a larger one costs its
-    first 64 KB and then its bytes once (hashes and the report's crops share the fetch)."""
+def test_identical_images_come_from_etags_without_fetching_pixels(s3, tmp_path):
+    """sample_data/yolo has two splits, so the audit looks for identical images across them: in a
+    bucket the ETag (the MD5 of a single-part upload) identifies each image, so only the first
+    64 KB of each is read. A copy of a train image put into val is found as the local run finds it."""
     from sodaudit import audit, remote
 
-    _upload(s3, SAMPLE / "yolo", "bkt/once/yolo")
-    files = [p for p in (SAMPLE / "yolo").rglob("*") if p.is_file()]
+    data = tmp_path / "yolo"
+    shutil.copytree(SAMPLE / "yolo", data)
+    train = sorted((data / "train" / "images").glob("*.jpg"))[0]
+    shutil.copy(train, data / "val" / "images" / "copy.jpg")
+    shutil.copy(data / "train" / "labels" / f"{train.stem}.txt", data / "val" / "labels" / "copy.txt")
+    _upload(s3, data, "bkt/once/yolo")
+    files = [p for p in data.rglob("*") if p.is_file()]
     images = [p.stat().st_size for p in files if p.suffix == ".jpg"]
     others = sum(p.stat().st_size for p in files if p.suffix != ".jpg")
-    expected = others + sum(s if s <= HEADER_BYTES else HEADER_BYTES + s for s in images)
-    assert any(s > HEADER_BYTES for s in images) and any(s <= HEADER_BYTES for s in images)
+    assert any(s > HEADER_BYTES for s in images)
     with remote.staged("s3://bkt/once/yolo", cache=False):
-        audit("s3://bkt/once/yolo", cache=False)
-        assert remote.current().bytes_fetched == expected
+        report = audit("s3://bkt/once/yolo", cache=False)
+        assert remote.current().bytes_fetched == others + sum(min(s, HEADER_BYTES) for s in images)
+    stats = report.analyzers["integrity"].stats.image_hash
+    local = audit(data, cache=False).analyzers["integrity"].stats.image_hash
+    assert (stats.identical_groups, stats.images_hashed) == (local.identical_groups, local.images_hashed)
+    assert local.identical_groups == 1
+    code = "integrity.cross_split_duplicate_image"
+    found = [f.examples for f in report.findings if f.code == code]
+    assert found == [f.examples for f in audit(data, cache=False).findings if f.code == code]
+    assert len(found) == 1 and any("copy.jpg" in e for e in found[0])
 
 
 def test_a_remote_scheduler_is_refused_for_a_bucket():

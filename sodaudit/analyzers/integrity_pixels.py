@@ -26,7 +26,7 @@ from sodaudit.findings import MAX_EXAMPLES, Finding
 from sodaudit.imageinfo import symlinked_outside
 from sodaudit.pool import ProgressFn, map_chunks
 from sodaudit.regular import open_binary
-from sodaudit.remote import blockwise
+from sodaudit.remote import blockwise, staged_md5s
 
 TOO_LARGE = "too large to decode safely"
 DECODED = ""
@@ -125,12 +125,16 @@ def deep_decode(
     return stats, failures, too_large
 
 
-def file_hashes(paths: Sequence[str], progress: ProgressFn | None = None) -> list[str | None]:
+def file_hashes(
+    paths: Sequence[str], progress: ProgressFn | None = None, algorithm: str = "blake2b"
+) -> list[str | None]:
     """The BLAKE2b digest of each file's bytes (None when it cannot be read): per-file work that
-    :func:`sodaudit.pool.map_chunks` may run in worker processes."""
+    :func:`sodaudit.pool.map_chunks` may run in worker processes. ``algorithm="md5"``: the
+    digest an object store gives as ETag, for the images of a bucket whose ETag is not one."""
     out: list[str | None] = []
     for path in paths:  # a loop over files
-        digest = hashlib.blake2b(digest_size=16)
+        md5 = algorithm == "md5"
+        digest = hashlib.md5(usedforsecurity=False) if md5 else hashlib.blake2b(digest_size=16)
         try:
             with open_binary(path) as fh:
                 for chunk in iter(partial(fh.read, 1 << 20), b""):
@@ -165,14 +169,21 @@ def cross_split_images(
     paths = images["path"].astype(str)
     unique = list(dict.fromkeys(paths))  # each file is read once
 
-    def digest_here(todo: Sequence[str]) -> list[str | None]:
-        chunks = map_chunks(
-            file_hashes, todo, workers=config.workers, what="hashing images", scheduler=config.scheduler
-        )
+    def hashed_here(todo: Sequence[str], algorithm: str = "blake2b") -> list[str | None]:
+        work = partial(file_hashes, algorithm=algorithm)
+        what, scheduler = "hashing images", config.scheduler
+        chunks = map_chunks(work, todo, workers=config.workers, what=what, scheduler=scheduler)
         return [h for chunk in chunks for h in chunk]
 
     def digest(todo: Sequence[str]) -> list[str | None]:
-        return blockwise(todo, digest_here)  # in a bucket: fetched a block at a time
+        known = staged_md5s(todo)
+        if not known:
+            return hashed_here(todo)
+        # A bucket: the store's MD5 (the ETag of a single-part upload) where it has one, else the
+        # MD5 of the bytes, fetched a block at a time: identical files have identical digests.
+        rest = [p for p, k in zip(todo, known, strict=True) if k is None]
+        fetched = iter(blockwise(rest, partial(hashed_here, algorithm="md5")))
+        return [next(fetched) if k is None else k for k in known]
 
     by_path = dict(zip(unique, cached_map("image-hashes", unique, digest), strict=True))
     table = pd.DataFrame(
