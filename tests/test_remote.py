@@ -308,3 +308,17 @@ def test_a_remote_scheduler_is_refused_for_a_bucket():
 
     with pytest.raises(ConfigError, match="--scheduler local"):
         audit("s3://bkt/x", scheduler="tcp://127.0.0.1:8786")
+
+
+def test_sample_from_s3_draws_the_local_sample(s3, tmp_path):
+    """``sodaudit sample`` on a bucket: the same images as on disk for the same seed, and a
+    contact sheet whose thumbnails were fetched (as many images as on disk)."""
+    from sodaudit.cli import main
+
+    _upload(s3, SAMPLE / "yolo", "bkt/review/yolo")
+    assert main(["sample", "s3://bkt/review/yolo", "--n", "6", "--out", str(tmp_path / "s3")]) == 0
+    assert main(["sample", str(SAMPLE / "yolo"), "--n", "6", "--out", str(tmp_path / "local")]) == 0
+    s3_csv = (tmp_path / "s3" / "sample.csv").read_text()
+    assert s3_csv == (tmp_path / "local" / "sample.csv").read_text()
+    thumbs = [(tmp_path / d / "sample.html").read_text().count("data:image/") for d in ("s3", "local")]
+    assert thumbs[0] == thumbs[1] >= 6
