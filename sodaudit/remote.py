@@ -175,40 +175,32 @@ _SUBPATH: ContextVar[str] = ContextVar("sodaudit_remote_sub", default="")
 def _tree(url: str, cache: bool) -> Iterator[tuple[Path, Path | None]]:
     """The staged tree and its manifest: in the cache folder (kept, locked while a run uses it),
     else (``--no-cache``, or another run holds the lock) a temporary folder removed at the end."""
-    if cache:
-        from sodaudit.cache import cache_folder
-
-        home = cache_folder() / "remote" / hashlib.sha256(url.encode()).hexdigest()[:24]
-        with contextlib.suppress(OSError):
-            home.mkdir(parents=True, exist_ok=True)
-            with _locked(home / "lock") as held:
-                if held:
-                    (home / "tree").mkdir(exist_ok=True)
-                    yield home / "tree", home / "manifest.msgpack"
-                    return
-    with tempfile.TemporaryDirectory(prefix="sodaudit-remote-") as tmp:
+    with contextlib.ExitStack() as stack:
+        home = _locked_home(url, stack) if cache else None
+        if home is not None:
+            yield home / "tree", home / "manifest.msgpack"
+            return
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sodaudit-remote-"))
         yield Path(tmp), None
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[bool]:
-    """An exclusive lock on ``path`` while the block runs; False when another run holds it (or
-    the platform has no ``fcntl``): the caller then stages into a folder of its own."""
+def _locked_home(url: str, stack: contextlib.ExitStack) -> Path | None:
+    """This URL's folder in the cache, locked (``fcntl.flock``) until ``stack`` closes; None when
+    it cannot be made, another run holds it, or the platform has no ``fcntl``: the caller then
+    stages into a folder of its own."""
+    from sodaudit.cache import cache_folder
+
+    home = cache_folder() / "remote" / hashlib.sha256(url.encode()).hexdigest()[:24]
     try:
         import fcntl
-    except ImportError:
-        yield False
-        return
-    with open(path, "a+b") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+        (home / "tree").mkdir(parents=True, exist_ok=True)
+        lock = stack.enter_context(open(home / "lock", "a+b"))  # noqa: SIM115 - closed by the stack
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        return None
+    stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+    return home
 
 
 class _Manifest(msgspec.Struct):

@@ -322,3 +322,28 @@ def test_sample_from_s3_draws_the_local_sample(s3, tmp_path):
     assert s3_csv == (tmp_path / "local" / "sample.csv").read_text()
     thumbs = [(tmp_path / d / "sample.html").read_text().count("data:image/") for d in ("s3", "local")]
     assert thumbs[0] == thumbs[1] >= 6
+
+
+def test_a_second_run_of_the_same_url_stages_apart(big_images):
+    """While one run holds the cached tree of a URL, another run of it (here a thread: a fresh
+    context, no active staging) stages into a temporary folder of its own, and both see the
+    dataset."""
+    import threading
+
+    from sodaudit import remote
+
+    _, url, _ = big_images
+    seen: dict[str, object] = {}
+
+    def other_run() -> None:
+        with remote.staged(url, cache=True) as second:
+            seen["root"] = second
+            seen["labels"] = sorted(p.name for p in second.rglob("*.txt"))
+
+    with remote.staged(url, cache=True) as first:
+        thread = threading.Thread(target=other_run)
+        thread.start()
+        thread.join()
+        assert seen["root"] != first
+        assert seen["labels"] == sorted(p.name for p in first.rglob("*.txt")) != []
+    assert not Path(seen["root"]).exists()
