@@ -6,8 +6,9 @@
 
 ``--data`` defaults to ``sample_data/yolo``; any dataset folder works (``benchmarks/generate.py
 DIR --only yolo --scale 0.1`` makes a 2,000-image YOLO set). Per repetition, each in its own
-process: the local run (an empty cache folder), the S3 run with an empty cache folder, and the S3 re-run
-with that cache (nothing changed in the bucket: the listing only). Prints the medians, the bytes the
+process: the local run (an empty cache folder), the peer (s3fs alone listing the prefix and reading
+what the audit reads: label files whole, images' first 64 KB, 32 requests in flight), the S3 run
+with an empty cache folder, and the S3 re-run with that cache (nothing changed in the bucket: the listing only). Prints the medians, the bytes the
 S3 run fetched against the bytes in the bucket, and whether report.json is identical to the local
 one once the dataset's path is replaced (and the creation time dropped).
 Needs ``pip install -e ".[test]"`` (moto[server], s3fs).
@@ -42,6 +43,20 @@ def run(target: str, out: Path, env: dict[str, str], *extra: str) -> tuple[float
     return elapsed, done.stdout
 
 
+PEER = """
+import sys, time, fsspec
+start = time.perf_counter()
+fs = fsspec.filesystem("s3")
+files = fs.find(sys.argv[1], detail=True)
+images = [k for k in files if k.lower().endswith((".jpg", ".jpeg", ".png"))]
+others = [k for k in files if k not in set(images)]
+fs.cat(others, batch_size=32)
+fs.cat_ranges(images, [0] * len(images), [min(65536, files[k]["size"]) for k in images], batch_size=32)
+print(time.perf_counter() - start)
+"""
+"""The peer: the same objects listed and the same bytes read with s3fs alone, no audit."""
+
+
 def normalised(report: Path, root: str) -> dict:
     data = json.loads(report.read_text().replace(root.rstrip("/"), "<ROOT>"))
     data["tool"].pop("created", None)
@@ -70,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         fs.pipe_file(f"bench/ds/{path.relative_to(data).as_posix()}", path.read_bytes())
     bucket_mb = sum(p.stat().st_size for p in files) / (1 << 20)
     url = "s3://bench/ds"
-    times: dict[str, list[float]] = {"local, empty cache": [], "s3, empty cache": [], "s3, cached re-run": []}
+    names = ("local, empty cache", "s3fs alone: list + read", "s3, empty cache", "s3, cached re-run")
+    times: dict[str, list[float]] = {name: [] for name in names}
     fetched: list[str] = []
     same = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,6 +98,14 @@ def main(argv: list[str] | None = None) -> None:
                 local_out, s3_out = Path(tmp) / "local", Path(tmp) / "s3"
                 fresh = {**env, "XDG_CACHE_HOME": str(Path(tmp) / f"xdg-local-{len(fetched)}")}
                 times["local, empty cache"].append(run(str(data), local_out, fresh)[0])
+                peer = subprocess.run(
+                    [str(ROOT / ".venv" / "bin" / "python"), "-c", PEER, "bench/ds"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                times["s3fs alone: list + read"].append(float(peer.stdout.split()[-1]))
                 elapsed, stdout = run(url, s3_out, env)
                 times["s3, empty cache"].append(elapsed)
                 fetched += FETCHED.findall(stdout)
@@ -93,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{data}: {len(files):,} files, {bucket_mb:,.1f} MB in the bucket; {opts.reps} repetitions")
     for name, values in times.items():
         spread = f"{min(values):.2f}-{max(values):.2f}"
-        print(f"  {name:<20} median {statistics.median(values):6.2f} s  ({spread})")
+        print(f"  {name:<24} median {statistics.median(values):6.2f} s  ({spread})")
     print(f"  MB fetched by the S3 run (empty cache): {', '.join(fetched)}")
     print(f"  report.json identical to the local run (paths aside): {'yes' if same else 'NO'}")
 
