@@ -247,7 +247,7 @@ def run(
     with (
         dask_session(config.scheduler, config.workers),
         Progress(f"auditing {path}") as progress,
-        staged_path(path, config),
+        staged_path(path, config, progress),
     ):
         report = audit(path, format=fmt, config=config, baseline=baseline_path, progress=progress)
         if out_dir is None:

@@ -41,7 +41,7 @@ def sample_command(
     check_out_dir("--out", out, roots, SAMPLE_OUTPUTS)
     config = Config(imgsz=imgsz, model=model)
     # A URL is staged once for the audit and the contact sheet (which fetches its images).
-    with Progress(f"auditing {path}") as progress, staged_path(path, config):
+    with Progress(f"auditing {path}") as progress, staged_path(path, config, progress):
         report = audit(path, format=fmt, config=config, progress=progress)
         check_out_dir("--out", out, [report.dataset.root], SAMPLE_OUTPUTS)
         progress.step("drawing the sample")

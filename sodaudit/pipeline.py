@@ -47,7 +47,7 @@ def audit(
         previous = read_baseline(Path(baseline))
     # A URL (s3://...) is staged as a local tree first (sodaudit.remote); then one cache session
     # over loading and the analyzers: headers, label files and image hashes.
-    with staged_path(path, config) as local, cache_session(local, config.cache) as caches:
+    with staged_path(path, config, progress) as local, cache_session(local, config.cache) as caches:
         dataset = load(
             local,
             format,
@@ -66,7 +66,9 @@ def audit(
     return assemble(dataset, config, results, baseline=previous)
 
 
-def staged_path(path: str | Path, config: Config) -> AbstractContextManager[Path]:
+def staged_path(
+    path: str | Path, config: Config, progress: Callable[[str, int, int], None] | None = None
+) -> AbstractContextManager[Path]:
     """The local path to read for ``path``: a URL of an object store is staged
     (:func:`sodaudit.remote.staged`), a local path is itself."""
     if remote.is_remote(path):
@@ -75,7 +77,8 @@ def staged_path(path: str | Path, config: Config) -> AbstractContextManager[Path
                 f"--scheduler {config.scheduler} with a dataset in object storage: the cluster's workers "
                 "would read images staged on this machine; use --scheduler local (or --workers N)."
             )
-        return remote.staged(str(path), cache=config.cache, max_file_mb=config.limits.max_annotation_file_mb)
+        limit = config.limits.max_annotation_file_mb
+        return remote.staged(str(path), cache=config.cache, max_file_mb=limit, progress=progress)
     return nullcontext(Path(path))
 
 

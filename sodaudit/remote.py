@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 
 from sodaudit.errors import DatasetError
+from sodaudit.pool import ProgressFn
 from sodaudit.remote_stage import (
     BLOCK_FILES,
     RemoteObject,
@@ -146,7 +147,9 @@ def _root_of(fs: Any, url: str, root: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def staged(url: str, *, cache: bool = True, max_file_mb: float = 4096.0) -> Iterator[Path]:
+def staged(
+    url: str, *, cache: bool = True, max_file_mb: float = 4096.0, progress: ProgressFn | None = None
+) -> Iterator[Path]:
     """The local path to audit for ``url`` while the block runs; :func:`current` gives its
     mirror. A URL already staged by an outer block is reused (the CLI stages around the audit and
     the report, ``sodaudit.audit`` stages when called on its own)."""
@@ -158,7 +161,7 @@ def staged(url: str, *, cache: bool = True, max_file_mb: float = 4096.0) -> Iter
     prefix, inside = _root_of(fs, url, root)
     with _tree(url, cache) as (tree, manifest_path):
         mirror = Mirror(url=url, fs=fs, tree=tree)
-        _sync(mirror, prefix, manifest_path, max_file_mb)
+        _sync(mirror, prefix, manifest_path, max_file_mb, progress)
         token, sub = _CURRENT.set(mirror), _SUBPATH.set(inside)
         try:
             yield tree / inside
@@ -229,9 +232,13 @@ def _write_manifest(path: Path | None, url: str, entries: dict[str, list[Any]]) 
         os.replace(tmp, path)
 
 
-def _sync(mirror: Mirror, prefix: str, manifest_path: Path | None, max_file_mb: float) -> None:
+def _sync(
+    mirror: Mirror, prefix: str, manifest_path: Path | None, max_file_mb: float, progress: ProgressFn | None
+) -> None:
     """Make ``mirror.tree`` hold exactly the listed objects: fetch what is new or changed since
     the manifest, remove what is gone, and read the new images' headers."""
+    if progress is not None:
+        progress(f"listing {mirror.url}", 0, 0)
     try:
         objects, notes = list_objects(mirror.fs, prefix)
     except Exception as err:  # the store's own exceptions
@@ -271,7 +278,7 @@ def _sync(mirror: Mirror, prefix: str, manifest_path: Path | None, max_file_mb: 
             mirror.images.pop(str(target), None)
     fetch = [o for o in fetch if o.rel in entries]
     heads = [o for o in heads if o.rel in entries]
-    fetched, failed = fetch_whole(mirror.fs, fetch, [mirror.tree / o.rel for o in fetch])
+    fetched, failed = fetch_whole(mirror.fs, fetch, [mirror.tree / o.rel for o in fetch], progress)
     for line in failed:
         entries.pop(line.split(": ", 1)[0], None)  # read again next time
 
@@ -282,7 +289,7 @@ def _sync(mirror: Mirror, prefix: str, manifest_path: Path | None, max_file_mb: 
             mirror.whole[str(target)] = obj.size
             mirror.held += obj.size
 
-    rows, head_bytes = read_heads(mirror.fs, heads, whole=keep_whole)
+    rows, head_bytes = read_heads(mirror.fs, heads, whole=keep_whole, progress=progress)
     for obj, row in zip(heads, rows, strict=True):
         mirror.headers[str(mirror.tree / obj.rel)] = row
         entries[obj.rel][3] = list(row)

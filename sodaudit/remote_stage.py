@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sodaudit.imageinfo import is_image_file
+from sodaudit.pool import ProgressFn
 
 HEADER_BYTES = 64 * 1024
 """First bytes of an image read for its header (issue 19). PNG's IHDR, GIF's and BMP's headers
@@ -178,11 +179,15 @@ def write_whole(path: Path, obj: RemoteObject, data: bytes) -> None:
     os.utime(path, ns=(obj.mtime_ns, obj.mtime_ns))
 
 
-def fetch_whole(fs: Any, objects: Sequence[RemoteObject], targets: Sequence[Path]) -> tuple[int, list[str]]:
+def fetch_whole(
+    fs: Any, objects: Sequence[RemoteObject], targets: Sequence[Path], progress: ProgressFn | None = None
+) -> tuple[int, list[str]]:
     """Download ``objects`` to ``targets``, a block at a time; bytes fetched and one line per
     object that could not be read."""
     fetched, failed = 0, []
     for block in blocks(objects):
+        if progress is not None:
+            progress("fetching label files", block[0], len(objects))
         if len(block) == 1 and objects[block[0]].size > BLOCK_BYTES:  # one large file: stream it
             obj, target = objects[block[0]], targets[block[0]]
             try:
@@ -219,6 +224,7 @@ def read_heads(
     objects: Sequence[RemoteObject],
     n_bytes: int = HEADER_BYTES,
     whole: Callable[[RemoteObject, bytes], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> tuple[list[tuple], int]:
     """The header rows (as :func:`sodaudit.imageinfo.header_rows`) of ``objects`` from ranged
     reads of their first ``n_bytes``, and the bytes read. Images whose header is not within the
@@ -230,6 +236,8 @@ def read_heads(
     fetched = 0
     ends = [min(o.size, n_bytes) for o in objects]
     for block in blocks(objects, ends):
+        if progress is not None:
+            progress("reading image headers (first 64 KB)", block[0], len(objects))
         todo = [i for i in block if ends[i] > 0]
         for i in block:
             if ends[i] == 0:

@@ -347,3 +347,37 @@ def test_a_second_run_of_the_same_url_stages_apart(big_images):
         assert seen["root"] != first
         assert seen["labels"] == sorted(p.name for p in first.rglob("*.txt")) != []
     assert not Path(seen["root"]).exists()
+
+
+def test_a_listing_past_its_bound_is_a_note_not_a_hang(s3, monkeypatch):
+    """The listing stops after MAX_LISTED_OBJECTS objects (here 3) with a note."""
+    from sodaudit import remote_stage
+
+    s3.pipe({f"bkt/many/f{k}.txt": b"x" for k in range(6)})
+    s3.invalidate_cache()
+    objects, notes = remote_stage.list_objects(s3, "bkt/many", limit=3)
+    assert len(objects) == 3
+    assert len(notes) == 1 and "stopped after 3 objects" in notes[0]
+
+
+def test_a_label_file_past_the_limit_is_not_fetched_and_is_a_finding(big_images, s3):
+    """A label file larger than limits.max_annotation_file_mb is staged as a sparse file of its
+    size, never fetched; the loader reports it as too large, as it does for a local file."""
+    from sodaudit import audit, remote
+
+    _, url, _ = big_images
+    big = b"0 0.5 0.5 0.1 0.1\n" * 70_000  # 1.26 MB
+    s3.pipe_file(url.removeprefix("s3://") + "/labels/im0.txt", big)
+    s3.invalidate_cache()
+    from sodaudit.config import Config
+
+    config = Config(cache=False).with_overrides(
+        ("limits.max_annotation_file_mb=1", "limits.max_label_file_mb=1")
+    )
+    with remote.staged(url, cache=False, max_file_mb=1.0) as local:
+        staged = local / "labels" / "im0.txt"
+        assert staged.stat().st_size == len(big) and staged.stat().st_blocks == 0
+        assert remote.current().bytes_fetched < len(big)
+        report = audit(url, config=config)
+    too_large = [f for f in report.findings if f.code == "load.file_too_large"]
+    assert len(too_large) == 1 and any("im0.txt" in e for e in too_large[0].examples)
