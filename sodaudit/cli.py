@@ -371,7 +371,7 @@ def diff_command(
 
 
 @cli.command("anchors")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=DatasetPath())
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option(
     "--n",
@@ -389,17 +389,19 @@ def diff_command(
     show_default=True,
     help="Generations of YOLOv5's evolutionary refinement after k-means (autoanchor's default).",
 )
-def anchors_command(path: Path, fmt: str, num_anchors: int, imgsz: int, evolve: int) -> None:
+def anchors_command(path: Path | str, fmt: str, num_anchors: int, imgsz: int, evolve: int) -> None:
     """Suggest anchors for PATH with their BPR, as YAML: YOLOv5 autoanchor's k-means and
     evolution on the box sizes at imgsz (the defaults are kept when the fit does not beat them)."""
     from sodaudit.analyzers.anchor_fit import anchors_yaml
     from sodaudit.analyzers.anchor_suggest import suggest_anchors
     from sodaudit.loaders import load
+    from sodaudit.pipeline import staged_path
 
     config = Config(imgsz=imgsz).with_overrides(
         [f"anchors.num_anchors={num_anchors}", f"anchors.evolve_generations={evolve}"]
     )
-    dataset = load(path, fmt, imgsz=imgsz)
+    with staged_path(path, config) as local:  # a bucket URL: label files and headers only
+        dataset = load(local, fmt, imgsz=imgsz)
     click.echo(anchors_yaml(suggest_anchors(dataset, config)), nl=False)
 
 

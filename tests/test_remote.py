@@ -381,3 +381,13 @@ def test_a_label_file_past_the_limit_is_not_fetched_and_is_a_finding(big_images,
         report = audit(url, config=config)
     too_large = [f for f in report.findings if f.code == "load.file_too_large"]
     assert len(too_large) == 1 and any("im0.txt" in e for e in too_large[0].examples)
+
+
+def test_anchors_of_a_bucket_are_the_anchors_on_disk(s3, capsys):
+    from sodaudit.cli import main
+
+    _upload(s3, SAMPLE / "yolo", "bkt/anchors/yolo")
+    assert main(["anchors", "s3://bkt/anchors/yolo", "--evolve", "50"]) == 0
+    from_s3 = capsys.readouterr().out
+    assert main(["anchors", str(SAMPLE / "yolo"), "--evolve", "50"]) == 0
+    assert from_s3 == capsys.readouterr().out and "anchors" in from_s3
