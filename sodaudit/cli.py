@@ -10,7 +10,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -239,7 +239,7 @@ def run(
     check_export_path(export_path)
     if baseline_path is not None:
         check_baseline(baseline_path)
-    roots = [] if local_path is None else dataset_roots(local_path, fmt)
+    roots = dataset_roots(path, fmt)
     out = out_dir if out_dir is not None else default_out(DEFAULT_OUT, *roots)
     targets = Targets(out, markdown_path, export_path, junit_path, emit_target)
     check_targets(targets, roots)
@@ -304,8 +304,8 @@ def init_command(target: Path, force: bool) -> None:
 
 
 @cli.command("diff")
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old", type=DatasetPath())
+@click.argument("new", type=DatasetPath())
 @click.option("--old-format", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option("--new-format", type=click.Choice(FORMATS), default="auto", show_default=True)
 @click.option(
@@ -319,8 +319,8 @@ def init_command(target: Path, force: bool) -> None:
 @CONFIG_OPTION
 @SET_OPTION
 def diff_command(
-    old: Path,
-    new: Path,
+    old: Path | str,
+    new: Path | str,
     old_format: str,
     new_format: str,
     out_dir: Path | None,
@@ -335,17 +335,17 @@ def diff_command(
     fails (by default: jitter on small-object classes above diff.small_jitter_fail).
     """
     from sodaudit.diff import diff_datasets
-    from sodaudit.loaders import load
+    from sodaudit.pipeline import load_staged
     from sodaudit.render.diff import diff_report
     from sodaudit.render.files import visible
     from sodaudit.render.runout import check_diff_out, dataset_roots, write_diff
 
-    config = effective_config(new, config_file, assignments, fail_on=fail_on)
+    local_new = new if isinstance(new, Path) else None
+    config = effective_config(local_new, config_file, assignments, fail_on=fail_on)
     roots = dataset_roots(old, old_format) + dataset_roots(new, new_format)
     out = out_dir if out_dir is not None else default_out(DEFAULT_DIFF_OUT, *roots)
     check_diff_out(out, roots)  # before the loads, which can take minutes
-    old_ds = load(old, old_format, imgsz=config.imgsz, limits=config.limits)
-    new_ds = load(new, new_format, imgsz=config.imgsz, limits=config.limits)
+    old_ds, new_ds = load_staged(old, config, old_format), load_staged(new, config, new_format)
     if out_dir is None:
         default_out(DEFAULT_DIFF_OUT, old_ds.root, new_ds.root)
     check_diff_out(out, [old_ds.root, new_ds.root])
@@ -354,7 +354,7 @@ def diff_command(
     document = diff_report(result, old_ds, new_ds, config)
     boxes = document["stats"].get("boxes", {})
     click.echo(
-        visible(f"sodaudit diff: {old_ds.root} -> {new_ds.root}\n")
+        visible(f"sodaudit diff: {shown(old_ds)} -> {shown(new_ds)}\n")
         + "  "
         + ", ".join(
             f"{boxes.get(k, 0):,} {k}" for k in ("added", "removed", "relabelled", "moved", "jittered")
@@ -403,6 +403,11 @@ def anchors_command(path: Path | str, fmt: str, num_anchors: int, imgsz: int, ev
     with staged_path(path, config) as local:  # a bucket URL: label files and headers only
         dataset = load(local, fmt, imgsz=imgsz)
     click.echo(anchors_yaml(suggest_anchors(dataset, config)), nl=False)
+
+
+def shown(dataset: Any) -> str:
+    """Where a dataset was read from, as the user named it: its URL when it is in a bucket."""
+    return str(dataset.meta.get("origin") or dataset.root)
 
 
 def default_out(name: str, *dataset_roots: Path) -> Path:

@@ -34,7 +34,7 @@ def sample_command(
     from sodaudit.render.terminal import Progress
     from sodaudit.review_sample import draw_sample, summary, write_sample
 
-    roots = dataset_roots(path, fmt) if isinstance(path, Path) else []
+    roots = dataset_roots(path, fmt)
     from sodaudit.cli import default_out
 
     out = out_dir if out_dir is not None else default_out("sodaudit-sample", *roots)

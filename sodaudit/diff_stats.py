@@ -373,7 +373,7 @@ def _side_examples(table: pd.DataFrame, side: str, other: str) -> tuple[str, ...
 
 def card(ds: Dataset) -> dict:
     return {
-        "path": str(ds.root),
+        "path": str(ds.meta.get("origin") or ds.root),
         "format": ds.format,
         "num_images": len(ds.images),
         "num_boxes": len(ds.boxes),

@@ -82,6 +82,15 @@ def staged_path(
     return nullcontext(Path(path))
 
 
+def load_staged(path: str | Path, config: Config, format: str = "auto") -> Dataset:
+    """:func:`~sodaudit.loaders.load` of a local path or a bucket URL, staged only while loading:
+    for commands that read labels and headers, never pixels (``sodaudit diff``)."""
+    with staged_path(path, config) as local:
+        dataset = load(local, format, imgsz=config.imgsz, limits=config.limits)
+        origin = remote.origin_of(local)
+        return dataset if origin is None else remote.as_origin(dataset, origin)
+
+
 def assemble(
     dataset: Dataset,
     config: Config,

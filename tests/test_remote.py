@@ -391,3 +391,34 @@ def test_anchors_of_a_bucket_are_the_anchors_on_disk(s3, capsys):
     from_s3 = capsys.readouterr().out
     assert main(["anchors", str(SAMPLE / "yolo"), "--evolve", "50"]) == 0
     assert from_s3 == capsys.readouterr().out and "anchors" in from_s3
+
+
+def test_diff_of_two_buckets_is_the_diff_on_disk(s3, tmp_path, capsys):
+    """``sodaudit diff s3://old s3://new``: each version staged while it loads; the same counts
+    as on disk (one label file changed: one box moved)."""
+    from sodaudit.cli import main
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(SAMPLE / "yolo", old)
+    shutil.copytree(SAMPLE / "yolo", new)
+    label = sorted((new / "train" / "labels").glob("*.txt"))[0]
+    rows = label.read_text().splitlines()
+    cls, x, y, w, h = rows[0].split()
+    rows[0] = f"{cls} {float(x) + float(w):.6f} {y} {w} {h}"  # moved by its width: IoU 0
+    label.write_text("\n".join(rows) + "\n")
+    _upload(s3, old, "bkt/diff/old")
+    _upload(s3, new, "bkt/diff/new")
+    args = ["--out", str(tmp_path / "d1")]
+    main(["diff", "s3://bkt/diff/old", "s3://bkt/diff/new", *args])
+    from_s3 = capsys.readouterr().out
+    main(["diff", str(old), str(new), "--out", str(tmp_path / "d2")])
+    local = capsys.readouterr().out
+    assert from_s3.splitlines()[0] == "sodaudit diff: s3://bkt/diff/old -> s3://bkt/diff/new"
+    assert from_s3.replace("/d1/", "/d2/").splitlines()[1:] == local.splitlines()[1:]
+    s3_json = json.loads((tmp_path / "d1" / "diff.json").read_text())
+    local_json = json.loads((tmp_path / "d2" / "diff.json").read_text())
+    for side, url, folder in (("old", "s3://bkt/diff/old", old), ("new", "s3://bkt/diff/new", new)):
+        assert s3_json["stats"][side].pop("path") == url
+        assert local_json["stats"][side].pop("path") == str(folder)
+    assert s3_json["stats"] == local_json["stats"]
+    assert s3_json["stats"]["boxes"]["moved"] + s3_json["stats"]["boxes"]["added"] >= 1

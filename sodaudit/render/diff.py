@@ -70,7 +70,7 @@ def diff_report(result: DiffResult, old: Dataset, new: Dataset, config: Config) 
 
 def _card(ds: Dataset) -> dict[str, Any]:
     return {
-        "path": str(ds.root),
+        "path": str(ds.meta.get("origin") or ds.root),
         "format": ds.format,
         "num_images": len(ds.images),
         "num_boxes": len(ds.boxes),

@@ -47,11 +47,12 @@ class Targets:
         return {"--markdown": self.markdown, "--export-boxes": self.export, "--junit": self.junit}
 
 
-def dataset_roots(path: Path, fmt: str) -> list[Path]:
+def dataset_roots(path: Path | str, fmt: str) -> list[Path]:
     """Where the dataset lies, before loading it: the path when it is a folder and, when the
     layout is sniffed, the root the sniffing finds (a COCO JSON's image root). A detection
-    problem is not reported here: the audit runs the same detection and says what is wrong."""
-    if not path.exists():
+    problem is not reported here: the audit runs the same detection and says what is wrong.
+    None for a bucket URL (a string): nothing local to protect from the outputs."""
+    if isinstance(path, str) or not path.exists():
         return []
     roots = [path] if path.is_dir() else []
     if fmt == "auto":
