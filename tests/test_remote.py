@@ -422,3 +422,17 @@ def test_diff_of_two_buckets_is_the_diff_on_disk(s3, tmp_path, capsys):
         assert local_json["stats"][side].pop("path") == str(folder)
     assert s3_json["stats"] == local_json["stats"]
     assert s3_json["stats"]["boxes"]["moved"] + s3_json["stats"]["boxes"]["added"] >= 1
+
+
+def test_pixel_passes_from_s3_give_the_local_report(s3):
+    """--pixels (look-alike crops, visibility, pHash) and --deep over a bucket: every pixel
+    pass fetches its images and reports what it reports on disk."""
+    from sodaudit import audit
+
+    _upload(s3, SAMPLE / "yolo", "bkt/px/yolo")
+    from_s3 = audit("s3://bkt/px/yolo", cache=False, pixels=True, deep=True)
+    local = audit(SAMPLE / "yolo", cache=False, pixels=True, deep=True)
+    assert from_s3.analyzers["visibility"].stats is not None
+    assert _normalised(from_s3, ["s3://bkt/px/yolo", str(from_s3.dataset.root)]) == _normalised(
+        local, [str(SAMPLE / "yolo")]
+    )

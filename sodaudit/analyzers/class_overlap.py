@@ -412,7 +412,10 @@ def _appearance(dataset, rows, codes, names, candidates, config) -> ClassOverlap
         picked.append(members)
     chosen = np.concatenate(picked) if picked else np.zeros(0, np.int64)
     paths = usable.set_index("image_id")["path"]
-    crops, failed = _read_crops(dataset, rows.iloc[chosen], paths, side)
+    chosen_rows = rows.iloc[chosen]
+    # In a bucket, the images are fetched together (concurrently) before they are opened.
+    with whole_files([str(paths.loc[i]) for i in chosen_rows["image_id"].unique()]):
+        crops, failed = _read_crops(dataset, chosen_rows, paths, side)
     per_class: dict[int, list[np.ndarray]] = {}
     offset = 0
     for c, members in zip(wanted, picked, strict=True):
@@ -450,7 +453,7 @@ def _read_crops(dataset, picked: pd.DataFrame, paths: pd.Series, side: int):
             failed += len(mine)
             continue
         try:
-            with whole_files([path]), open_binary(path) as fh, Image.open(fh) as im:
+            with open_binary(path) as fh, Image.open(fh) as im:
                 gray = ImageOps.exif_transpose(im).convert("L")
         except Exception:  # any decode problem: these crops are skipped, never a traceback
             failed += len(mine)
