@@ -177,9 +177,9 @@ def test_deep_decode_and_hashes_reuse_the_cache(data: Path, monkeypatch):
         decoded.extend(paths)
         return real_decode(paths, progress, **kw)
 
-    def digest(paths, progress=None):
+    def digest(paths, progress=None, **kw):
         hashed.extend(paths)
-        return real_hash(paths, progress)
+        return real_hash(paths, progress, **kw)
 
     monkeypatch.setattr(pixels, "decode_errors", decode)
     monkeypatch.setattr(pixels, "file_hashes", digest)
