@@ -54,6 +54,8 @@ def pairwise_iou(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 
 PAIR_CHUNK = 1 << 20
 """Candidate pairs examined at once: bounds the search's scratch memory (~150 bytes each)."""
+PAIR_BLOCK = 1 << 20
+"""Boxes (whole images) searched at once by :func:`pairs_within_images` when sorted by image."""
 MAX_PAIRS_PER_IMAGE = 1_000_000
 """Default cap on overlapping pairs in one image (config ``limits.max_pairs_per_image``). Real
 labels stay far below it; a file that repeats one row 41,600 times has 865 million pairs."""
@@ -205,7 +207,10 @@ def pairs_within_images(
     with the IoU test.
 
     ``same_group`` (e.g. class ids) restricts the pairs to boxes of equal group. Boxes that are
-    not finite or have a non-positive side never pair.
+    not finite or have a non-positive side never pair. When ``image_ids`` is sorted (box tables
+    are), the search runs over blocks of whole images of about ``PAIR_BLOCK`` boxes: pairs never
+    cross images, so the result is the same, and the sweep's scratch arrays (~200 bytes a box)
+    are those of one block, not of a COCO-scale table.
     """
     if not min_iou > 0:
         raise ValueError(f"min_iou must be > 0 (every pair has IoU >= 0), got {min_iou}")
@@ -216,6 +221,38 @@ def pairs_within_images(
     group = None if same_group is None else np.asarray(same_group).reshape(-1)
     if group is not None and len(group) != len(boxes):
         raise ValueError("same_group and boxes_xywh must have the same length")
+    n = len(image_ids)
+    if n <= PAIR_BLOCK or not (image_ids[1:] >= image_ids[:-1]).all():
+        return _pairs_block(image_ids, boxes, min_iou, group, max_pairs_per_image)
+    # Block starts: the first box of the image at each multiple of PAIR_BLOCK (images whole).
+    starts = np.unique(np.searchsorted(image_ids, image_ids[::PAIR_BLOCK], side="left"))
+    parts = []
+    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
+        part = _pairs_block(
+            image_ids[start:stop],
+            boxes[start:stop],
+            min_iou,
+            None if group is None else group[start:stop],
+            max_pairs_per_image,
+        )
+        parts.append((part.i + start, part.j + start, part.iou, part.over_limit))
+    i, j, iou, over = zip(*parts, strict=True)
+    over_limit = OverLimit(
+        *(np.concatenate([getattr(o, f) for o in over]) for f in ("image", "found", "candidates"))
+    )
+    return Pairs(
+        np.concatenate(i), np.concatenate(j), np.concatenate(iou), over_limit if len(over_limit) else NO_IMAGE
+    )
+
+
+def _pairs_block(
+    image_ids: np.ndarray,
+    boxes: np.ndarray,
+    min_iou: float,
+    group: np.ndarray | None,
+    max_pairs_per_image: int,
+) -> Pairs:
+    """:func:`pairs_within_images` over one block of boxes."""
     index = np.flatnonzero(np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0))
     x0, y0, w, h = np.ascontiguousarray((boxes if len(index) == len(boxes) else boxes[index]).T)
     x1, y1, area = x0 + w, y0 + h, w * h

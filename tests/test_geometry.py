@@ -297,3 +297,26 @@ def test_iou_properties(a, b, k):
     assert float(iou_xywh(a, a)) == pytest.approx(1.0)
     scaled = float(iou_xywh(np.multiply(a, k), np.multiply(b, k)))
     assert math.isclose(scaled, ab, rel_tol=1e-6, abs_tol=1e-6)  # invariant to common scaling
+
+
+def test_pairs_in_image_blocks_equal_one_search(monkeypatch):
+    """Sorted image ids are searched in blocks of whole images (PAIR_BLOCK boxes): forced to a
+    block of 7 boxes, the pairs and IoUs equal those of one search over everything, by a
+    brute-force check of every same-image pair."""
+    rng = np.random.default_rng(3)
+    image_ids = np.sort(rng.integers(0, 40, 400))
+    boxes = np.column_stack([rng.uniform(0, 50, (400, 2)), rng.uniform(2, 20, (400, 2))])
+    group = rng.integers(0, 2, 400)
+    monkeypatch.setattr(geometry, "PAIR_BLOCK", 7)
+    blocked = geometry.pairs_within_images(image_ids, boxes, 0.1, same_group=group)
+    expected = set()
+    for a in range(400):
+        for b in range(a + 1, 400):
+            if image_ids[a] == image_ids[b] and group[a] == group[b]:
+                iou = geometry.pairwise_iou(boxes[a : a + 1], boxes[b : b + 1])[0, 0]
+                if iou >= 0.1:
+                    expected.add((a, b))
+    got = {(min(i, j), max(i, j)) for i, j in zip(blocked.i.tolist(), blocked.j.tolist(), strict=True)}
+    assert got == expected and len(expected) > 20
+    ious = geometry.pairwise_iou(boxes[blocked.i], boxes[blocked.j]).diagonal()
+    np.testing.assert_allclose(blocked.iou, ious)

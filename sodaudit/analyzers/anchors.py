@@ -44,7 +44,7 @@ from sodaudit.analyzers.anchors_stats import (
     AnchorsStats,
     AnchorsSuggestion,
 )
-from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.base import AnalyzerResult, box_label_rows, label_examples, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized, num_selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -69,7 +69,8 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         dataset = dataset.with_imgsz(config.imgsz)
     selected = selected_preset(config)
     result = AnalyzerResult(NAME, "Anchors")
-    rows = model_sized(dataset, *LABEL_COLUMNS, "sqrt_area_model", "scale")
+    # Only the columns computed on: the label lists take their few rows from the box table.
+    rows = model_sized(dataset, "class_name", "x", "y", "sqrt_area_model", "scale")
     w = rows["w_model"].to_numpy(dtype=np.float64)
     h = rows["h_model"].to_numpy(dtype=np.float64)
     groups = _Groups.of(rows)
@@ -207,7 +208,7 @@ def _low_bpr_finding(
     if not len(rows) or not bpr < warn:
         return
     uses_it = ref.name == selected.name
-    missed = label_rows(rows, np.flatnonzero(~covered), "w_model", "h_model")
+    missed = box_label_rows(dataset, rows, np.flatnonzero(~covered), "w_model", "h_model")
     # the best ratio of the missed boxes only: ratio_match is elementwise, so the same values
     wh = missed[["w_model", "h_model"]].to_numpy(dtype=np.float64)
     _, best = ratio_match(wh, flat_anchors(ref), config.anchors.ratio_thr)
@@ -261,7 +262,7 @@ def _iou_finding(
     if not len(rows) or not coverage < warn:
         return
     at = np.flatnonzero(~(best_iou >= selected.iou_pos))
-    missed = label_rows(rows, at, "w_model", "h_model")
+    missed = box_label_rows(dataset, rows, at, "w_model", "h_model")
     best = pd.Series(best_iou[at], index=missed.index)
     result.tables[f"iou_uncovered_{selected.name}"] = label_table(dataset, missed, best_iou=best)
     head = missed.head(MAX_EXAMPLES)

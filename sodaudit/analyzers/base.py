@@ -51,6 +51,15 @@ def label_rows(boxes: pd.DataFrame, which: np.ndarray, *extra: str) -> pd.DataFr
     return boxes[[*LABEL_COLUMNS, *extra]].iloc[positions]
 
 
+def box_label_rows(dataset: Dataset, rows: pd.DataFrame, which: np.ndarray, *extra: str) -> pd.DataFrame:
+    """:func:`label_rows` for ``rows`` that are rows of ``dataset.boxes`` (with their index) but
+    hold only the columns an analyzer computes on: the label columns of just the rows ``which``
+    (a mask or positions into ``rows``) come from the box table."""
+    which = np.asarray(which)
+    positions = np.flatnonzero(which) if which.dtype == bool else which
+    return dataset.boxes.loc[rows.index[positions], [*LABEL_COLUMNS, *extra]]
+
+
 def label_table(dataset: Dataset, rows: pd.DataFrame, **extra: object) -> pd.DataFrame:
     """A per-label list a person can act on: image, class, box, ``source`` (file:line), extras."""
     table = pd.DataFrame(

@@ -63,8 +63,10 @@ def ignore_regions(dataset: Dataset, config: Config, result: AnalyzerResult) -> 
     x1, y1 = (r["x"] + r["w"]).clip(upper=r["img_w"]), (r["y"] + r["h"]).clip(upper=r["img_h"])
     covered = float(((x1 - x0).clip(lower=0) * (y1 - y0).clip(lower=0)).fillna(0).sum())
     objects = b["valid"].to_numpy(bool) & ~b["ignore"].to_numpy(bool)
+    objects &= np.isin(b["image_id"].to_numpy(), r["image_id"].unique())  # in an image with a region
     bounds = pd.DataFrame({"image_id": r["image_id"], "x0": x0, "y0": y0, "x1": x1, "y1": y1})
-    inside = _centres_inside(b[objects], bounds)
+    # Only the columns read, of the objects that can be inside: not a copy of the whole table.
+    inside = _centres_inside(b.loc[objects, ["image_id", "x", "y", "w", "h"]], bounds)
     stats = IntegrityIgnoreRegions(
         regions=int(region.sum()),
         images=int(r["image_id"].nunique()),

@@ -32,17 +32,20 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.base import AnalyzerResult, box_label_rows, label_examples, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding
+from sodaudit.geometry import dense_codes
 from sodaudit.models import MODELS, ModelPreset, anchor_points
 from sodaudit.sizepresets import AITOD, below_min_side
 
 NAME = "strides"
 
+COLLISION_BLOCK = 1 << 20
+"""Boxes (whole images) whose centre cells :func:`center_collisions` counts at once."""
 ALWAYS_MODELS = ("yolov8", "yolov8-p2")
 """Reported whatever the selected model: the pair shows what a P2 (stride 4) head recovers."""
 
@@ -172,21 +175,33 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
     result = AnalyzerResult(NAME, "Strides")
     rows = model_sized(
-        dataset, *LABEL_COLUMNS, "scale", "img_w", "img_h", "short_side_model", "sqrt_area_model"
+        dataset,
+        "image_id",
+        "class_name",
+        "x",
+        "y",
+        "scale",
+        "img_w",
+        "img_h",
+        "short_side_model",
+        "sqrt_area_model",
     )
     geo = _geometry(rows)
+    # Only what is read from here on (the label lists take their few rows from the box table).
+    rows = rows[["class_name", "sqrt_area_model"]]
 
     names = list(dict.fromkeys((selected.name, *ALWAYS_MODELS)))
     strides = sorted({float(s) for name in names for s in MODELS[name].strides})
     levels = _levels(geo, strides)  # models share strides: each is computed once
     models: dict[str, StridesModel] = {}
-    candidates: dict[str, np.ndarray] = {}
-    for name in names:
+    for name in names:  # the selected model first: only its per-box candidates are kept
         preset = MODELS[name]
-        candidates[name] = _candidates(preset, geo, levels)
-        models[name] = _model_stats(preset, levels, candidates[name], config.imgsz)
+        candidates = _candidates(preset, geo, levels)
+        models[name] = _model_stats(preset, levels, candidates, config.imgsz)
+        if name == selected.name:
+            no_candidate = candidates == 0
+        del candidates
     smallest = levels[float(min(selected.strides))]
-    no_candidate = candidates[selected.name] == 0
     models[selected.name].by_class = _by_class(rows, smallest, no_candidate)
 
     d = config.strides.noise_shift_px
@@ -209,7 +224,10 @@ def _candidates(preset: ModelPreset, geo: dict[str, np.ndarray], levels: dict[fl
         return levels[float(min(preset.strides))].points
     if preset.enlarge_below:
         return candidate_points(preset, geo["x0"], geo["y0"], geo["x1"], geo["y1"])
-    return np.sum([levels[float(s)].points for s in preset.strides], axis=0, dtype=np.int64)
+    total = np.zeros(len(geo["x0"]), dtype=np.int64)
+    for s in preset.strides:  # one level at a time: not a (levels x boxes) stack
+        total += levels[float(s)].points
+    return total
 
 
 def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -235,7 +253,7 @@ def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
         "w": w,
         "h": h,
         "short": rows["short_side_model"].to_numpy(dtype=np.float64),
-        "image": np.unique(rows["image_id"].to_numpy(), return_inverse=True)[1].astype(np.int64),
+        "image": dense_codes(rows["image_id"].to_numpy()),
     }
 
 
@@ -247,6 +265,9 @@ def center_collisions(
 
     One int64 key per box (image code, cell x, cell y), counted by ``np.unique``. ``image`` are
     small non-negative image codes; centres are at model input, so cells are small integers too.
+    When ``image`` is sorted (box tables are), keys are counted in blocks of whole images of
+    about ``COLLISION_BLOCK`` boxes: a cell never spans two images, so the counts are the same,
+    and the sort's scratch arrays are those of one block.
     """
     if not len(image):
         return np.zeros(0, dtype=bool), 0
@@ -255,8 +276,17 @@ def center_collisions(
     cell_x -= cell_x.min()
     cell_y -= cell_y.min()
     key = (image * (int(cell_x.max()) + 1) + cell_x) * (int(cell_y.max()) + 1) + cell_y
-    _, cell, boxes_in_cell = np.unique(key, return_inverse=True, return_counts=True)
-    return boxes_in_cell[cell] >= 2, int(np.count_nonzero(boxes_in_cell >= 2))
+    del cell_x, cell_y
+    starts = [0]
+    if (image[1:] >= image[:-1]).all():
+        starts = np.unique(np.searchsorted(image, image[::COLLISION_BLOCK], side="left")).tolist()
+    collide = np.empty(len(key), dtype=bool)
+    cells = 0
+    for lo, hi in zip(starts, [*starts[1:], len(key)], strict=True):
+        _, cell, boxes_in_cell = np.unique(key[lo:hi], return_inverse=True, return_counts=True)
+        collide[lo:hi] = boxes_in_cell[cell] >= 2
+        cells += int(np.count_nonzero(boxes_in_cell >= 2))
+    return collide, cells
 
 
 @dataclass(frozen=True)
@@ -402,7 +432,7 @@ def _findings(
         return f"; with a stride-{p2.smallest_stride} (P2) head: {text}"
 
     def examples(at: np.ndarray) -> tuple[str, ...]:
-        head = label_rows(rows, at[:MAX_EXAMPLES], "w_model", "h_model")
+        head = box_label_rows(dataset, rows, at[:MAX_EXAMPLES], "w_model", "h_model")
         size = head["w_model"].round(1).astype(str) + "x" + head["h_model"].round(1).astype(str)
         return label_examples(dataset, head, size + " px at imgsz")
 
@@ -428,7 +458,7 @@ def _findings(
     if len(empty):
         share = stats.no_grid_point_share
         warn = config.strides.no_point_warn_share
-        missed = label_rows(rows, empty, "w_model", "h_model")
+        missed = box_label_rows(dataset, rows, empty, "w_model", "h_model")
         result.tables["no_grid_point"] = label_table(
             dataset, missed, w_model=missed["w_model"], h_model=missed["h_model"]
         )
@@ -451,7 +481,7 @@ def _findings(
     if len(collide):
         share = stats.center_collision_share
         cells = level.collision_cells
-        result.tables["center_collisions"] = label_table(dataset, label_rows(rows, collide))
+        result.tables["center_collisions"] = label_table(dataset, box_label_rows(dataset, rows, collide))
         result.findings.append(
             Finding.of(
                 "strides.center_collisions",

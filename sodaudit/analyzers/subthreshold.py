@@ -16,7 +16,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
-from sodaudit.analyzers.base import LABEL_COLUMNS, AnalyzerResult, label_examples, label_rows, label_table
+from sodaudit.analyzers.base import AnalyzerResult, box_label_rows, label_examples, label_table
 from sodaudit.analyzers.sizes import Quantiles, quantile_dict, selected
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
@@ -104,8 +104,9 @@ class SubthresholdStats(msgspec.Struct, kw_only=True):
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     """Counts and shares per rule and class, the union, the offending labels and review zoom."""
     cfg = config.subthreshold
+    # Only the columns computed on: the label lists take their rows from the box table.
     sel = selected(
-        dataset, *LABEL_COLUMNS, "short_side", "sqrt_area", "rel_area", "scale", "w_model", "h_model"
+        dataset, "class_name", "short_side", "sqrt_area", "rel_area", "scale", "w_model", "h_model"
     )
     n = len(sel)
     class_names = [str(c) for c in sel["class_name"].cat.categories]
@@ -171,7 +172,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     )
     result = AnalyzerResult(NAME, "Sub-threshold labels", stats=stats)
 
-    rows = label_rows(sel, union, "w_model", "h_model")
+    rows = box_label_rows(dataset, sel, union, "w_model", "h_model")
     which = np.full(len(rows), "", dtype=object)
     for name, (_, mask) in rules.items():
         hit = mask[union]
@@ -242,7 +243,7 @@ def _findings(
 
 def _examples(dataset: Dataset, sel: pd.DataFrame, mask: np.ndarray) -> tuple[str, ...]:
     """The first labels of a finding; the rows and detail text are taken for those only."""
-    head = label_rows(sel, np.flatnonzero(mask)[:MAX_EXAMPLES], "w_model", "h_model")
+    head = box_label_rows(dataset, sel, np.flatnonzero(mask)[:MAX_EXAMPLES], "w_model", "h_model")
     detail = (
         head["w"].round(2).astype(str)
         + "x"

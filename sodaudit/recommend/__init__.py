@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
@@ -78,13 +79,25 @@ __all__ = [
     "what_small_means",
 ]
 
-BOX_COLUMNS = tuple(
+PLAN_COLUMNS = (
+    "image_id",
+    "x",
+    "y",
+    "w",
+    "h",
+    "img_w",
+    "img_h",
+    "short_side",
+    "long_side",
+    "source_file",
+    "source_line",
+)
+"""The box columns :func:`make_plan` reads (the tiling simulation and COCO polygons included)."""
+CONTEXT_COLUMNS = tuple(
     dict.fromkeys(
         (
             "image_id",
             "class_name",
-            "x",
-            "y",
             "w",
             "h",
             "img_w",
@@ -93,14 +106,13 @@ BOX_COLUMNS = tuple(
             "area",
             "coco_area",
             "short_side",
-            "long_side",
-            "source_file",
-            "source_line",
             *(p.measure for p in SIZE_PRESETS.values()),
         )
     )
 )
-"""The box columns the recommendations read (``Context.rows``, the tiling simulation)."""
+"""The box columns the recommendations read from ``Context.rows`` (and the effective samples)."""
+BOX_COLUMNS = tuple(dict.fromkeys((*PLAN_COLUMNS, *CONTEXT_COLUMNS)))
+"""Every box column the recommendations read."""
 
 
 @dataclass(frozen=True)
@@ -125,11 +137,9 @@ def recommend(
     """Every recommendation that applies, most important first; ``none`` when nothing does."""
     fix = fix_data_rec(findings)
     first = (fix,) if fix is not None else ()
-    b = dataset.selected_boxes(*[c for c in BOX_COLUMNS if c in dataset.boxes.columns])
-    img_w = b["img_w"].to_numpy(np.float64)
-    img_h = b["img_h"].to_numpy(np.float64)
-    sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
-    rows = (b if sized.all() else b[sized]).reset_index(drop=True)
+    # The plan and the recommendations take their columns one after the other: both at once
+    # were 16 columns (1 GB at 8.6M boxes) held to the end.
+    rows = _judged(dataset, PLAN_COLUMNS)
     minimum = config.recommend.min_boxes
     if len(rows) < minimum:
         note = (
@@ -140,8 +150,9 @@ def recommend(
         return Advice(None, recs, notes=(note,))
     preset = MODELS.get(config.model, MODELS["yolov8"])
     plan = make_plan(dataset, config, preset, rows)
+    rows = _judged(dataset, CONTEXT_COLUMNS)  # the same rows, with the columns read from here on
     short = rows["short_side"].to_numpy(np.float64)
-    long_img = np.maximum(img_w[sized], img_h[sized])
+    long_img = np.maximum(rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64))
     ctx = Context(dataset, config, results, rows, preset, short, long_img, plan)
     recs: list[Recommendation] = list(first)
     if plan.primary == "resolution":
@@ -159,3 +170,15 @@ def recommend(
     effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count, groups)
     recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
     return Advice(plan, recs_sorted, scale_gap=scale_gap(ctx), effective=effective)
+
+
+def _judged(dataset: Dataset, columns: Sequence[str]) -> pd.DataFrame:
+    """The judged boxes: valid, not ignored, in an image of known size; with ``columns`` (those
+    the box table has) and a fresh index."""
+    b = dataset.selected_boxes(
+        *[c for c in dict.fromkeys(("img_w", "img_h", *columns)) if c in dataset.boxes.columns]
+    )
+    img_w = b["img_w"].to_numpy(np.float64)
+    img_h = b["img_h"].to_numpy(np.float64)
+    sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
+    return (b if sized.all() else b[sized]).reset_index(drop=True)

@@ -196,14 +196,17 @@ def tile_scale(
 ) -> np.ndarray:
     """Per row: native px -> model input px when its image is tiled (``imgsz`` over the tile's
     long side; a side shorter than the tile gets one tile as long as the side), the scale
-    :func:`simulate` gives every box of that image. NaN for an unknown size."""
-    sizes = np.stack([np.asarray(img_w, np.float64), np.asarray(img_h, np.float64)], axis=1)
-    out = np.full(len(sizes), np.nan)
-    known = np.isfinite(sizes).all(axis=1) & (sizes > 0).all(axis=1)
-    uniq, group = _unique_sizes(sizes[known])
-    per_size = np.array([imgsz / max(min(tile, w), min(tile, h)) for w, h in uniq])  # a loop over sizes
-    out[known] = per_size[group] if len(uniq) else np.nan
-    return out
+    :func:`simulate` gives every box of that image. NaN for an unknown size.
+
+    Elementwise over the rows (a few float64 arrays, not a hash of every row's size): the
+    same IEEE division per row as per distinct size."""
+    img_w, img_h = np.asarray(img_w, np.float64), np.asarray(img_h, np.float64)
+    known = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        side = np.maximum(np.minimum(img_w, float(tile)), np.minimum(img_h, float(tile)))
+        np.divide(float(imgsz), side, out=side)
+    side[~known] = np.nan
+    return side
 
 
 def tiles_per_image(images: pd.DataFrame, tile: int, overlap_ratio: float) -> float:
