@@ -436,3 +436,19 @@ def test_pixel_passes_from_s3_give_the_local_report(s3):
     assert _normalised(from_s3, ["s3://bkt/px/yolo", str(from_s3.dataset.root)]) == _normalised(
         local, [str(SAMPLE / "yolo")]
     )
+
+
+def test_a_missing_backend_says_which_extra_to_install(monkeypatch):
+    """Without s3fs, fsspec raises ImportError: one sentence naming the extra, exit 2."""
+    fsspec_core = pytest.importorskip("fsspec.core", reason="fsspec is not installed")
+    from sodaudit.cli import main
+
+    def no_backend(url, **kw):
+        raise ImportError("Install s3fs to access S3")
+
+    monkeypatch.setattr(fsspec_core, "url_to_fs", no_backend)
+    with pytest.raises(DatasetError, match=r'pip install "sodaudit\[s3\]"'):
+        from sodaudit import audit
+
+        audit("s3://bkt/x")
+    assert main(["run", "s3://bkt/x"]) == 2
