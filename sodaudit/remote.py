@@ -88,6 +88,9 @@ class Mirror:
     notes: list[str] = field(default_factory=list)
     bytes_fetched: int = 0
     objects_listed: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    """Label files that could not be fetched (name under the tree, why): ``load.unreadable_file``
+    findings, as an unreadable file on disk is."""
     whole: dict[str, int] = field(default_factory=dict)
     """Staged images fetched whole for pixel passes (path -> bytes), in order of last use."""
     held: int = 0
@@ -279,8 +282,10 @@ def _sync(
     fetch = [o for o in fetch if o.rel in entries]
     heads = [o for o in heads if o.rel in entries]
     fetched, failed = fetch_whole(mirror.fs, fetch, [mirror.tree / o.rel for o in fetch], progress)
-    for line in failed:
-        entries.pop(line.split(": ", 1)[0], None)  # read again next time
+    for obj, why in failed:  # not staged (a placeholder would read as zeros); read again next time
+        entries.pop(obj.rel, None)
+        (mirror.tree / obj.rel).unlink(missing_ok=True)
+        mirror.unreadable.append((obj.rel, f"cannot read from the store: {why}"))
 
     def keep_whole(obj: RemoteObject, data: bytes) -> None:
         if mirror.held + obj.size <= WHOLE_BUDGET_BYTES:
@@ -294,8 +299,6 @@ def _sync(
         mirror.headers[str(mirror.tree / obj.rel)] = row
         entries[obj.rel][3] = list(row)
     mirror.bytes_fetched = fetched + head_bytes
-    if failed:
-        mirror.notes.append(f"{len(failed):,} file(s) could not be read from the store; first: {failed[0]}.")
     _write_manifest(manifest_path, mirror.url, entries)
 
 
@@ -360,7 +363,7 @@ def whole_files(paths: Sequence[str]) -> Iterator[None]:
     if objects:
         fetched, failed = fetch_whole(mirror.fs, objects, [mirror.tree / o.rel for o in objects])
         mirror.bytes_fetched += fetched
-        mirror.unfetched += failed
+        mirror.unfetched += [f"{obj.rel}: {why}" for obj, why in failed]
         for obj in objects:
             mirror.whole[str(mirror.tree / obj.rel)] = obj.size
             mirror.held += obj.size
@@ -421,7 +424,10 @@ def as_origin(dataset: Dataset, origin: str) -> Dataset:
         return dataset
     tree, url = str(mirror.tree), mirror.url.rstrip("/")
     notes = tuple(n.replace(tree, url) for n in (*dataset.notes, *mirror.notes))
+    from sodaudit.dataset import LoadIssue
+
     issues = tuple(replace(i, reason=i.reason.replace(tree, url)) for i in dataset.issues)
+    issues += tuple(LoadIssue("load.unreadable_file", rel, why) for rel, why in mirror.unreadable)
     return replace(dataset, meta={**dataset.meta, "origin": origin}, notes=notes, issues=issues)
 
 

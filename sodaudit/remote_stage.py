@@ -181,10 +181,11 @@ def write_whole(path: Path, obj: RemoteObject, data: bytes) -> None:
 
 def fetch_whole(
     fs: Any, objects: Sequence[RemoteObject], targets: Sequence[Path], progress: ProgressFn | None = None
-) -> tuple[int, list[str]]:
-    """Download ``objects`` to ``targets``, a block at a time; bytes fetched and one line per
-    object that could not be read."""
-    fetched, failed = 0, []
+) -> tuple[int, list[tuple[RemoteObject, str]]]:
+    """Download ``objects`` to ``targets``, a block at a time; bytes fetched and the objects that
+    could not be read, with why (their targets are left as sparse placeholders)."""
+    fetched: int = 0
+    failed: list[tuple[RemoteObject, str]] = []
     for block in blocks(objects):
         if progress is not None:
             progress("fetching label files", block[0], len(objects))
@@ -196,7 +197,7 @@ def fetch_whole(
                 os.utime(target, ns=(obj.mtime_ns, obj.mtime_ns))
                 fetched += obj.size
             except Exception as err:  # the store's errors have no common base class
-                failed.append(f"{obj.rel}: {err}")
+                failed.append((obj, str(err)))
                 sparse(target, obj)
             continue
         keys = [objects[i].key for i in block]
@@ -207,7 +208,7 @@ def fetch_whole(
                 write_whole(targets[i], obj, value)
                 fetched += len(value)
             else:
-                failed.append(f"{obj.rel}: {value}")
+                failed.append((obj, str(value)))
                 sparse(targets[i], obj)
     return fetched, failed
 

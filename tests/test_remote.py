@@ -452,3 +452,29 @@ def test_a_missing_backend_says_which_extra_to_install(monkeypatch):
 
         audit("s3://bkt/x")
     assert main(["run", "s3://bkt/x"]) == 2
+
+
+def test_a_label_file_the_store_will_not_give_is_an_unreadable_file_finding(big_images, monkeypatch):
+    """A label file whose GET fails is not staged (no placeholder of zeros): it is a
+    load.unreadable_file finding naming it, and the rest is audited."""
+    import s3fs
+
+    from sodaudit import audit
+
+    _, url, _ = big_images
+    real_cat = s3fs.S3FileSystem._cat  # what the sync ``cat`` runs on fsspec's event loop
+
+    async def failing_cat(self, path, *args, **kwargs):
+        out = await real_cat(self, path, *args, **kwargs)
+        if isinstance(out, dict):
+            denied = PermissionError("Access Denied")
+            out = {k: denied if k.endswith("labels/im1.txt") else v for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_cat", failing_cat)
+    report = audit(url, cache=False)
+    unreadable = [f for f in report.findings if f.code == "load.unreadable_file"]
+    assert len(unreadable) == 1 and any("labels/im1.txt" in e for e in unreadable[0].examples)
+    assert "Access Denied" in " ".join(unreadable[0].examples) + unreadable[0].message
+    assert len(report.dataset.images) == 3  # the other images and labels are still audited
+    assert len(report.dataset.boxes) == 4  # two label files of two rows each
