@@ -472,7 +472,13 @@ def test_a_label_file_the_store_will_not_give_is_an_unreadable_file_finding(big_
         return out
 
     monkeypatch.setattr(s3fs.S3FileSystem, "_cat", failing_cat)
-    report = audit(url, cache=False)
+    # A cached filesystem bound its sync ``cat`` to the real ``_cat`` when made: a fresh one
+    # binds the failing one, and none is left bound to it for the next tests.
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        report = audit(url, cache=False)
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
     unreadable = [f for f in report.findings if f.code == "load.unreadable_file"]
     assert len(unreadable) == 1 and any("labels/im1.txt" in e for e in unreadable[0].examples)
     assert "Access Denied" in " ".join(unreadable[0].examples) + unreadable[0].message
