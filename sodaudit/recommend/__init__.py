@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult
 from sodaudit.config import Config
@@ -36,6 +35,7 @@ from sodaudit.recommend.base import KINDS, Context, Recommendation, count_prefix
 from sodaudit.recommend.effective import effective_samples
 from sodaudit.recommend.fix_data import fix_data_rec
 from sodaudit.recommend.head import P2_STRIDE, head_rec
+from sodaudit.recommend.judged import JudgedRows
 from sodaudit.recommend.labels import flagged_per_class, labels_rec, most_common_box_image_size
 from sodaudit.recommend.merges import merges_rec
 from sodaudit.recommend.none import none_rec
@@ -111,6 +111,8 @@ CONTEXT_COLUMNS = tuple(
     )
 )
 """The box columns the recommendations read from ``Context.rows`` (and the effective samples)."""
+EFFECTIVE_COLUMNS = ("image_id", "class_name", "w", "h")
+"""The context columns :func:`effective_samples` reads."""
 BOX_COLUMNS = tuple(dict.fromkeys((*PLAN_COLUMNS, *CONTEXT_COLUMNS)))
 """Every box column the recommendations read."""
 
@@ -137,9 +139,7 @@ def recommend(
     """Every recommendation that applies, most important first; ``none`` when nothing does."""
     fix = fix_data_rec(findings)
     first = (fix,) if fix is not None else ()
-    # The plan and the recommendations take their columns one after the other: both at once
-    # were 16 columns (1 GB at 8.6M boxes) held to the end.
-    rows = _judged(dataset, PLAN_COLUMNS)
+    rows = JudgedRows.of(dataset, BOX_COLUMNS)  # each column taken when read (recommend.judged)
     minimum = config.recommend.min_boxes
     if len(rows) < minimum:
         note = (
@@ -150,7 +150,6 @@ def recommend(
         return Advice(None, recs, notes=(note,))
     preset = MODELS.get(config.model, MODELS["yolov8"])
     plan = make_plan(dataset, config, preset, rows)
-    rows = _judged(dataset, CONTEXT_COLUMNS)  # the same rows, with the columns read from here on
     short = rows["short_side"].to_numpy(np.float64)
     long_img = np.maximum(rows["img_w"].to_numpy(np.float64), rows["img_h"].to_numpy(np.float64))
     ctx = Context(dataset, config, results, rows, preset, short, long_img, plan)
@@ -165,20 +164,13 @@ def recommend(
             recs.append(rec)
     if not recs:
         recs.append(none_rec(ctx))
+    gap = scale_gap(ctx)
     splits = results.get("splits")
     groups = splits.shared.get("sequence_groups") if splits is not None else None
-    effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count, groups)
-    recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
-    return Advice(plan, recs_sorted, scale_gap=scale_gap(ctx), effective=effective)
-
-
-def _judged(dataset: Dataset, columns: Sequence[str]) -> pd.DataFrame:
-    """The judged boxes: valid, not ignored, in an image of known size; with ``columns`` (those
-    the box table has) and a fresh index."""
-    b = dataset.selected_boxes(
-        *[c for c in dict.fromkeys(("img_w", "img_h", *columns)) if c in dataset.boxes.columns]
+    effective_rows = rows[list(EFFECTIVE_COLUMNS)]  # the four columns effective_samples reads
+    del ctx, rows, short, long_img  # the context's arrays go before the effective samples' sorts
+    effective = effective_samples(
+        dataset.images, effective_rows, plan.box_scale, config.recommend.min_count, groups
     )
-    img_w = b["img_w"].to_numpy(np.float64)
-    img_h = b["img_h"].to_numpy(np.float64)
-    sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
-    return (b if sized.all() else b[sized]).reset_index(drop=True)
+    recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
+    return Advice(plan, recs_sorted, scale_gap=gap, effective=effective)

@@ -19,6 +19,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.jsonable import jsonable
 from sodaudit.models import ModelPreset
+from sodaudit.recommend.judged import JudgedRows
 from sodaudit.recommend.plan import Plan
 from sodaudit.sizepresets import SIZE_PRESETS
 
@@ -70,7 +71,7 @@ class Context:
     dataset: Dataset
     config: Config
     results: Mapping[str, AnalyzerResult]
-    rows: pd.DataFrame
+    rows: pd.DataFrame | JudgedRows
     preset: ModelPreset
     short: np.ndarray
     """Native short side of each judged box."""
@@ -122,12 +123,17 @@ def what_small_means(ctx: Context) -> dict[str, Any]:
     for name, preset in SIZE_PRESETS.items():
         native[name] = preset.counts(ctx.rows[preset.measure].to_numpy(np.float64))
     area = ctx.rows["area"].to_numpy(np.float64)
-    now = ctx.rows["scale"].to_numpy(np.float64)
     coco = SIZE_PRESETS["coco"]
+    # area * scale**2, one scale at a time and in place (area * s**2 == s**2 * area)
+    model = np.square(ctx.rows["scale"].to_numpy(np.float64))
+    model *= area
+    now = coco.counts(model)
+    np.square(ctx.final_scale, out=model)
+    model *= area
     return {
         "native": native,
-        f"model_at_imgsz_{ctx.imgsz}": {"coco": coco.counts(area * now**2)},
-        "model_after_change": {"change": ctx.change, "coco": coco.counts(area * ctx.final_scale**2)},
+        f"model_at_imgsz_{ctx.imgsz}": {"coco": now},
+        "model_after_change": {"change": ctx.change, "coco": coco.counts(model)},
     }
 
 

@@ -50,9 +50,22 @@ def effective_samples(
     cell = class_code.astype(np.int64) * n_buckets + bucket
     del size, bucket, class_code  # per-box arrays no longer needed before the np.unique sorts
     n_images, n_clusters = len(images), int(groups.codes.max()) + 1 if len(groups.codes) else 1
-    cluster_keys, per_cluster = np.unique(cell * n_clusters + groups.codes[image_pos], return_counts=True)
-    image_cells = np.unique(cell * n_images + image_pos, return_counts=True)[0] // n_images  # sorted path
-    cells, cell_of = np.unique(cluster_keys // n_clusters, return_inverse=True)
+    key = cell * n_clusters
+    key += groups.codes[image_pos]
+    cluster_keys, per_cluster = _unique_counts(key)
+    del key
+    cell *= n_images  # cell and image_pos are not read again: the image key is built in place
+    cell += image_pos
+    del image_pos
+    image_cells = _unique_counts(cell)[0] // n_images  # sorted path
+    del cell
+    # cluster_keys are sorted, so are their cells: np.unique(..., return_inverse=True) without its sort
+    cell_keys = cluster_keys // n_clusters
+    first = np.empty(len(cell_keys), bool)
+    first[:1] = True
+    np.not_equal(cell_keys[1:], cell_keys[:-1], out=first[1:])
+    cells, cell_of = cell_keys[first], np.cumsum(first) - 1
+    del cell_keys, first
     boxes = np.bincount(cell_of, weights=per_cluster)
     ess = boxes**2 / np.bincount(cell_of, weights=per_cluster.astype(np.float64) ** 2)
     clusters = np.bincount(cell_of)
@@ -102,6 +115,19 @@ def thin_cells_finding(effective: dict[str, Any], change: str) -> Finding | None
         examples=tuple(f"{c['class']} / {c['bucket']}: {c['effective']:.1f} effective" for c in thin[:20]),
         count=n,
     )
+
+
+def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_counts=True)``, sorting ``keys`` in place (np.unique sorts a
+    copy: 69 MB more at 8.6M boxes)."""
+    keys.sort()
+    if not len(keys):
+        return keys, np.zeros(0, np.intp)
+    first = np.empty(len(keys), bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return keys[starts], np.diff(starts, append=len(keys))
 
 
 def _class_codes(names: pd.Series) -> tuple[np.ndarray, Sequence[str]]:

@@ -31,6 +31,7 @@ from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.loaders.coco.segments import segment_reader
 from sodaudit.models import ModelPreset
+from sodaudit.recommend.judged import JudgedRows
 from sodaudit.recommend.tilesim import (
     TileSimulation,
     inside_image,
@@ -161,7 +162,7 @@ def tile_overlap_ratio(long_side_q: float, tile: int, max_overlap: float) -> flo
     return ratio
 
 
-def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.DataFrame) -> Plan:
+def make_plan(dataset: Dataset, config: Config, preset: ModelPreset, rows: pd.DataFrame | JudgedRows) -> Plan:
     """The plan for the judged ``rows`` (valid, non-ignore boxes of images of known size)."""
     cfg = config.plan
     imgsz = config.imgsz
