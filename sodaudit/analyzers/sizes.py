@@ -159,6 +159,9 @@ class SizesStats(msgspec.Struct, kw_only=True):
     label_noise: SizesLabelNoise
 
 
+HEATMAP_BLOCK = 1 << 20  # boxes _heatmap bins at once: histogramdd's scratch is several arrays a box
+
+
 def quantile_key(q: float) -> str:
     return f"p{q:g}"
 
@@ -339,18 +342,23 @@ def _heatmap(dataset: Dataset, known: np.ndarray, bins: int) -> SizesHeatmap:
     """Shares of box centres in a bins x bins grid over the normalised image; rows are y.
     Over the selected boxes of known image size (``known``, over the selected boxes)."""
 
+    def column(name: str) -> np.ndarray:
+        values = selected(dataset, name)[name].to_numpy(np.float64)
+        return values if known.all() else values[known]
+
     def centre(start: str, side: str, size: str) -> np.ndarray:
-        b = selected(dataset, start, side, size)
-        b = b if known.all() else b[known]
+        c = np.array(column(start), dtype=np.float64)  # a copy: never a view of the box table
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (b[start].to_numpy(np.float64) + b[side].to_numpy(np.float64) / 2) / b[size].to_numpy(
-                np.float64
-            )
+            c += column(side) / 2
+            c /= column(size)
+        return np.clip(c, 0, 1, out=c)  # centres past the border land in the edge cells
 
     cx = centre("x", "w", "img_w")
     cy = centre("y", "h", "img_h")
-    # Centres of boxes hanging past the border land in the edge cells rather than vanish.
-    hist, _, _ = np.histogram2d(np.clip(cy, 0, 1), np.clip(cx, 0, 1), bins=bins, range=[[0, 1], [0, 1]])
+    hist = np.zeros((bins, bins))
+    for lo in range(0, len(cx), HEATMAP_BLOCK):
+        at = slice(lo, lo + HEATMAP_BLOCK)
+        hist += np.histogram2d(cy[at], cx[at], bins=bins, range=[[0, 1], [0, 1]])[0]
     total = hist.sum()
     shares = hist / total if total else hist
     return SizesHeatmap(bins=int(bins), rows="y", cols="x", num_boxes=int(total), shares=shares.tolist())

@@ -34,11 +34,11 @@ import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult, box_label_rows, label_examples, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized
+from sodaudit.analyzers.strides_geometry import cell_keys, geometry
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
 from sodaudit.findings import MAX_EXAMPLES, Finding
-from sodaudit.geometry import dense_codes
 from sodaudit.models import MODELS, ModelPreset, anchor_points
 from sodaudit.sizepresets import AITOD, below_min_side
 
@@ -174,19 +174,12 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     except KeyError:
         raise ConfigError(f"Unknown model {config.model!r}; use one of {', '.join(MODELS)}.") from None
     result = AnalyzerResult(NAME, "Strides")
-    rows = model_sized(
-        dataset,
-        "image_id",
-        "class_name",
-        "x",
-        "y",
-        "scale",
-        "img_w",
-        "img_h",
-        "short_side_model",
-        "sqrt_area_model",
-    )
-    geo = _geometry(rows)
+    rows = model_sized(dataset, "class_name", "sqrt_area_model")
+    d = config.strides.noise_shift_px
+    iou = shifted_iou(rows["w_model"].to_numpy(), rows["h_model"].to_numpy(), d)
+    noise_floor = _noise_floor(iou, rows["sqrt_area_model"].to_numpy(dtype=np.float64))
+    del iou
+    geo = geometry(dataset)  # the rows of ``rows``, one column at a time
     # Only what is read from here on (the label lists take their few rows from the box table).
     rows = rows[["class_name", "sqrt_area_model"]]
 
@@ -204,15 +197,14 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     smallest = levels[float(min(selected.strides))]
     models[selected.name].by_class = _by_class(rows, smallest, no_candidate)
 
-    d = config.strides.noise_shift_px
-    noise = shifted_iou(geo["w"], geo["h"], d)
+    del geo
     result.stats = StridesStats(
         imgsz=config.imgsz,
         model=selected.name,
         num_boxes=len(rows),
         noise_shift_px=float(d),
         models=models,
-        iou_noise_floor=_noise_floor(noise, rows["sqrt_area_model"].to_numpy(dtype=np.float64)),
+        iou_noise_floor=noise_floor,
     )
     _findings(dataset, config, selected, rows, smallest, no_candidate, models, result)
     return result
@@ -230,33 +222,6 @@ def _candidates(preset: ModelPreset, geo: dict[str, np.ndarray], levels: dict[fl
     return total
 
 
-def _geometry(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Box corners at model input, clipped to the image there, and the clipped box centre."""
-    scale = rows["scale"].to_numpy(dtype=np.float64)
-    width = rows["img_w"].to_numpy(dtype=np.float64) * scale
-    height = rows["img_h"].to_numpy(dtype=np.float64) * scale
-    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
-    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
-    w = rows["w_model"].to_numpy(dtype=np.float64)
-    h = rows["h_model"].to_numpy(dtype=np.float64)
-    x1 = np.clip(x0 + w, 0, width)
-    y1 = np.clip(y0 + h, 0, height)
-    x0 = np.clip(x0, 0, width)
-    y0 = np.clip(y0, 0, height)
-    return {
-        "x0": x0,
-        "y0": y0,
-        "x1": x1,
-        "y1": y1,
-        "cx": (x0 + x1) / 2,
-        "cy": (y0 + y1) / 2,
-        "w": w,
-        "h": h,
-        "short": rows["short_side_model"].to_numpy(dtype=np.float64),
-        "image": dense_codes(rows["image_id"].to_numpy()),
-    }
-
-
 def center_collisions(
     image: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float
 ) -> tuple[np.ndarray, int]:
@@ -271,19 +236,14 @@ def center_collisions(
     """
     if not len(image):
         return np.zeros(0, dtype=bool), 0
-    cell_x = np.floor(cx / stride).astype(np.int64)
-    cell_y = np.floor(cy / stride).astype(np.int64)
-    cell_x -= cell_x.min()
-    cell_y -= cell_y.min()
-    key = (image * (int(cell_x.max()) + 1) + cell_x) * (int(cell_y.max()) + 1) + cell_y
-    del cell_x, cell_y
     starts = [0]
     if (image[1:] >= image[:-1]).all():
         starts = np.unique(np.searchsorted(image, image[::COLLISION_BLOCK], side="left")).tolist()
-    collide = np.empty(len(key), dtype=bool)
+    collide = np.empty(len(image), dtype=bool)
     cells = 0
-    for lo, hi in zip(starts, [*starts[1:], len(key)], strict=True):
-        _, cell, boxes_in_cell = np.unique(key[lo:hi], return_inverse=True, return_counts=True)
+    for lo, hi in zip(starts, [*starts[1:], len(image)], strict=True):
+        key = cell_keys(image[lo:hi], cx[lo:hi], cy[lo:hi], stride)  # keys of one block only
+        _, cell, boxes_in_cell = np.unique(key, return_inverse=True, return_counts=True)
         collide[lo:hi] = boxes_in_cell[cell] >= 2
         cells += int(np.count_nonzero(boxes_in_cell >= 2))
     return collide, cells

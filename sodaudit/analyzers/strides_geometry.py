@@ -1,0 +1,68 @@
+"""Box corners at model input for :mod:`sodaudit.analyzers.strides`, one column at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sodaudit.dataset import Dataset
+from sodaudit.geometry import dense_codes
+
+
+def geometry(dataset: Dataset) -> dict[str, np.ndarray]:
+    """Box corners at model input, clipped to the image there, the clipped box centre, the short
+    side at model input and image codes, for the rows of ``sizes.model_sized`` (in its order).
+
+    Each column is taken on its own and dropped when used, not a take of all nine at once held
+    while the arrays are built.
+    """
+    sized = dataset.selected_boxes("w_model", "h_model")
+    w = sized["w_model"].to_numpy(dtype=np.float64)
+    h = sized["h_model"].to_numpy(dtype=np.float64)
+    del sized
+    finite = np.isfinite(w) & np.isfinite(h)
+    keep = None if finite.all() else finite
+    del finite
+
+    def column(name: str, dtype: type | None = np.float64) -> np.ndarray:
+        values = dataset.selected_boxes(name)[name].to_numpy(dtype=dtype)
+        return values if keep is None else values[keep]
+
+    if keep is not None:
+        w, h = w[keep], h[keep]
+    scale = column("scale")
+    x0 = column("x") * scale
+    x1 = x0 + w
+    del w
+    np.clip(x1, 0, column("img_w") * scale, out=x1)
+    np.clip(x0, 0, column("img_w") * scale, out=x0)
+    y0 = column("y") * scale
+    y1 = y0 + h
+    del h
+    np.clip(y1, 0, column("img_h") * scale, out=y1)
+    np.clip(y0, 0, column("img_h") * scale, out=y0)
+    del scale
+    return {
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "cx": (x0 + x1) / 2,
+        "cy": (y0 + y1) / 2,
+        "short": column("short_side_model"),
+        "image": dense_codes(column("image_id", None)),
+    }
+
+
+def cell_keys(image: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float) -> np.ndarray:
+    """One int64 key per box, equal for two boxes exactly when they have the same image code
+    and their centres the same grid cell (cell x, cell y, shifted to start at 0)."""
+    cell_x = np.floor(cx / stride).astype(np.int64)
+    cell_y = np.floor(cy / stride).astype(np.int64)
+    cell_x -= cell_x.min()
+    cell_y -= cell_y.min()
+    key = image * (int(cell_x.max()) + 1)
+    key += cell_x
+    del cell_x
+    key *= int(cell_y.max()) + 1
+    key += cell_y
+    return key
