@@ -81,6 +81,8 @@ class Mirror:
     url: str
     fs: Any
     tree: Path
+    inside: str = ""
+    """The dataset path under the tree (a COCO JSON URL: ``annotations/x.json``)."""
     images: dict[str, RemoteObject] = field(default_factory=dict)
     """Staged path (str) -> the object, for images staged without their bytes."""
     headers: dict[str, tuple] = field(default_factory=dict)
@@ -158,23 +160,19 @@ def staged(
     the report, ``sodaudit.audit`` stages when called on its own)."""
     active = current()
     if active is not None and active.url == url:
-        yield active.tree / _SUBPATH.get()
+        yield active.tree / active.inside
         return
     fs, root = _filesystem(url)
     prefix, inside = _root_of(fs, url, root)
     with _tree(url, cache) as (tree, manifest_path):
-        mirror = Mirror(url=url, fs=fs, tree=tree)
+        mirror = Mirror(url=url, fs=fs, tree=tree, inside=inside)
         _sync(mirror, prefix, manifest_path, max_file_mb, progress)
-        token, sub = _CURRENT.set(mirror), _SUBPATH.set(inside)
+        token = _CURRENT.set(mirror)
         try:
             yield tree / inside
         finally:
             _CURRENT.reset(token)
-            _SUBPATH.reset(sub)
             _evict(mirror, 0)  # the staged tree never keeps a dataset's pixels
-
-
-_SUBPATH: ContextVar[str] = ContextVar("sodaudit_remote_sub", default="")
 
 
 @contextlib.contextmanager
