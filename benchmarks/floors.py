@@ -49,10 +49,11 @@ def pycocotools_peer(path: Path) -> None:
             COCO(str(f))
 
 
-def _peak_mb() -> float:
-    """This process's peak RSS since the last reset, in MB (10^6 bytes)."""
+def _status_mb(field: str) -> float:
+    """A memory field of this process's ``/proc/self/status`` in MB (10^6 bytes): ``VmHWM``,
+    the peak RSS since the last reset, or ``VmRSS``, the RSS now."""
     with open("/proc/self/status") as fh:
-        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+        kb = next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
     return kb * 1024 / 1e6
 
 
@@ -77,7 +78,8 @@ def phases(path: Path, out: Path) -> None:
 
     def done(phase: str, **extra: object) -> None:
         now = time.perf_counter()
-        row = {"phase": phase, "seconds": round(now - clock[0], 3), "peak_mb": round(_peak_mb())}
+        row = {"phase": phase, "seconds": round(now - clock[0], 3), "peak_mb": round(_status_mb("VmHWM"))}
+        row["end_mb"] = round(_status_mb("VmRSS"))  # what the phase leaves held
         print(json.dumps(row | extra), flush=True)
         clock[0] = time.perf_counter()
         _reset_peak()

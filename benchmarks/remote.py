@@ -8,8 +8,9 @@
 DIR --only yolo --scale 0.1`` makes a 2,000-image YOLO set). Per repetition, each in its own
 process: the local run (an empty cache folder), the peer (s3fs alone listing the prefix and reading
 what the audit reads: label files whole, images' first 64 KB, 32 requests in flight), the S3 run
-with an empty cache folder, and the S3 re-run with that cache (nothing changed in the bucket: the listing only). Prints the medians, the bytes the
-S3 run fetched against the bytes in the bucket, and whether report.json is identical to the local
+with an empty cache folder, and the S3 re-run with that cache (nothing changed in the bucket:
+the listing only). Prints the medians, the bytes the S3 run fetched against the bytes in the
+bucket, and whether report.json is identical to the local
 one once the dataset's path is replaced (and the creation time dropped).
 Needs ``pip install -e ".[test]"`` (moto[server], s3fs).
 """

@@ -4,9 +4,11 @@ Coordinate convention (stated once, here): boxes are ``x, y, w, h`` in absolute 
 with a top-left origin, in the image as stored on disk *after* its EXIF orientation is
 applied. Every loader converts to this; every analyzer reads only this.
 
-Derived columns (area, sizes, relative size, size at model input) are computed in
-``_derive_columns`` and nowhere else, once per table, so analyzers never disagree on what
-"size" means; ``with_imgsz`` recomputes only the model-input ones.
+Derived columns (the image size, area, sizes, relative size, size at model input) are not
+held: :meth:`Dataset.box_columns` and :meth:`Dataset.selected_boxes` compute the ones asked
+for, by the rules of :mod:`sodaudit.box_derived` and nowhere else, so analyzers never disagree
+on what "size" means and a COCO-scale table stays ~16 columns; ``with_imgsz`` only changes the
+input size they are computed for.
 
 Provenance (``source``) is integers, not a string per box: ``source_file`` is a categorical
 whose codes are file ids into the file table ``Dataset.files`` (its categories), and
@@ -28,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sodaudit.box_derived import BLOCK_ROWS, DERIVED_COLUMNS, derive
 from sodaudit.catalogue import spec_of
-from sodaudit.convert import letterbox_scale
 from sodaudit.text import visible
 
 IMAGE_STATUSES = ("ok", "missing", "corrupt", "unreadable-size", "unchecked")
@@ -157,15 +159,14 @@ class Dataset:
         # Codes of the 100k image splits, gathered: not a hash of 860k strings.
         image_split = pd.Categorical(images["split"])
         columns["split"] = _used_categories(image_split.codes[pos], image_split.categories)
-        columns["img_w"] = images["width"].to_numpy()[pos]
-        columns["img_h"] = images["height"].to_numpy()[pos]
         # A lone surrogate (an undecodable byte in a names file) cannot be hashed by pandas: the
         # class is named by its visible escape, as every output shows it.
         classes = {cid: visible(str(name)) for cid, name in classes.items()}
         columns["class_name"] = _class_names(boxes["class_id"].to_numpy(), classes)
         images["n_boxes"] = np.bincount(pos, minlength=len(images)).astype(np.int64)
         images["split"] = image_split
-        boxes = pd.DataFrame(_derive_columns(columns, imgsz), copy=False)
+        columns["valid"] = _valid(columns)
+        boxes = pd.DataFrame(columns, copy=False)
         return cls(
             root=Path(root).absolute(),
             format=format,
@@ -179,25 +180,77 @@ class Dataset:
         )
 
     def with_imgsz(self, imgsz: int) -> Dataset:
-        """The same dataset seen by a model with another input size: only the model-input
-        columns are recomputed (the native ones do not depend on ``imgsz``)."""
+        """The same dataset seen by a model with another input size (the model-input columns
+        are computed for the dataset's ``imgsz`` when read)."""
         if int(imgsz) == self.imgsz:
             return self
-        columns = _model_columns(_arrays(self.boxes), imgsz)
-        boxes = pd.DataFrame(columns, index=self.boxes.index, copy=False)
-        return replace(self, boxes=boxes, imgsz=int(imgsz))
+        if imgsz <= 0:
+            raise ValueError(f"imgsz must be positive, got {imgsz}")
+        return replace(self, imgsz=int(imgsz))
+
+    @property
+    def box_column_names(self) -> tuple[str, ...]:
+        """Every column :meth:`box_columns` can give: the stored ones, then the derived ones."""
+        return (*self.boxes.columns, *DERIVED_COLUMNS)
+
+    def box_columns(self, *names: str, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """Columns ``names`` (every column when none is named) of the boxes at positions
+        ``rows`` (every box when ``None``), with the box table's index of those rows.
+
+        Stored columns are taken from :attr:`boxes`; derived ones (:data:`DERIVED_COLUMNS`)
+        are computed for just these rows, a block of rows at a time, so reading two sizes of
+        8.6M boxes holds those two columns and a few ~8 MB blocks, not the whole table.
+        """
+        names = tuple(dict.fromkeys(names or self.box_column_names))
+        stored = self.boxes
+        unknown = [n for n in names if n not in stored.columns and n not in DERIVED_COLUMNS]
+        if unknown:
+            raise KeyError(f"no box column {unknown}; there are {list(self.box_column_names)}")
+        index = stored.index if rows is None else stored.index[rows]
+        derived = self._derived(tuple(n for n in names if n in DERIVED_COLUMNS), rows)
+        columns: dict[str, object] = {}
+        for name in names:
+            if name in derived:
+                columns[name] = pd.Series(derived[name], index=index, copy=False)
+            elif rows is None:
+                columns[name] = stored[name]  # shared with the table, copy-on-write
+            else:
+                columns[name] = pd.Series(stored[name].array.take(rows), index=index, copy=False)
+        return pd.DataFrame(columns, index=index, copy=False)
+
+    def _derived(self, names: tuple[str, ...], rows: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The derived columns ``names`` at positions ``rows`` (all when ``None``)."""
+        if not names:
+            return {}
+        b = self.boxes
+        count = len(b) if rows is None else len(rows)
+        out = {name: np.empty(count, dtype=np.float64) for name in names}
+        image_ids = self.images["image_id"].to_numpy()
+        sizes = {"img_w": self.images["width"].to_numpy(), "img_h": self.images["height"].to_numpy()}
+        box_image = b["image_id"].to_numpy()
+        for start in range(0, count, BLOCK_ROWS):
+            at = slice(start, start + BLOCK_ROWS)
+            picked = at if rows is None else rows[at]
+            pos = _positions(image_ids, box_image[picked])
+
+            def read(name: str, picked: object = picked, pos: np.ndarray = pos) -> np.ndarray:
+                if name in sizes:
+                    return sizes[name][pos]
+                return b[name].to_numpy(dtype=np.float64)[picked]
+
+            for name, values in derive(names, read, self.imgsz).items():
+                out[name][at] = values
+        return out
 
     def selected_boxes(self, *columns: str) -> pd.DataFrame:
         """Valid, not ignored boxes (original index and order): what most statistics are about.
 
-        Only ``columns`` are taken (every column when none is named): a COCO-scale table has ~30
-        columns and a caller reads a few, so the take costs a few column copies, not a second
-        table (1.5 GB at 8.6M boxes). With pandas' copy-on-write, changing the result never
-        changes the dataset's table.
+        Only ``columns`` are taken or computed (every column when none is named): a caller
+        reads a few of ~30, so the take costs a few column copies, not a second table (1.5 GB
+        at 8.6M boxes). With pandas' copy-on-write, changing the result never changes the
+        dataset's table.
         """
-        picked = self.boxes[list(columns)] if columns else self.boxes
-        rows = self._selected_rows
-        return picked.copy(deep=False) if rows is None else picked.take(rows)
+        return self.box_columns(*columns, rows=self._selected_rows)
 
     @cached_property
     def _selected_rows(self) -> np.ndarray | None:
@@ -333,38 +386,8 @@ def _class_names(class_ids: np.ndarray, classes: Mapping[int, str]) -> pd.Catego
     return pd.Categorical.from_codes(remap[codes] if len(codes) else codes, unique_categories)
 
 
-def _float(columns: Mapping[str, object], name: str) -> np.ndarray:
-    return np.asarray(columns[name], dtype=np.float64)
-
-
-def _derive_columns(columns: dict[str, object], imgsz: int) -> dict[str, object]:
-    """``columns`` with every derived one set (replaced when present, else appended): native
-    sizes, then the sizes at model input (letterbox to ``imgsz``)."""
-    b = dict(columns)
-    w, h = _float(columns, "w"), _float(columns, "h")
-    img_w, img_h = _float(columns, "img_w"), _float(columns, "img_h")
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        finite = np.isfinite(_float(columns, "x")) & np.isfinite(_float(columns, "y"))
-        finite &= np.isfinite(w) & np.isfinite(h)
-        b["valid"] = finite & (w > 0) & (h > 0)
-        area = w * h
-        b["area"] = area
-        b["sqrt_area"] = np.sqrt(np.where(area >= 0, area, np.nan))
-        b["short_side"] = np.minimum(w, h)
-        b["long_side"] = np.maximum(w, h)
-        b["rel_area"] = area / (img_w * img_h)
-    return _model_columns(b, imgsz)
-
-
-def _model_columns(columns: dict[str, object], imgsz: int) -> dict[str, object]:
-    """``columns`` (holding the native derived ones) with the model-input sizes for ``imgsz``."""
-    b = dict(columns)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        scale = letterbox_scale(_float(columns, "img_w"), _float(columns, "img_h"), imgsz)
-        b["scale"] = scale
-        b["w_model"] = _float(columns, "w") * scale
-        b["h_model"] = _float(columns, "h") * scale
-        b["sqrt_area_model"] = _float(columns, "sqrt_area") * scale
-        b["short_side_model"] = _float(columns, "short_side") * scale
-        b["long_side_model"] = _float(columns, "long_side") * scale
-    return b
+def _valid(columns: Mapping[str, object]) -> np.ndarray:
+    """A box with finite coordinates and a positive width and height."""
+    x, y, w, h = (np.asarray(columns[c], dtype=np.float64) for c in ("x", "y", "w", "h"))
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & np.isfinite(h) & (w > 0) & (h > 0)

@@ -35,7 +35,7 @@ def corner_noise(o: BoxSide, n: BoxSide, matched: PairMeasures) -> dict[str, Any
     corners = lambda v: np.column_stack([v[:, 0], v[:, 1], v[:, 0] + v[:, 2], v[:, 1] + v[:, 3]])  # noqa: E731
     with np.errstate(invalid="ignore", over="ignore"):
         d = corners(b) - corners(a)
-        scale = o.ds.boxes["scale"].to_numpy(np.float64)[matched.old[edited]]
+        scale = o.ds.box_columns("scale", rows=matched.old[edited])["scale"].to_numpy(np.float64)
         d_model = d * scale[:, None]
     ok = np.isfinite(d).all(axis=1) & np.isfinite(d_model).all(axis=1)
     pairs = int(ok.sum())

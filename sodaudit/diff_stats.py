@@ -138,7 +138,8 @@ class Counts:
         for side in (self.o, self.n):
             b = side.ds.boxes
             valid = b["valid"].to_numpy()
-            med = pd.Series(b["sqrt_area"].to_numpy()[valid]).groupby(side.cls[valid]).median()
+            sqrt_area = side.ds.box_columns("sqrt_area", rows=np.flatnonzero(valid))["sqrt_area"].to_numpy()
+            med = pd.Series(sqrt_area).groupby(side.cls[valid]).median()
             for code, value in med.items():
                 if out[int(code)] is None:
                     out[int(code)] = float(value)

@@ -180,7 +180,7 @@ ONE_ANCHOR = ModelPreset("one", strides=(8,), assigner="iou", anchors=(((8, 8),)
 )
 def test_best_grid_iou_closed_form(x, y, w, h, iou):
     ds = _dataset([(0, 0, x, y, w, h)])
-    best = anchor_match.best_grid_iou(ds.boxes, ONE_ANCHOR, 640)
+    best = anchor_match.best_grid_iou(ds.box_columns(), ONE_ANCHOR, 640)
     assert best[0] == pytest.approx(iou)
 
 
@@ -212,7 +212,7 @@ def test_best_grid_iou_matches_brute_force(model):
     y = rng.uniform(0, imgsz - h.clip(max=imgsz - 1))
     boxes = [(0, 0, *b) for b in zip(x, y, w, h, strict=True)]
     ds = _dataset(boxes, images=[(0, imgsz, imgsz)]).with_imgsz(imgsz)
-    best = anchor_match.best_grid_iou(ds.boxes, preset, imgsz)
+    best = anchor_match.best_grid_iou(ds.box_columns(), preset, imgsz)
     expected = [_brute_best_iou(b[2:], preset, imgsz) for b in boxes]
     np.testing.assert_allclose(best, expected, rtol=1e-9, atol=1e-12)
 

@@ -52,7 +52,7 @@ def build(boxes=None, images=None, imgsz=640):
 
 def test_derived_columns_by_hand():
     ds = build()
-    b = ds.boxes.set_index(["image_id", "class_id"])
+    b = ds.box_columns().set_index(["image_id", "class_id"])
     car = b.loc[(20, 0)]  # 32x8 in a 640x480 image: scale 640/640 = 1
     assert car["area"] == 256
     assert car["sqrt_area"] == 16
@@ -72,7 +72,7 @@ def test_derived_columns_by_hand():
 def test_boxes_take_split_and_size_from_their_image_and_images_count_boxes():
     ds = build()
     assert ds.boxes.set_index("class_id").loc[0, "split"] == "val"
-    assert ds.boxes.set_index("class_id").loc[1, "img_w"] == 1920
+    assert ds.box_columns().set_index("class_id").loc[1, "img_w"] == 1920
     assert ds.images.set_index("image_id")["n_boxes"].to_dict() == {10: 2, 20: 1}
     assert list(ds.boxes["box_id"]) == [0, 1, 2]
     assert ds.splits == ["train", "val"]
@@ -86,7 +86,8 @@ def test_unknown_class_ids_are_named_not_dropped():
 
 def test_with_imgsz_recomputes_model_sizes():
     ds = build().with_imgsz(1280)
-    person = ds.boxes[ds.boxes["class_id"] == 1].iloc[0]
+    b = ds.box_columns()
+    person = b[b["class_id"] == 1].iloc[0]
     assert person["w_model"] == pytest.approx(8 * 1280 / 1920)
     assert ds.imgsz == 1280
 
@@ -94,10 +95,51 @@ def test_with_imgsz_recomputes_model_sizes():
 def test_with_imgsz_equals_a_build_at_that_size_and_keeps_native_columns():
     ds = build()
     other = ds.with_imgsz(1280)
-    pd.testing.assert_frame_equal(other.boxes, build(imgsz=1280).boxes)
-    for col in ("area", "sqrt_area", "short_side", "long_side", "rel_area", "valid"):
-        assert np.shares_memory(other.boxes[col].to_numpy(), ds.boxes[col].to_numpy())
+    pd.testing.assert_frame_equal(other.box_columns(), build(imgsz=1280).box_columns())
+    native = ["area", "sqrt_area", "short_side", "long_side", "rel_area", "valid"]
+    pd.testing.assert_frame_equal(other.box_columns(*native), ds.box_columns(*native))
+    assert other.boxes is ds.boxes  # only the input size changed: the stored table is shared
     assert ds.with_imgsz(640) is ds
+
+
+@pytest.mark.parametrize("block", [1, 2, 1 << 20])
+def test_derived_columns_of_some_rows_are_the_whole_columns_taken(monkeypatch, block):
+    """Computed per block and for a subset of rows, every derived column is bit-identical to
+    the same arithmetic done once over the whole table with numpy."""
+    from sodaudit import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "BLOCK_ROWS", block)
+    rng = np.random.default_rng(3)
+    n = 7
+    boxes = pd.DataFrame(
+        {
+            "image_id": np.sort(rng.choice([10, 20], n)),
+            "class_id": rng.integers(0, 2, n),
+            "x": rng.random(n) * 100,
+            "y": rng.random(n) * 100,
+            "w": rng.random(n) * 50 - 5,  # some negative: area < 0, sqrt_area NaN
+            "h": rng.random(n) * 50,
+        }
+    )
+    ds = build(boxes=boxes)
+    img_w = np.where(boxes["image_id"] == 20, 640.0, 1920.0)
+    img_h = np.where(boxes["image_id"] == 20, 480.0, 1080.0)
+    w, h = boxes["w"].to_numpy(), boxes["h"].to_numpy()
+    scale = 640 / np.maximum(img_w, img_h)
+    with np.errstate(invalid="ignore"):
+        sqrt_area = np.sqrt(np.where(w * h >= 0, w * h, np.nan))
+    expected = {"img_w": img_w, "rel_area": w * h / (img_w * img_h), "sqrt_area": sqrt_area}
+    expected |= {"w_model": w * scale, "sqrt_area_model": sqrt_area * scale}
+    expected |= {"short_side_model": np.minimum(w, h) * scale, "long_side": np.maximum(w, h)}
+    rows = np.array([6, 0, 3])
+    for name, values in expected.items():
+        np.testing.assert_array_equal(ds.box_columns(name)[name].to_numpy(), values)
+        some = ds.box_columns(name, "x", rows=rows)
+        np.testing.assert_array_equal(some[name].to_numpy(), values[rows])
+        assert some.index.tolist() == rows.tolist()
+        np.testing.assert_array_equal(some["x"].to_numpy(), boxes["x"].to_numpy()[rows])
+    with pytest.raises(KeyError, match="no box column"):
+        ds.box_columns("nope")
 
 
 def test_nonfinite_coordinates_are_invalid_not_errors():
@@ -162,8 +204,8 @@ def test_selected_boxes_are_the_valid_not_ignored_rows(boxes, expected_ids) -> N
     ds = tiny_dataset(boxes)
     selected = ds.selected_boxes()
     assert selected.index.tolist() == expected_ids
-    assert list(selected.columns) == list(ds.boxes.columns)
-    pd.testing.assert_frame_equal(selected, ds.boxes.loc[expected_ids])
+    assert list(selected.columns) == list(ds.box_column_names)
+    pd.testing.assert_frame_equal(selected, ds.box_columns().loc[expected_ids])
 
 
 @pytest.mark.parametrize(
@@ -179,6 +221,6 @@ def test_selected_boxes_with_columns_take_only_those(boxes, expected_ids) -> Non
     ds = tiny_dataset(boxes)
     picked = ds.selected_boxes("w_model", "class_name")
     assert list(picked.columns) == ["w_model", "class_name"]
-    pd.testing.assert_frame_equal(picked, ds.boxes.loc[expected_ids, ["w_model", "class_name"]])
+    pd.testing.assert_frame_equal(picked, ds.box_columns().loc[expected_ids, ["w_model", "class_name"]])
     # the full selection is not made (and not kept) for a few columns
     assert "_selected_boxes" not in vars(ds)

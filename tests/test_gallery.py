@@ -239,7 +239,7 @@ def test_sample_data_gallery(sample_data):
     items = smallest_labels(ds)
     assert len(items) == 48
     b = ds.boxes[ds.boxes["valid"] & ~ds.boxes["ignore"]]
-    expected = np.sort(b["sqrt_area"].to_numpy())[:48]
+    expected = np.sort(np.sqrt(b["w"].to_numpy() * b["h"].to_numpy()))[:48]
     assert np.allclose([np.sqrt(i.w * i.h) for i in items], expected)
     assert all(i.source.startswith(("train/labels/", "val/labels/")) for i in items)
     assert sum(len(i.data_uri) for i in items) < 200_000

@@ -73,7 +73,7 @@ def _expected(ds: Dataset, rows: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", range(3))
 def test_label_and_pair_tables_name_the_image_class_and_source(seed: int):
     ds = _dataset(seed)
-    b = ds.boxes
+    b = ds.box_columns()
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(b), 60, replace=False))
     for rows in (b.iloc[pick], label_rows(b, pick, "w_model"), b.iloc[:0], b):

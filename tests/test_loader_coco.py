@@ -203,7 +203,7 @@ def test_duplicate_image_id_keeps_the_first_image(tmp_path: Path):
     ds = coco.load(write(tmp_path / "instances_val.json", doc(images=images)))
     assert codes_and_keys(ds) == [("load.duplicate_id", "images[1]")]
     assert ds.images["file_name"].tolist() == ["a.jpg"]
-    assert ds.boxes["img_w"].tolist() == [100.0]
+    assert ds.box_columns("img_w")["img_w"].tolist() == [100.0]
 
 
 def test_duplicate_category_id_keeps_the_first_name(tmp_path: Path):
@@ -328,7 +328,8 @@ def test_colliding_image_ids_across_files_get_dense_ids(tmp_path: Path):
     ds = coco.load(tmp_path)
     assert ds.images["image_id"].tolist() == [0, 1]
     assert ds.images["coco_id"].tolist() == [1, 1]
-    by_split = ds.boxes.set_index(ds.boxes["split"].astype(str))
+    b = ds.box_columns("split", "w", "img_w")
+    by_split = b.set_index(b["split"].astype(str))
     assert by_split.loc["train", "w"] == 5.0 and by_split.loc["train", "img_w"] == 100.0
     assert by_split.loc["val", "w"] == 7.0 and by_split.loc["val", "img_w"] == 200.0
 

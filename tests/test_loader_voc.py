@@ -183,7 +183,7 @@ def test_size_falls_back_to_the_image_header(tmp_path, size):
     row = ds.images.iloc[0]
     assert (row.width, row.height, row.status) == (50, 30, "ok")
     assert ds.issues == ()
-    assert ds.boxes["img_w"].tolist() == [50.0]
+    assert ds.box_columns("img_w")["img_w"].tolist() == [50.0]
 
 
 def test_size_zero_without_image(tmp_path):

@@ -462,7 +462,7 @@ def test_header_is_checked_against_size(tmp_path, size, image, width, height, st
     ds = voc.load(root)
     row = ds.images.iloc[0]
     assert (row.width, row.height, row.status, bool(row.exif_rotated)) == (width, height, status, exif)
-    assert ds.boxes["img_w"].tolist() == [width]  # the size the boxes are measured against
+    assert ds.box_columns("img_w")["img_w"].tolist() == [width]  # the size the boxes are measured against
     if mismatch is None:
         assert ds.issues == ()
     else:

@@ -304,10 +304,13 @@ def test_build_with_unsorted_sparse_ids_equals_sorted_dense() -> None:
     sparse = build([10, 20, 30], [2, 0, 1])
     for d in (dense, sparse):
         assert d.boxes["x"].tolist() == [2.0, 1.0, 3.0]  # stable sort by image
-        assert d.boxes["img_w"].tolist() == [100.0, 300.0, 300.0]
+        assert d.box_columns("img_w")["img_w"].tolist() == [100.0, 300.0, 300.0]
         assert d.images["n_boxes"].tolist() == [1, 0, 2]
         assert list(d.boxes["split"].cat.categories) == ["t"]  # "v" has no boxes
     pd.testing.assert_frame_equal(dense.boxes.drop(columns="image_id"), sparse.boxes.drop(columns="image_id"))
+    # the derived columns find each box's image by its id: sorted positions or a search
+    derived = [dense.box_columns().drop(columns="image_id"), sparse.box_columns().drop(columns="image_id")]
+    pd.testing.assert_frame_equal(*derived)
     with pytest.raises(ValueError, match="unique"):
         build([5, 5, 1], [0, 1, 2])
 

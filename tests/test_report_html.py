@@ -293,7 +293,7 @@ def test_verdict_states_the_share_below_the_smallest_stride(sample_data: Path):
     """The verdict's number, recomputed from the boxes: short side x (640 / long image side)
     below yolov8's smallest stride (8 px), over valid, non-ignored boxes in images of known size."""
     report = audit(sample_data / "yolo")
-    b = report.dataset.boxes
+    b = report.dataset.box_columns("valid", "ignore", "w", "h", "img_w", "img_h")
     judged = b[b["valid"] & ~b["ignore"] & (b["img_w"] > 0) & (b["img_h"] > 0)]
     short = np.minimum(judged["w"], judged["h"]) * 640 / np.maximum(judged["img_w"], judged["img_h"])
     below = int((short < 8 - 1e-3).sum())

@@ -311,7 +311,7 @@ def test_grid_points_and_collisions_on_real_data_against_a_slow_count(realdata):
 
     ds = load(realdata / "coco_mini/annotations/instances_train2017.json")
     result = strides.analyze(ds, Config(model="yolov8"))
-    b = ds.boxes[ds.boxes["valid"] & ~ds.boxes["ignore"]]
+    b = ds.selected_boxes()
     no_point = 0
     no_point_8 = 0
     below = 0

@@ -69,11 +69,13 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         dataset = dataset.with_imgsz(config.imgsz)
     selected = selected_preset(config)
     result = AnalyzerResult(NAME, "Anchors")
-    # Only the columns computed on: the label lists take their few rows from the box table.
-    rows = model_sized(dataset, "class_name", "x", "y", "sqrt_area_model", "scale")
+    rows = model_sized(dataset, "class_name", "sqrt_area_model")
     w = rows["w_model"].to_numpy(dtype=np.float64)
     h = rows["h_model"].to_numpy(dtype=np.float64)
     groups = _Groups.of(rows)
+    # From here only the rows' index is read: the label lists take their few rows' columns
+    # from the box table, and each column held here is 69 MB at 8.6M boxes.
+    rows = rows[[]]
     thr = config.anchors.ratio_thr
 
     ratio_names = list(RATIO_PRESETS)
@@ -88,9 +90,11 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     for name in ratio_names:
         counts[name] = ratio_count(w, h, flat_anchors(MODELS[name]), thr)
         presets[name] = _ratio_stats(MODELS[name], thr, counts[name], groups)
-    scale = rows["scale"].to_numpy(dtype=np.float64)
-    x0 = rows["x"].to_numpy(dtype=np.float64) * scale
-    y0 = rows["y"].to_numpy(dtype=np.float64) * scale
+    corner = dataset.box_columns("x", "y", "scale", rows=rows.index.to_numpy())
+    scale = corner["scale"].to_numpy(dtype=np.float64)
+    x0 = corner["x"].to_numpy(dtype=np.float64) * scale
+    y0 = corner["y"].to_numpy(dtype=np.float64) * scale
+    del corner, scale
     iou_best = grid_ious(w, h, x0, y0, [MODELS[name] for name in iou_names], config.imgsz)
     for name in iou_names:
         presets[name] = _iou_stats(MODELS[name], iou_best[name], groups)

@@ -57,7 +57,7 @@ def box_label_rows(dataset: Dataset, rows: pd.DataFrame, which: np.ndarray, *ext
     (a mask or positions into ``rows``) come from the box table."""
     which = np.asarray(which)
     positions = np.flatnonzero(which) if which.dtype == bool else which
-    return dataset.boxes.loc[rows.index[positions], [*LABEL_COLUMNS, *extra]]
+    return dataset.box_columns(*LABEL_COLUMNS, *extra, rows=rows.index.to_numpy()[positions])
 
 
 def label_table(dataset: Dataset, rows: pd.DataFrame, **extra: object) -> pd.DataFrame:

@@ -99,7 +99,8 @@ def _box_findings(
     :class:`IntegrityStats` of the same names) and the mask of valid boxes."""
     b = dataset.boxes
     x, y, w, h = (b[c].to_numpy(dtype=np.float64) for c in ("x", "y", "w", "h"))
-    img_w, img_h = b["img_w"].to_numpy(), b["img_h"].to_numpy()
+    sizes = dataset.box_columns("img_w", "img_h")
+    img_w, img_h = sizes["img_w"].to_numpy(), sizes["img_h"].to_numpy()
     finite = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & np.isfinite(h)
     nonfinite = ~finite
     degenerate = finite & ((w <= 0) | (h <= 0))

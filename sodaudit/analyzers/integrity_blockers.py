@@ -108,7 +108,7 @@ def area_mismatch_finding(
     if not has_area.any():
         return None, None, None
     ratio = config.integrity.area_mismatch_ratio
-    wh = b["area"].to_numpy()
+    wh = dataset.box_columns("area")["area"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         mismatch = has_area & (np.abs(area_field - wh) > ratio * wh)
         exceeds = mismatch & (area_field > wh) & ~b["ignore"].to_numpy(bool)
@@ -124,7 +124,7 @@ def area_mismatch_finding(
         return counts
     shown = exceeds if moved.any() else mismatch
     # Only the shown rows: strings for every mismatch (100k on COCO) cost a tenth of a second.
-    rows = b.iloc[np.flatnonzero(shown)[:MAX_EXAMPLES]]
+    rows = dataset.box_columns(rows=np.flatnonzero(shown)[:MAX_EXAMPLES])
     detail = "area=" + rows["coco_area"].round(1).astype(str) + " w*h=" + rows["area"].round(1).astype(str)
     if moved.any():
         by_area = coco_area_buckets(dataset)

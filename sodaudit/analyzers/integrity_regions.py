@@ -58,7 +58,7 @@ def ignore_regions(dataset: Dataset, config: Config, result: AnalyzerResult) -> 
         )
         _none_note(dataset, config, result)
         return stats
-    r = b.loc[region, ["image_id", "x", "y", "w", "h", "img_w", "img_h"]]
+    r = dataset.box_columns("image_id", "x", "y", "w", "h", "img_w", "img_h", rows=np.flatnonzero(region))
     x0, y0 = r["x"].clip(lower=0), r["y"].clip(lower=0)
     x1, y1 = (r["x"] + r["w"]).clip(upper=r["img_w"]), (r["y"] + r["h"]).clip(upper=r["img_h"])
     covered = float(((x1 - x0).clip(lower=0) * (y1 - y0).clip(lower=0)).fillna(0).sum())

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult
+from sodaudit.analyzers.group_stats import group_means, group_quantiles, quantile_dict, quantile_key
 from sodaudit.analyzers.sizes_buckets import (
     SizesAitodBuckets,
     SizesBucketCounts,
@@ -162,49 +163,6 @@ class SizesStats(msgspec.Struct, kw_only=True):
 HEATMAP_BLOCK = 1 << 20  # boxes _heatmap bins at once: histogramdd's scratch is several arrays a box
 
 
-def quantile_key(q: float) -> str:
-    return f"p{q:g}"
-
-
-def quantile_dict(values: np.ndarray, quantiles: Sequence[float]) -> dict[str, float]:
-    """``np.percentile`` (in percent, linear) of the finite values as plain floats; NaN when
-    there are none."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    row = np.percentile(v, quantiles) if len(v) else np.full(len(quantiles), np.nan)
-    return {quantile_key(q): float(x) for q, x in zip(quantiles, row.tolist(), strict=True)}
-
-
-def group_quantiles(
-    frame: pd.DataFrame, by: str, names: Sequence[str], columns: Sequence[str], quantiles: Sequence[float]
-) -> dict[str, dict[str, object]]:
-    """Per group: its row count and :func:`quantile_dict` of each column.
-
-    Each group goes to ``np.percentile``: pandas' ``groupby().quantile`` interpolates with a
-    one-sided lerp whose last bit sometimes differs from numpy's, and the report keeps numpy's.
-    """
-    rows = frame.groupby(by, observed=True).indices
-    values = {c: frame[c].to_numpy(np.float64) for c in columns}
-    none = np.zeros(0, dtype=np.intp)
-    out: dict[str, dict[str, object]] = {}
-    for name in names:
-        at = rows.get(name, none)
-        out[name] = {"count": len(at), **{c: quantile_dict(v[at], quantiles) for c, v in values.items()}}
-    return out
-
-
-def group_means(codes: np.ndarray, labels: Sequence[str], **columns: np.ndarray) -> dict[str, dict]:
-    """Per group (``codes`` index ``labels``): its size and the mean of each column, by
-    ``np.bincount`` sums (exact for 0/1 and count columns); empty groups left out."""
-    n = np.bincount(codes, minlength=len(labels))
-    sums = {k: np.bincount(codes, weights=v, minlength=len(labels)) for k, v in columns.items()}
-    return {
-        label: {"n": int(n[i]), **{k: float(s[i] / n[i]) for k, s in sums.items()}}
-        for i, label in enumerate(labels)
-        if n[i]
-    }
-
-
 def selected(dataset: Dataset, *columns: str) -> pd.DataFrame:
     """The boxes that size statistics are about: valid and not ignored, with only ``columns``
     (a caller names what it reads: a take of every column is a second box table)."""
@@ -232,19 +190,21 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
 
     Each statistic takes the few columns it reads and drops them when done: a take of every
     column read here at once was ~20 columns (1.3 GB at 8.6M boxes)."""
-    sel = selected(dataset, "image_id", "scale", "sqrt_area_model", "w_model", "h_model")
-    q = config.sizes.quantiles
+    sel = selected(dataset, "image_id", "scale")
+    num_boxes = len(sel)
     known = np.isfinite(sel["scale"].to_numpy())
+    counts = boxes_per_image(dataset, sel)
+    del sel
+    q = config.sizes.quantiles
     quantiles = SizesQuantiles(
         native=SizesMeasures(**{c: quantile_dict(_column(dataset, c), q) for c in SIZE_COLUMNS}),
         model=SizesMeasures(**{c: quantile_dict(_column(dataset, f"{c}_model"), q) for c in SIZE_COLUMNS}),
     )
     class_names = [str(c) for c in dataset.boxes["class_name"].cat.categories]
-    s_model = sel["sqrt_area_model"].to_numpy()[known]
-    counts = boxes_per_image(dataset, sel)
+    s_model = _column(dataset, "sqrt_area_model")[known]
     stats = SizesStats(
         imgsz=int(dataset.imgsz),
-        num_boxes=len(sel),
+        num_boxes=num_boxes,
         num_unknown_image_size=int(len(known) - np.count_nonzero(known)),
         quantiles=quantiles,
         per_class=_grouped(dataset, "class_name", class_names, q),
@@ -261,14 +221,14 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
         eval_caps=eval_caps(counts, MODELS[config.model].max_det),
         nwd_constant_at_imgsz=nwd_constant(s_model),
         label_noise=label_noise(
-            sel["w_model"].to_numpy()[known],
-            sel["h_model"].to_numpy()[known],
+            _column(dataset, "w_model")[known],
+            _column(dataset, "h_model")[known],
             config.sizes.label_noise_sigma_px,
             config.sizes.label_noise_min_p,
         ),
     )
     result = AnalyzerResult(NAME, "Object sizes", stats=stats)
-    _findings(dataset, config, len(sel), counts, stats, result)
+    _findings(dataset, config, num_boxes, counts, stats, result)
     return result
 
 
@@ -280,7 +240,8 @@ def _column(dataset: Dataset, column: str) -> np.ndarray:
 def _grouped(dataset: Dataset, by: str, names: Sequence[str], q: Sequence[float]) -> dict[str, SizesGroup]:
     """Count and compact quantiles per group (class or split), native and at model input."""
     columns = [*GROUP_COLUMNS, *(f"{c}_model" for c in GROUP_COLUMNS)]
-    groups = group_quantiles(selected(dataset, by, *columns), by, names, columns, q)
+    by_group = selected(dataset, by)[by]
+    groups = group_quantiles(by_group, names, ((c, _column(dataset, c)) for c in columns), q)
     return {
         name: SizesGroup(
             count=g["count"],

@@ -34,7 +34,7 @@ import pandas as pd
 
 from sodaudit.analyzers.base import AnalyzerResult, box_label_rows, label_examples, label_table
 from sodaudit.analyzers.sizes import group_means, model_sized
-from sodaudit.analyzers.strides_geometry import cell_keys, geometry
+from sodaudit.analyzers.strides_geometry import cell_keys, geometry, grid_points_1d, level_points
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.errors import ConfigError
@@ -120,16 +120,6 @@ class StridesStats(msgspec.Struct, kw_only=True):
     models: dict[str, StridesModel]
     iou_noise_floor: dict[str, StridesNoise]
     """Per AI-TOD bucket at model input (empty buckets left out), and ``all``."""
-
-
-def grid_points_1d(lo: np.ndarray, hi: np.ndarray, stride: float) -> np.ndarray:
-    """Number of grid centres (i + 0.5) * stride strictly inside (lo, hi), for integer i.
-
-    lo < (i + 0.5) s < hi  <=>  lo/s - 0.5 < i < hi/s - 0.5, so the count is
-    ceil(hi/s - 0.5) - floor(lo/s - 0.5) - 1, never below 0.
-    """
-    count = np.ceil(hi / stride - 0.5) - np.floor(lo / stride - 0.5) - 1
-    return np.maximum(count, 0).astype(np.int64)
 
 
 def shifted_iou(w: np.ndarray, h: np.ndarray, d: float) -> np.ndarray:
@@ -270,7 +260,7 @@ def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Lev
     """Every stride's per-box arrays."""
     out = {}
     for stride in strides:
-        points = grid_points_1d(geo["x0"], geo["x1"], stride) * grid_points_1d(geo["y0"], geo["y1"], stride)
+        points = level_points(geo, stride)
         collide, cells = center_collisions(geo["image"], geo["cx"], geo["cy"], stride)
         median = float(np.median(points)) if len(points) else math.nan
         out[stride] = Level(stride, below_min_side(geo["short"], stride), points, collide, cells, median)

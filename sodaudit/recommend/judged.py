@@ -14,13 +14,15 @@ from sodaudit.dataset import Dataset
 
 
 class JudgedRows:
-    """Rows ``positions`` of ``boxes`` with ``columns``, read like a DataFrame (``rows[col]``,
-    ``rows[[cols]]``, ``len``, ``columns``; a fresh index), each column taken when read."""
+    """Rows ``positions`` of ``dataset``'s boxes with ``columns``, read like a DataFrame
+    (``rows[col]``, ``rows[[cols]]``, ``len``, ``columns``; a fresh index), each column taken
+    (or, for a derived one, computed) when read."""
 
-    def __init__(self, boxes: pd.DataFrame, positions: np.ndarray, columns: Sequence[str]) -> None:
-        self._boxes = boxes
+    def __init__(self, dataset: Dataset, positions: np.ndarray, columns: Sequence[str]) -> None:
+        self._dataset = dataset
         self._positions = positions
-        self.columns = pd.Index([c for c in dict.fromkeys(columns) if c in boxes.columns])
+        known = set(dataset.box_column_names)
+        self.columns = pd.Index([c for c in dict.fromkeys(columns) if c in known])
 
     @classmethod
     def of(cls, dataset: Dataset, columns: Sequence[str]) -> JudgedRows:
@@ -30,7 +32,7 @@ class JudgedRows:
         img_h = b["img_h"].to_numpy(np.float64)
         sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
         positions = dataset.boxes.index.get_indexer(b.index if sized.all() else b.index[sized])
-        return cls(dataset.boxes, positions, columns)
+        return cls(dataset, positions, columns)
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -44,4 +46,5 @@ class JudgedRows:
             return pd.DataFrame({c: self[c] for c in key}, copy=False)
         if key not in self.columns:
             raise KeyError(key)
-        return pd.Series(self._boxes[key].array.take(self._positions), name=key, copy=False)
+        column = self._dataset.box_columns(key, rows=self._positions)[key]
+        return pd.Series(column.array, name=key, copy=False)

@@ -90,7 +90,7 @@ def _file_part(name: str) -> str:
 
 def box_table(dataset: Dataset) -> pd.DataFrame:
     """The canonical box table with file names and ``source``, in box order."""
-    boxes = dataset.boxes
+    boxes = dataset.box_columns()
     file_names = dataset.images.set_index("image_id")["file_name"]
     table = boxes.assign(
         file_name=boxes["image_id"].map(file_names).to_numpy(),
