@@ -195,9 +195,32 @@ def sweep_pairs(
     )
 
 
+@dataclass(frozen=True)
+class BoxColumns:
+    """Boxes as four 1-D columns (a box table's ``x, y, w, h``), stacked into ``(n, 4)`` rows a
+    block at a time: the whole stack of 8.6M boxes would be a 276 MB copy of the table."""
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    h: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not len(self.x) == len(self.y) == len(self.w) == len(self.h):
+            raise ValueError("x, y, w and h must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return np.column_stack(
+            [np.asarray(c[start:stop], dtype=np.float64) for c in (self.x, self.y, self.w, self.h)]
+        )
+
+
 def pairs_within_images(
     image_ids: ArrayLike,
-    boxes_xywh: ArrayLike,
+    boxes_xywh: ArrayLike | BoxColumns,
     min_iou: float,
     same_group: ArrayLike | None = None,
     *,
@@ -214,7 +237,7 @@ def pairs_within_images(
     """
     if not min_iou > 0:
         raise ValueError(f"min_iou must be > 0 (every pair has IoU >= 0), got {min_iou}")
-    boxes = _xywh(boxes_xywh).reshape(-1, 4)
+    boxes = boxes_xywh if isinstance(boxes_xywh, BoxColumns) else _Stacked(_xywh(boxes_xywh).reshape(-1, 4))
     image_ids = np.asarray(image_ids).reshape(-1)
     if len(image_ids) != len(boxes):
         raise ValueError("image_ids and boxes_xywh must have the same length")
@@ -223,14 +246,14 @@ def pairs_within_images(
         raise ValueError("same_group and boxes_xywh must have the same length")
     n = len(image_ids)
     if n <= PAIR_BLOCK or not (image_ids[1:] >= image_ids[:-1]).all():
-        return _pairs_block(image_ids, boxes, min_iou, group, max_pairs_per_image)
+        return _pairs_block(image_ids, boxes.rows(0, n), min_iou, group, max_pairs_per_image)
     # Block starts: the first box of the image at each multiple of PAIR_BLOCK (images whole).
     starts = np.unique(np.searchsorted(image_ids, image_ids[::PAIR_BLOCK], side="left"))
     parts = []
     for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
         part = _pairs_block(
             image_ids[start:stop],
-            boxes[start:stop],
+            boxes.rows(start, stop),
             min_iou,
             None if group is None else group[start:stop],
             max_pairs_per_image,
@@ -243,6 +266,19 @@ def pairs_within_images(
     return Pairs(
         np.concatenate(i), np.concatenate(j), np.concatenate(iou), over_limit if len(over_limit) else NO_IMAGE
     )
+
+
+@dataclass(frozen=True)
+class _Stacked:
+    """An ``(n, 4)`` array read through :meth:`BoxColumns.rows`."""
+
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        return self.boxes[start:stop]
 
 
 def _pairs_block(

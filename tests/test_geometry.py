@@ -320,3 +320,21 @@ def test_pairs_in_image_blocks_equal_one_search(monkeypatch):
     assert got == expected and len(expected) > 20
     ious = geometry.pairwise_iou(boxes[blocked.i], boxes[blocked.j]).diagonal()
     np.testing.assert_allclose(blocked.iou, ious)
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_pairs_of_box_columns_equal_pairs_of_the_stacked_array(monkeypatch, block):
+    """Four columns stacked a block at a time give the pairs of the ``(n, 4)`` array, in order,
+    with bit-identical IoUs; unequal column lengths are refused."""
+    rng = np.random.default_rng(5)
+    image_ids = np.sort(rng.integers(0, 30, 300))
+    boxes = np.column_stack([rng.uniform(0, 50, (300, 2)), rng.uniform(2, 20, (300, 2))])
+    boxes[::17, 2] = np.nan  # non-finite boxes never pair, in either form
+    monkeypatch.setattr(geometry, "PAIR_BLOCK", block)
+    stacked = geometry.pairs_within_images(image_ids, boxes, 0.1)
+    columns = geometry.pairs_within_images(image_ids, geometry.BoxColumns(*boxes.T.copy()), 0.1)
+    assert len(stacked) > 20
+    for field in ("i", "j", "iou"):
+        np.testing.assert_array_equal(getattr(columns, field), getattr(stacked, field))
+    with pytest.raises(ValueError, match="same length"):
+        geometry.BoxColumns(boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:5, 3])

@@ -61,12 +61,9 @@ def test_shifted_iou_closed_form(w, h, d, iou):
 def test_center_collisions_by_hand():
     # stride 8: image 1 centres (4, 4) and (6, 7) share cell (0, 0); (9, 4) is alone in (1, 0);
     # image 2's (5, 5) is in cell (0, 0) of another image: no collision. One cell holds two.
-    got, cells = strides.center_collisions(
-        np.array([1, 1, 1, 2]),
-        np.array([4.0, 6.0, 9.0, 5.0]),
-        np.array([4.0, 7.0, 4.0, 5.0]),
-        8,
-    )
+    cx, cy = np.array([4.0, 6.0, 9.0, 5.0]), np.array([4.0, 7.0, 4.0, 5.0])
+    geo = {"image": np.array([1, 1, 1, 2]), "x0": cx - 1, "x1": cx + 1, "y0": cy - 2, "y1": cy + 2}
+    got, cells = strides.center_collisions(geo, 8)
     assert got.tolist() == [True, True, False, False]
     assert cells == 1
 

@@ -38,7 +38,7 @@ from sodaudit.analyzers.class_overlap_stats import (
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset
 from sodaudit.findings import Finding
-from sodaudit.geometry import pairs_within_images
+from sodaudit.geometry import BoxColumns, pairs_within_images
 from sodaudit.regular import open_binary
 from sodaudit.remote import whole_files
 
@@ -67,7 +67,7 @@ def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
     limit = max_pairs_per_image(config)
     pairs = pairs_within_images(
         rows["image_id"].to_numpy(),
-        rows[["x", "y", "w", "h"]].to_numpy(np.float64),
+        BoxColumns(*(rows[c].to_numpy() for c in ("x", "y", "w", "h"))),
         min_iou,
         max_pairs_per_image=limit,
     )

@@ -27,7 +27,7 @@ from sodaudit.catalogue import CATALOGUE
 from sodaudit.config import Config
 from sodaudit.dataset import Dataset, LoadIssue
 from sodaudit.findings import MAX_EXAMPLES, Finding
-from sodaudit.geometry import pairs_within_images
+from sodaudit.geometry import BoxColumns, pairs_within_images
 
 
 def analyze(dataset: Dataset, config: Config) -> AnalyzerResult:
@@ -291,7 +291,7 @@ def _duplicates(dataset: Dataset, config: Config, result: AnalyzerResult) -> tup
     limit = max_pairs_per_image(config)
     pairs = pairs_within_images(
         b["image_id"].to_numpy(),
-        b[["x", "y", "w", "h"]].to_numpy(np.float64),
+        BoxColumns(*(b[c].to_numpy() for c in ("x", "y", "w", "h"))),
         thr,
         same_group=b["class_id"].to_numpy(),
         max_pairs_per_image=limit,

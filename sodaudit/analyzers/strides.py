@@ -212,18 +212,17 @@ def _candidates(preset: ModelPreset, geo: dict[str, np.ndarray], levels: dict[fl
     return total
 
 
-def center_collisions(
-    image: np.ndarray, cx: np.ndarray, cy: np.ndarray, stride: float
-) -> tuple[np.ndarray, int]:
-    """Per box: does another box of the same image have its centre in the same grid cell? And
-    the number of cells (of one image) holding two or more centres.
+def center_collisions(geo: dict[str, np.ndarray], stride: float) -> tuple[np.ndarray, int]:
+    """Per box of ``geo`` (:func:`geometry`): does another box of the same image have its centre
+    in the same grid cell? And the number of cells (of one image) holding two or more centres.
 
     One int64 key per box (image code, cell x, cell y), counted by ``np.unique``. ``image`` are
-    small non-negative image codes; centres are at model input, so cells are small integers too.
-    When ``image`` is sorted (box tables are), keys are counted in blocks of whole images of
-    about ``COLLISION_BLOCK`` boxes: a cell never spans two images, so the counts are the same,
-    and the sort's scratch arrays are those of one block.
+    small non-negative image codes; centres (of the clipped corners) are at model input, so cells
+    are small integers too. When ``image`` is sorted (box tables are), keys are counted in blocks
+    of whole images of about ``COLLISION_BLOCK`` boxes: a cell never spans two images, so the
+    counts are the same, and the centres and the sort's scratch arrays are those of one block.
     """
+    image = geo["image"]
     if not len(image):
         return np.zeros(0, dtype=bool), 0
     starts = [0]
@@ -232,7 +231,9 @@ def center_collisions(
     collide = np.empty(len(image), dtype=bool)
     cells = 0
     for lo, hi in zip(starts, [*starts[1:], len(image)], strict=True):
-        key = cell_keys(image[lo:hi], cx[lo:hi], cy[lo:hi], stride)  # keys of one block only
+        cx = (geo["x0"][lo:hi] + geo["x1"][lo:hi]) / 2
+        cy = (geo["y0"][lo:hi] + geo["y1"][lo:hi]) / 2
+        key = cell_keys(image[lo:hi], cx, cy, stride)  # keys of one block only
         _, cell, boxes_in_cell = np.unique(key, return_inverse=True, return_counts=True)
         collide[lo:hi] = boxes_in_cell[cell] >= 2
         cells += int(np.count_nonzero(boxes_in_cell >= 2))
@@ -261,7 +262,7 @@ def _levels(geo: dict[str, np.ndarray], strides: list[float]) -> dict[float, Lev
     out = {}
     for stride in strides:
         points = level_points(geo, stride)
-        collide, cells = center_collisions(geo["image"], geo["cx"], geo["cy"], stride)
+        collide, cells = center_collisions(geo, stride)
         median = float(np.median(points)) if len(points) else math.nan
         out[stride] = Level(stride, below_min_side(geo["short"], stride), points, collide, cells, median)
     return out

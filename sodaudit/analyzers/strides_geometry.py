@@ -12,8 +12,8 @@ POINTS_BLOCK = 1 << 20
 
 
 def geometry(dataset: Dataset) -> dict[str, np.ndarray]:
-    """Box corners at model input, clipped to the image there, the clipped box centre, the short
-    side at model input and image codes, for the rows of ``sizes.model_sized`` (in its order).
+    """Box corners at model input, clipped to the image there, the short side at model input
+    and image codes, for the rows of ``sizes.model_sized`` (in its order).
 
     Each column is taken on its own and dropped when used, not a take of all nine at once held
     while the arrays are built.
@@ -49,8 +49,6 @@ def geometry(dataset: Dataset) -> dict[str, np.ndarray]:
         "y0": y0,
         "x1": x1,
         "y1": y1,
-        "cx": (x0 + x1) / 2,
-        "cy": (y0 + y1) / 2,
         "short": column("short_side_model"),
         "image": dense_codes(column("image_id", None)),
     }

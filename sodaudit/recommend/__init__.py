@@ -111,8 +111,6 @@ CONTEXT_COLUMNS = tuple(
     )
 )
 """The box columns the recommendations read from ``Context.rows`` (and the effective samples)."""
-EFFECTIVE_COLUMNS = ("image_id", "class_name", "w", "h")
-"""The context columns :func:`effective_samples` reads."""
 BOX_COLUMNS = tuple(dict.fromkeys((*PLAN_COLUMNS, *CONTEXT_COLUMNS)))
 """Every box column the recommendations read."""
 
@@ -167,10 +165,8 @@ def recommend(
     gap = scale_gap(ctx)
     splits = results.get("splits")
     groups = splits.shared.get("sequence_groups") if splits is not None else None
-    effective_rows = rows[list(EFFECTIVE_COLUMNS)]  # the four columns effective_samples reads
-    del ctx, rows, short, long_img  # the context's arrays go before the effective samples' sorts
-    effective = effective_samples(
-        dataset.images, effective_rows, plan.box_scale, config.recommend.min_count, groups
-    )
+    del ctx, short, long_img  # the context's arrays go before the effective samples' sorts
+    # ``rows`` reads each column when asked: effective_samples holds w, h for one product only.
+    effective = effective_samples(dataset.images, rows, plan.box_scale, config.recommend.min_count, groups)
     recs_sorted = tuple(sorted(recs, key=lambda r: r.priority))
     return Advice(plan, recs_sorted, scale_gap=gap, effective=effective)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sodaudit.analyzers.splits_groups import Groups, infer_groups
 from sodaudit.findings import Finding
+from sodaudit.recommend.judged import JudgedRows
 from sodaudit.sizepresets import AITOD
 
 MAX_CELLS_LISTED = 200
@@ -29,7 +30,7 @@ MAX_CELLS_LISTED = 200
 
 def effective_samples(
     images: pd.DataFrame,
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | JudgedRows,
     box_scale: np.ndarray,
     min_count: int,
     groups: Groups | None = None,

@@ -13,17 +13,17 @@ def labels_rec(ctx: Context) -> Recommendation | None:
     """A minimum-size (remove) rule and an ignore rule at the scale after the primary change."""
     sub = ctx.config.subthreshold
     n = len(ctx.rows)
-    w = ctx.rows["w"].to_numpy(np.float64)
-    h = ctx.rows["h"].to_numpy(np.float64)
-    too_small = np.minimum(w, h) < sub.min_side_native_px - SIZE_TOLERANCE_PX
+    too_small = ctx.short < sub.min_side_native_px - SIZE_TOLERANCE_PX  # short: min(w, h)
     model_short = ctx.short * ctx.final_scale
     ignore = (model_short < sub.min_side_model_px - SIZE_TOLERANCE_PX) & ~too_small
     if int(too_small.sum()) + int(ignore.sum()) < ctx.config.recommend.min_count:
         return None  # a handful of labels is noise, not a policy
     # The ignore threshold in native px for the most common image size (scales differ by size).
     cw, ch = most_common_box_image_size(ctx)
-    common = (ctx.rows["img_w"].to_numpy() == cw) & (ctx.rows["img_h"].to_numpy() == ch)
-    scale_common = float(ctx.final_scale[int(np.argmax(common))])
+    images = ctx.dataset.images
+    of_size = (images["width"].to_numpy() == cw) & (images["height"].to_numpy() == ch)
+    first = int(np.argmax(of_size[ctx.image_pos]))  # the first judged box in an image of that size
+    scale_common = float(ctx.final_scale[first])
     ignore_native = sub.min_side_model_px / scale_common
     params = {
         "remove_below_native_px": sub.min_side_native_px,

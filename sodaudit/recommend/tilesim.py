@@ -181,14 +181,21 @@ def _unique_sizes(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def inside_image(boxes: pd.DataFrame) -> np.ndarray:
     """Boxes with some area inside their image of known size: the ones a slicer can keep (and
     the only ones :func:`simulate` measures)."""
-    img_w = boxes["img_w"].to_numpy(np.float64)
-    img_h = boxes["img_h"].to_numpy(np.float64)
-    x = boxes["x"].to_numpy(np.float64)
-    y = boxes["y"].to_numpy(np.float64)
-    w = np.clip(x + boxes["w"].to_numpy(np.float64), 0, img_w) - np.clip(x, 0, img_w)
-    h = np.clip(y + boxes["h"].to_numpy(np.float64), 0, img_h) - np.clip(y, 0, img_h)
-    area = w * h
-    return np.isfinite(area) & (area > 0) & np.isfinite(img_w) & np.isfinite(img_h)
+    w, known_w = _extent_inside(boxes, "x", "w", "img_w")
+    h, known_h = _extent_inside(boxes, "y", "h", "img_h")
+    w *= h  # the area inside the image
+    return np.isfinite(w) & (w > 0) & known_w & known_h
+
+
+def _extent_inside(boxes: pd.DataFrame, start: str, side: str, size: str) -> tuple[np.ndarray, np.ndarray]:
+    """``clip(start + side, 0, size) - clip(start, 0, size)`` per box (one axis at a time, in
+    place: at 8.6M boxes each array is 69 MB), and whether the image's ``size`` is finite."""
+    limit = boxes[size].to_numpy(np.float64)
+    lo = boxes[start].to_numpy(np.float64)
+    extent = lo + boxes[side].to_numpy(np.float64)
+    np.clip(extent, 0, limit, out=extent)
+    extent -= np.clip(lo, 0, limit)
+    return extent, np.isfinite(limit)
 
 
 def tile_scale(
