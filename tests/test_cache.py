@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -165,8 +166,15 @@ def test_names_that_are_not_utf8_are_not_cached_and_break_nothing(tmp_path: Path
     assert len(again.boxes) == 2
 
 
+def _sharing_a_size(paths) -> list[str]:
+    """The files whose byte size another file has: the only ones the identical-file check reads."""
+    sizes = Counter(os.path.getsize(p) for p in paths)
+    return sorted(str(p) for p in paths if sizes[os.path.getsize(p)] > 1)
+
+
 def test_deep_decode_and_hashes_reuse_the_cache(data: Path, monkeypatch):
-    """--deep decodes, and the identical-file hashes read, only images that changed."""
+    """--deep decodes, and the identical-file hashes read, only images that changed (the
+    hashes only images whose size another image has)."""
     import sodaudit.analyzers.integrity_pixels as pixels
 
     decoded: list[str] = []
@@ -183,15 +191,23 @@ def test_deep_decode_and_hashes_reuse_the_cache(data: Path, monkeypatch):
 
     monkeypatch.setattr(pixels, "decode_errors", decode)
     monkeypatch.setattr(pixels, "file_hashes", digest)
+    # sample_data's image sizes are all different: a copy across splits makes two that match
+    shutil.copyfile(data / "train/images/aerial_0001.jpg", data / "val/images/aerial_0025.jpg")
     first = audit(data, deep=True)
-    assert len(decoded) == 30 and len(hashed) == 30
-    image = sorted((data / "train" / "images").glob("*.jpg"))[0]
-    image.write_bytes(image.read_bytes()[:2000])  # truncated: a header, no pixels
-    os.utime(image, ns=(10**18, 10**18))
+    paths = first.dataset.images["path"].tolist()
+    assert len(decoded) == 30 and sorted(hashed) == _sharing_a_size(paths)
+    assert [Path(p).name for p in sorted(hashed)] == ["aerial_0001.jpg", "aerial_0025.jpg"]
+    assert first.analyzers["integrity"].stats.image_hash.identical_groups == 1
+    assert first.analyzers["integrity"].stats.image_hash.images_hashed == 30  # all compared
+    cut = sorted((data / "train" / "images").glob("*.jpg"))[:2]
+    for image in cut:
+        image.write_bytes(image.read_bytes()[:2000])  # truncated: a header, no pixels
+        os.utime(image, ns=(10**18, 10**18))
     decoded.clear()
     hashed.clear()
     again = audit(data, deep=True)
-    assert decoded == [str(image)] and hashed == [str(image)]
+    assert sorted(decoded) == sorted(map(str, cut))
+    assert sorted(hashed) == sorted(map(str, cut))  # both 2,000 bytes now; the rest cached
     fresh = audit(data, deep=True, cache=False)
     assert again.analyzers["integrity"].stats == fresh.analyzers["integrity"].stats
     assert again.analyzers["integrity"].stats != first.analyzers["integrity"].stats  # the cut file

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -53,7 +54,11 @@ def one_sentence(err: str) -> str:
 
 
 def test_pixel_passes_on_a_cluster_give_the_one_process_report(cluster, sample_data, tmp_path):
-    data = str(sample_data / "yolo")
+    root = tmp_path / "yolo"
+    shutil.copytree(sample_data / "yolo", root)
+    # two images of one size, so that the identical-file check hashes them (it reads only those)
+    shutil.copyfile(root / "train/images/aerial_0001.jpg", root / "val/images/aerial_0025.jpg")
+    data = str(root)
     assert main(["run", data, "--deep", "--pixels", "--out", str(tmp_path / "one")]) == 0
     address = cluster.scheduler_address
     # --no-cache: the one-process run cached its pixel results; this run must compute them again

@@ -9,7 +9,10 @@ sodaudit read, hash or show a file from elsewhere on the machine.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
@@ -146,6 +149,30 @@ def file_hashes(
     return out
 
 
+def by_size(paths: Sequence[str]) -> tuple[list[str], dict[str, str | None]]:
+    """The files that may be identical to another, and a stand-in digest for the rest.
+
+    Identical bytes have identical sizes, so only files whose size another file has are hashed
+    (the first pass of fdupes and rmlint): photos rarely share a byte count, and a run then
+    reads one ``stat`` per image instead of every image whole (gigabytes on a CI machine whose
+    checkout made the hash cache miss). A file whose size is its own gets ``size:<bytes>``,
+    which no other file has; one that is not a readable regular file gets None, as
+    :func:`file_hashes` gives it."""
+    sizes: dict[str, int | None] = {}
+    for path in paths:  # a loop over files: one stat each
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            sizes[path] = None
+            continue
+        readable = stat.S_ISREG(info.st_mode) and os.access(path, os.R_OK)
+        sizes[path] = info.st_size if readable else None
+    counts = Counter(s for s in sizes.values() if s is not None)
+    shared = [p for p, s in sizes.items() if s is not None and counts[s] > 1]
+    own = {p: None if s is None else f"size:{s}" for p, s in sizes.items() if s is None or counts[s] == 1}
+    return shared, own
+
+
 def group_text(labelled: Sequence[str], names: int = GROUP_NAMES) -> str:
     """One group of identical files: at most ``names`` names, then how many more."""
     shown = " = ".join(labelled[:names])
@@ -185,7 +212,8 @@ def cross_split_images(
         fetched = iter(blockwise(rest, partial(hashed_here, algorithm="md5")))
         return [next(fetched) if k is None else k for k in known]
 
-    by_path = dict(zip(unique, cached_map("image-hashes", unique, digest), strict=True))
+    candidates, by_path = by_size(unique)
+    by_path |= dict(zip(candidates, cached_map("image-hashes", candidates, digest), strict=True))
     table = pd.DataFrame(
         {
             "hash": [by_path[p] for p in paths],

@@ -21,7 +21,8 @@ class IntegrityDeepDecode(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class IntegrityImageHash(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The hash of every readable image file, to find identical files: counts when it ran."""
+    """Identical image files, by the hash of every readable image file that shares its size with
+    another (``images_hashed`` counts every readable one compared): counts when it ran."""
 
     ran: bool
     reason: str | None = None
