@@ -7,8 +7,9 @@
 - ``pycocotools``: ``pycocotools.coco.COCO(path)`` for every instances file (its index
   included; the peer of the issue's time target).
 - ``phases``: one ``sodaudit`` run split into its phases (load, each analyzer, recommendations,
-  each output), printing the seconds and the peak RSS of each as JSON lines. The peak is
-  per phase: the kernel's high-water mark is reset between phases (``/proc/self/clear_refs``).
+  each output), printing the seconds, the peak RSS and the RSS at the end of each as JSON lines.
+  The peak is per phase: the kernel's high-water mark is reset between phases
+  (``/proc/self/clear_refs``).
   Informational: the targets are measured on the plain ``sodaudit run`` command.
 
 The runner starts each as its own process so startup, imports and peak memory count for every
