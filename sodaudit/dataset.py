@@ -132,6 +132,9 @@ class Dataset:
             raise ValueError(f"imgsz must be positive, got {imgsz}")
         images = _conform(images, IMAGE_COLUMNS, IMAGE_OPTIONAL, "images")
         boxes = _conform(boxes, BOX_COLUMNS, BOX_OPTIONAL, "boxes")
+        held = [c for c in DERIVED_COLUMNS if c in boxes.columns]
+        if held:  # computed when read (box_columns), from one set of rules: never a loader's own
+            boxes = boxes.drop(columns=held)
         bad_status = set(images["status"].unique()) - set(IMAGE_STATUSES)
         if bad_status:
             raise ValueError(f"images.status has unknown values {sorted(bad_status)}")

@@ -224,3 +224,13 @@ def test_selected_boxes_with_columns_take_only_those(boxes, expected_ids) -> Non
     pd.testing.assert_frame_equal(picked, ds.box_columns().loc[expected_ids, ["w_model", "class_name"]])
     # the full selection is not made (and not kept) for a few columns
     assert "_selected_boxes" not in vars(ds)
+
+
+def test_a_loaders_own_derived_column_is_replaced_by_the_rule():
+    """A loader table that carries ``area`` or ``img_w`` gets them computed like any other:
+    w * h and the image's width, not its values."""
+    ds = build(boxes=_boxes(area=[1.0, 2.0, 3.0], img_w=[9.0, 9.0, 9.0]))
+    assert "area" not in ds.boxes.columns and "img_w" not in ds.boxes.columns
+    b = ds.box_columns("class_id", "area", "img_w").set_index("class_id")
+    assert b.loc[0, "area"] == 32 * 8 and b.loc[0, "img_w"] == 640  # image 20: 640x480
+    assert b.loc[1, "area"] == 8 * 18 and b.loc[1, "img_w"] == 1920
