@@ -205,6 +205,10 @@ class Dataset:
         8.6M boxes holds those two columns and a few ~8 MB blocks, not the whole table.
         """
         names = tuple(dict.fromkeys(names or self.box_column_names))
+        if rows is not None:
+            rows = np.asarray(rows) if len(rows) else np.zeros(0, dtype=np.intp)
+            if rows.dtype.kind not in "iu":  # a mask would index differently in a take
+                raise TypeError(f"rows must be integer positions, got {rows.dtype}")
         stored = self.boxes
         unknown = [n for n in names if n not in stored.columns and n not in DERIVED_COLUMNS]
         if unknown:

@@ -234,3 +234,12 @@ def test_a_loaders_own_derived_column_is_replaced_by_the_rule():
     b = ds.box_columns("class_id", "area", "img_w").set_index("class_id")
     assert b.loc[0, "area"] == 32 * 8 and b.loc[0, "img_w"] == 640  # image 20: 640x480
     assert b.loc[1, "area"] == 8 * 18 and b.loc[1, "img_w"] == 1920
+
+
+def test_box_columns_take_positions_not_masks():
+    ds = build()
+    assert ds.box_columns("w", "area", rows=[]).shape == (0, 2)
+    # sorted by image: rows 0, 1 are image 10 (w 8, 0), row 2 image 20 (w 32)
+    assert ds.box_columns("w", rows=np.array([2, 0]))["w"].tolist() == [32.0, 8.0]
+    with pytest.raises(TypeError, match="integer positions"):
+        ds.box_columns("w", rows=np.array([True, False, True]))
