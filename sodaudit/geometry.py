@@ -237,7 +237,9 @@ def pairs_within_images(
     """
     if not min_iou > 0:
         raise ValueError(f"min_iou must be > 0 (every pair has IoU >= 0), got {min_iou}")
-    boxes = boxes_xywh if isinstance(boxes_xywh, BoxColumns) else _Stacked(_xywh(boxes_xywh).reshape(-1, 4))
+    boxes = boxes_xywh
+    if not isinstance(boxes, BoxColumns):  # an (n, 4) array: its columns, stacked back per block
+        boxes = BoxColumns(*_xywh(boxes_xywh).reshape(-1, 4).T)
     image_ids = np.asarray(image_ids).reshape(-1)
     if len(image_ids) != len(boxes):
         raise ValueError("image_ids and boxes_xywh must have the same length")
@@ -266,19 +268,6 @@ def pairs_within_images(
     return Pairs(
         np.concatenate(i), np.concatenate(j), np.concatenate(iou), over_limit if len(over_limit) else NO_IMAGE
     )
-
-
-@dataclass(frozen=True)
-class _Stacked:
-    """An ``(n, 4)`` array read through :meth:`BoxColumns.rows`."""
-
-    boxes: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        return self.boxes[start:stop]
 
 
 def _pairs_block(

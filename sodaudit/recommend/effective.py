@@ -120,7 +120,8 @@ def thin_cells_finding(effective: dict[str, Any], change: str) -> Finding | None
 
 def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(keys, return_counts=True)``, sorting ``keys`` in place (np.unique sorts a
-    copy: 69 MB more at 8.6M boxes)."""
+    copy: 69 MB more at 8.6M boxes). Not plain ``np.unique(keys)`` for the image cells either:
+    NumPy 2.4 takes 9.5 s for it on 8.6M random int64 keys here, where a sort takes 0.1 s."""
     keys.sort()
     if not len(keys):
         return keys, np.zeros(0, np.intp)

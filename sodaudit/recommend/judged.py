@@ -31,7 +31,7 @@ class JudgedRows:
         img_w = b["img_w"].to_numpy(np.float64)
         img_h = b["img_h"].to_numpy(np.float64)
         sized = np.isfinite(img_w) & np.isfinite(img_h) & (img_w > 0) & (img_h > 0)
-        positions = dataset.boxes.index.get_indexer(b.index if sized.all() else b.index[sized])
+        positions = np.asarray(b.index if sized.all() else b.index[sized])  # the table's index: positions
         return cls(dataset, positions, columns)
 
     def __len__(self) -> int:
