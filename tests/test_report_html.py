@@ -311,3 +311,19 @@ def test_verdict_states_the_share_below_the_smallest_stride(sample_data: Path):
     from sodaudit.figures.sizes import size_histogram
 
     assert f"{below} of {len(judged)} labels" in size_histogram(report).caption
+
+
+def test_a_finding_without_an_analyzer_section_is_listed_once_with_its_examples(sample_data: Path):
+    """The plan's findings (thin cells) have no section below the list: each shows once, its
+    examples in the list, and every link of the list leads to a section that exists."""
+    import re
+
+    report = audit(sample_data / "yolo")
+    page = to_html(report, figures=False)
+    plan = [f for f in report.findings if f.analyzer not in report.analyzers]
+    assert plan  # sample_data/yolo has thin size cells
+    for f in plan:
+        assert page.count(f"<code>{f.code}</code>") == 1
+        assert all(html.escape(e) in page for e in f.examples)
+    links = set(re.findall(r'href="#(analyzer-[^"]+)"', page))
+    assert links and all(f'id="{target}"' in page for target in links)

@@ -161,7 +161,6 @@ def context(report: AuditReport, *, figures: bool = True) -> dict[str, Any]:
         "gallery": extras.gallery,
         "extra_notes": extras.notes,
         "severity_counts": severity_counts,
-        "orphan_findings": [f for f in data["findings"] if f["analyzer"] not in data["analyzers"]],
         "css": (template_dir() / "report.css").read_text(encoding="utf-8"),
         "gallery_limit": GALLERY_LIMIT,
     }

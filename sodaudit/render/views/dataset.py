@@ -80,7 +80,8 @@ def integrity_view(s: IntegrityStats, ctx: Mapping[str, Any]) -> View:
     hashed = s.image_hash
     if hashed.ran:
         v.facts.append(
-            f"{num(hashed.images_hashed)} image files were hashed: "
+            f"{num(hashed.images_hashed)} image files compared (by size, then by hash where "
+            "sizes match): "
             f"{plural(hashed.identical_groups, 'group')} of identical files "
             f"({num(hashed.identical_images)} images), "
             f"{plural(s.num_cross_split_duplicate_groups, 'group')} spanning two splits."
